@@ -1,0 +1,146 @@
+//! Microversion negotiation (SPEC §2.2): request headers in, response headers out.
+//!
+//! Runs on the core worker for every request handled by a versioned app. Accepts
+//! `OpenStack-API-Version: compute X.Y` (comma lists, scanned right to left) and, only when
+//! that yields nothing, the legacy `X-OpenStack-Nova-API-Version`; `latest` means the
+//! maximum. A malformed version is 400, one outside `[MIN, MAX]` is 406.
+
+use std::fmt;
+
+use super::{context::Request, fault::Fault};
+use crate::http::Response;
+
+/// A `major.minor` API version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ApiVersion {
+    /// Major number.
+    pub major: u16,
+    /// Minor number.
+    pub minor: u16,
+}
+
+impl ApiVersion {
+    /// Builds a version.
+    pub const fn new(major: u16, minor: u16) -> Self {
+        ApiVersion { major, minor }
+    }
+
+    /// Parses `X.Y` with Nova's rule `^([1-9]\d*)\.([1-9]\d*|0)$`.
+    pub fn parse(text: &str) -> Option<ApiVersion> {
+        let (major, minor) = text.split_once('.')?;
+        let number = |s: &str, zero_ok: bool| -> Option<u16> {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            if s.starts_with('0') && !(zero_ok && s == "0") {
+                return None;
+            }
+            s.parse().ok()
+        };
+        Some(ApiVersion { major: number(major, false)?, minor: number(minor, true)? })
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// The oldest microversion served.
+pub const MIN_API_VERSION: ApiVersion = ApiVersion::new(2, 1);
+
+/// The newest microversion served: the highest version every change of which is
+/// implemented for every resource served so far (see MICROVERSIONS.md).
+pub const MAX_API_VERSION: ApiVersion = ApiVersion::new(2, 1);
+
+/// `MAX_API_VERSION` as text, for version documents.
+pub const MAX_API_VERSION_STR: &str = "2.1";
+
+/// Picks the requested version out of the headers; `None` when none was asked for.
+fn requested<'a>(req: &Request<'a>) -> Option<&'a str> {
+    if let Some(value) = req.header_str("openstack-api-version") {
+        for item in value.rsplit(',') {
+            let mut words = item.split_whitespace();
+            if let (Some(service), Some(version)) = (words.next(), words.next()) {
+                if service.eq_ignore_ascii_case("compute") {
+                    return Some(version);
+                }
+            }
+        }
+    }
+    req.header_str("x-openstack-nova-api-version")
+        .and_then(|value| value.rsplit(',').next())
+        .map(str::trim)
+}
+
+/// Negotiates the version of a request. On a 406 the returned fault comes with the
+/// requested version so that the response can still carry it in its headers.
+pub fn negotiate(req: &Request<'_>) -> Result<ApiVersion, (Fault, Option<ApiVersion>)> {
+    let Some(text) = requested(req) else {
+        return Ok(MIN_API_VERSION);
+    };
+    if text == "latest" {
+        return Ok(MAX_API_VERSION);
+    }
+    let Some(version) = ApiVersion::parse(text) else {
+        return Err((
+            Fault::with_message(
+                400,
+                format!("API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."),
+            ),
+            None,
+        ));
+    };
+    if version < MIN_API_VERSION || version > MAX_API_VERSION {
+        return Err((
+            Fault::with_message(
+                406,
+                format!(
+                    "Version {version} is not supported by the API. Minimum is {MIN_API_VERSION} and maximum is {MAX_API_VERSION}."
+                ),
+            ),
+            Some(version),
+        ));
+    }
+    Ok(version)
+}
+
+/// Adds the response headers for `version` (both names and both `Vary` lines).
+pub fn write_headers(resp: &mut Response, version: ApiVersion) {
+    let out = &mut resp.headers;
+    out.extend_from_slice(b"OpenStack-API-Version: compute ");
+    push_version(out, version);
+    out.extend_from_slice(b"\r\nX-OpenStack-Nova-API-Version: ");
+    push_version(out, version);
+    out.extend_from_slice(
+        b"\r\nVary: OpenStack-API-Version\r\nVary: X-OpenStack-Nova-API-Version\r\n",
+    );
+}
+
+fn push_version(out: &mut Vec<u8>, version: ApiVersion) {
+    crate::http::response::push_u64(out, u64::from(version.major));
+    out.push(b'.');
+    crate::http::response::push_u64(out, u64::from(version.minor));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_follows_novas_regex() {
+        assert_eq!(ApiVersion::parse("2.1"), Some(ApiVersion::new(2, 1)));
+        assert_eq!(ApiVersion::parse("2.0"), Some(ApiVersion::new(2, 0)));
+        assert_eq!(ApiVersion::parse("2.104"), Some(ApiVersion::new(2, 104)));
+        for bad in ["", "2", "2.", ".1", "02.1", "2.01", "a.b", "2.1.1", " 2.1", "0.1", "2.-1"] {
+            assert_eq!(ApiVersion::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ordering() {
+        assert!(ApiVersion::new(2, 10) > ApiVersion::new(2, 9));
+        assert!(ApiVersion::new(3, 0) > ApiVersion::new(2, 104));
+    }
+}

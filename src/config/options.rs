@@ -1,0 +1,83 @@
+//! The option table: every configuration option with its section, default and help text.
+//!
+//! Start-up only. This table is the single source of truth for option names and defaults;
+//! `Config::load` reads through it and the configuration reference is generated from it.
+//! Nova's names are used wherever Nova has the option; ringnova's own live in `[ringnova]`.
+
+/// One configuration option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptSpec {
+    /// INI section (`DEFAULT`, `api`, …).
+    pub section: &'static str,
+    /// Option name inside the section.
+    pub name: &'static str,
+    /// Default value as it would be written in the file ("" = unset).
+    pub default: &'static str,
+    /// One-line description.
+    pub help: &'static str,
+}
+
+macro_rules! opts {
+    ($( [$section:literal] $name:literal = $default:literal : $help:literal ;)*) => {
+        /// Every option ringnova reads, in reference order.
+        pub const OPTIONS: &[OptSpec] = &[
+            $(OptSpec { section: $section, name: $name, default: $default, help: $help },)*
+        ];
+    };
+}
+
+opts! {
+    ["DEFAULT"] "osapi_compute_listen" = "0.0.0.0": "IP address the compute API listens on.";
+    ["DEFAULT"] "osapi_compute_listen_port" = "8774": "TCP port the compute API listens on.";
+    ["DEFAULT"] "osapi_compute_workers" = "": "Worker threads, one per core; empty means the number of online CPUs.";
+    ["api"] "auth_strategy" = "noauth2": "Which pipeline of an api-paste composite to use (noauth2).";
+    ["wsgi"] "api_paste_config" = "api-paste.ini": "Paste pipeline file, relative to the config file's directory; the embedded copy is used when no config file is read.";
+    ["oslo_middleware"] "max_request_body_size" = "114688": "Largest request body accepted, in bytes (413 above it).";
+    ["oslo_middleware"] "enable_proxy_headers_parsing" = "false": "Honour Forwarded / X-Forwarded-* headers (http_proxy_to_wsgi).";
+    ["cors"] "allowed_origin" = "": "Comma list of origins allowed by CORS; empty disables CORS.";
+    ["cors"] "allow_credentials" = "true": "Send Access-Control-Allow-Credentials.";
+    ["cors"] "expose_headers" = "X-Auth-Token,X-Openstack-Request-Id,X-Subject-Token,X-Service-Token,X-OpenStack-Nova-API-Version,OpenStack-API-Version": "Headers exposed to CORS clients.";
+    ["cors"] "max_age" = "3600": "Seconds a CORS preflight may be cached.";
+    ["cors"] "allow_methods" = "GET,PUT,POST,DELETE,PATCH": "Methods allowed in CORS requests.";
+    ["cors"] "allow_headers" = "X-Auth-Token,X-Openstack-Request-Id,X-Identity-Status,X-Roles,X-Service-Catalog,X-User-Id,X-Tenant-Id,X-OpenStack-Nova-API-Version,OpenStack-API-Version": "Headers allowed in CORS requests.";
+    ["ringnova"] "driver" = "auto": "I/O driver: auto (io_uring, falling back to epoll), uring or legacy (epoll).";
+    ["ringnova"] "cpus" = "": "CPU list to pin workers to, e.g. 0-3,6; empty pins worker i to the i-th allowed CPU; 'off' disables pinning.";
+    ["ringnova"] "backlog" = "1024": "listen(2) backlog of each worker's socket (capped by net.core.somaxconn).";
+    ["ringnova"] "max_connections" = "1024": "Open connections per worker; beyond it new connections get 503 and are closed.";
+    ["ringnova"] "max_request_line" = "8192": "Longest request line in bytes (414 above it).";
+    ["ringnova"] "max_header_size" = "16384": "Largest request head (request line and headers) in bytes (431 above it).";
+    ["ringnova"] "max_headers" = "100": "Most header fields in a request (431 above it; at most 512).";
+    ["ringnova"] "header_timeout" = "30": "Seconds allowed to receive a whole request head once it starts.";
+    ["ringnova"] "body_timeout" = "60": "Seconds allowed between two reads of a request body.";
+    ["ringnova"] "keepalive_timeout" = "75": "Seconds an idle keep-alive connection is kept open.";
+    ["ringnova"] "send_timeout" = "60": "Seconds allowed for a client to accept a batch of responses.";
+    ["ringnova"] "shutdown_timeout" = "30": "Seconds in-flight requests may take to finish after SIGTERM/SIGINT.";
+    ["ringnova"] "access_log" = "true": "Write one access-log line per request (formatted on the logging thread).";
+    ["ringnova"] "log_level" = "info": "Least severe log level written: error, warn, info, debug.";
+    ["ringnova"] "data_dir" = "data": "Directory for the SQLite database and other state.";
+}
+
+/// Looks up an option by section and name.
+pub fn find(section: &str, name: &str) -> Option<&'static OptSpec> {
+    OPTIONS.iter().find(|opt| opt.section == section && opt.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        for (i, a) in OPTIONS.iter().enumerate() {
+            for b in &OPTIONS[i + 1..] {
+                assert!(a.section != b.section || a.name != b.name, "duplicate {}", a.name);
+            }
+        }
+    }
+
+    #[test]
+    fn find_locates_options() {
+        assert_eq!(find("oslo_middleware", "max_request_body_size").unwrap().default, "114688");
+        assert!(find("DEFAULT", "nope").is_none());
+    }
+}

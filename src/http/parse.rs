@@ -1,0 +1,383 @@
+//! The request-head parser: httparse for the syntax, our rules for the framing.
+//!
+//! `parse_head` is called with every byte received so far for the current request. It
+//! returns `Ok(None)` while the head is incomplete (more bytes are needed), `Ok(Some(head))`
+//! once the head is complete and valid, and a [`FrameError`] as soon as the bytes can no
+//! longer become an acceptable request — including when the request line or head grows past
+//! its limit before it is even complete.
+
+use std::mem::MaybeUninit;
+
+use smallvec::SmallVec;
+
+use super::{
+    error::FrameError,
+    limits::Limits,
+    request::{BodyKind, Head, Span, Version},
+};
+
+/// Upper bound of `Limits::max_headers`: the size of the parser's on-stack header array.
+pub const MAX_HEADERS_CEILING: usize = 512;
+
+/// Parses and validates a request head at the start of `buf`.
+pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameError> {
+    let skipped = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    match buf[skipped..].iter().position(|&b| b == b'\n') {
+        Some(line_end) if line_end > limits.max_request_line => {
+            return Err(FrameError::RequestLineTooLong)
+        }
+        None if buf.len() - skipped > limits.max_request_line => {
+            return Err(FrameError::RequestLineTooLong)
+        }
+        _ => {}
+    }
+
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CEILING];
+    let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CEILING)];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, slots) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limits.max_header_size {
+                return Err(FrameError::HeadTooLarge);
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(FrameError::TooManyHeaders),
+        Err(httparse::Error::Version) => return Err(version_error(&buf[skipped..])),
+        Err(_) => return Err(FrameError::Malformed),
+    };
+    if len > limits.max_header_size {
+        return Err(FrameError::HeadTooLarge);
+    }
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(FrameError::Malformed);
+    };
+    let version = if minor == 0 { Version::Http10 } else { Version::Http11 };
+    let target_span = Span::within(buf, target.as_bytes());
+    let (path, query) = split_target(buf, target_span)?;
+
+    let mut head = Head {
+        method: Span::within(buf, method.as_bytes()),
+        target: target_span,
+        path,
+        query,
+        version,
+        headers: SmallVec::with_capacity(req.headers.len()),
+        len,
+        body: BodyKind::None,
+        keep_alive: version == Version::Http11,
+        expect_continue: false,
+        host: None,
+    };
+
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    let mut saw_te = false;
+    let mut hosts = 0;
+    for header in req.headers.iter() {
+        let name = header.name.as_bytes();
+        let value = header.value;
+        head.headers.push((Span::within(buf, name), Span::within(buf, value)));
+        match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => {
+                hosts += 1;
+                head.host = Some(Span::within(buf, value));
+            }
+            6 if name.eq_ignore_ascii_case(b"expect") => {
+                if !trim(value).eq_ignore_ascii_case(b"100-continue") {
+                    return Err(FrameError::Expectation);
+                }
+                head.expect_continue = version == Version::Http11;
+            }
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                for token in value.split(|&b| b == b',').map(trim) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        head.keep_alive = false;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::Http10 {
+                        head.keep_alive = true;
+                    }
+                }
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                if content_length.is_some() {
+                    return Err(FrameError::DuplicateLength);
+                }
+                content_length = Some(parse_length(value)?);
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                if saw_te {
+                    return Err(FrameError::TransferEncoding);
+                }
+                saw_te = true;
+                chunked = parse_transfer_encoding(value)?;
+            }
+            _ => {}
+        }
+    }
+    // A Connection: close on an HTTP/1.0 request that also said keep-alive still closes.
+    if version == Version::Http10 && head.keep_alive {
+        if let Some(conn) = head.header(buf, "connection") {
+            if conn.split(|&b| b == b',').map(trim).any(|t| t.eq_ignore_ascii_case(b"close")) {
+                head.keep_alive = false;
+            }
+        }
+    }
+    if saw_te {
+        if version == Version::Http10 {
+            return Err(FrameError::TransferEncodingHttp10);
+        }
+        if content_length.is_some() {
+            return Err(FrameError::LengthAndChunked);
+        }
+        debug_assert!(chunked);
+        head.body = BodyKind::Chunked;
+    } else if let Some(n) = content_length {
+        if n > 0 {
+            head.body = BodyKind::Length(n);
+        }
+    }
+    if version == Version::Http11 && hosts != 1 {
+        return Err(FrameError::Host);
+    }
+    if version == Version::Http10 && hosts > 1 {
+        return Err(FrameError::Host);
+    }
+    if head.body == BodyKind::None {
+        head.expect_continue = false;
+    }
+    Ok(Some(head))
+}
+
+/// 505 when the request line names another HTTP version, 400 when it is not HTTP at all.
+fn version_error(buf: &[u8]) -> FrameError {
+    let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(buf.len());
+    let line = &buf[..line_end];
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            FrameError::Version
+        }
+        _ => FrameError::Malformed,
+    }
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// Content-Length must be 1*DIGIT (no sign, no spaces inside, no list) and fit in u64.
+fn parse_length(value: &[u8]) -> Result<u64, FrameError> {
+    let digits = trim(value);
+    if digits.is_empty() {
+        return Err(FrameError::InvalidLength);
+    }
+    let mut n: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return Err(FrameError::InvalidLength);
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(b - b'0')))
+            .ok_or(FrameError::InvalidLength)?;
+    }
+    Ok(n)
+}
+
+/// Returns true when the codings end in `chunked`; only `chunked` itself is supported.
+fn parse_transfer_encoding(value: &[u8]) -> Result<bool, FrameError> {
+    let codings: SmallVec<[&[u8]; 4]> = value.split(|&b| b == b',').map(trim).collect();
+    let Some(last) = codings.last() else {
+        return Err(FrameError::TransferEncoding);
+    };
+    if !last.eq_ignore_ascii_case(b"chunked") {
+        return Err(FrameError::TransferEncoding);
+    }
+    let earlier = &codings[..codings.len() - 1];
+    if earlier.iter().any(|c| c.is_empty() || c.eq_ignore_ascii_case(b"chunked")) {
+        return Err(FrameError::TransferEncoding);
+    }
+    if !earlier.is_empty() {
+        return Err(FrameError::UnsupportedCoding);
+    }
+    Ok(true)
+}
+
+/// Splits a target into path and query; absolute-form `http://host/p` is reduced to `/p`.
+fn split_target(buf: &[u8], target: Span) -> Result<(Span, Option<Span>), FrameError> {
+    let bytes = target.of(buf);
+    let mut start = target.start;
+    if bytes == b"*" {
+        return Ok((target, None));
+    }
+    if bytes.first() != Some(&b'/') {
+        let rest = if bytes.len() >= 7 && bytes[..7].eq_ignore_ascii_case(b"http://") {
+            7
+        } else if bytes.len() >= 8 && bytes[..8].eq_ignore_ascii_case(b"https://") {
+            8
+        } else {
+            return Err(FrameError::Target);
+        };
+        let authority_len = bytes[rest..].iter().position(|&b| b == b'/' || b == b'?');
+        match authority_len {
+            Some(n) if n > 0 && bytes[rest + n] == b'/' => start += (rest + n) as u32,
+            _ => return Err(FrameError::Target),
+        }
+    }
+    let path_bytes = &buf[start as usize..target.end as usize];
+    match path_bytes.iter().position(|&b| b == b'?') {
+        Some(q) => Ok((
+            Span { start, end: start + q as u32 },
+            Some(Span { start: start + q as u32 + 1, end: target.end }),
+        )),
+        None => Ok((Span { start, end: target.end }, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<Option<Head>, FrameError> {
+        parse_head(raw.as_bytes(), &Limits::default())
+    }
+
+    fn head(raw: &str) -> Head {
+        parse(raw).unwrap().expect("complete head")
+    }
+
+    #[test]
+    fn simple_get() {
+        let raw = "GET /v2.1/servers?limit=1 HTTP/1.1\r\nHost: a\r\nX-Y: z\r\n\r\n";
+        let h = head(raw);
+        let b = raw.as_bytes();
+        assert_eq!(h.method.of(b), b"GET");
+        assert_eq!(h.path.of(b), b"/v2.1/servers");
+        assert_eq!(h.query.unwrap().of(b), b"limit=1");
+        assert_eq!(h.version, Version::Http11);
+        assert!(h.keep_alive);
+        assert_eq!(h.len, raw.len());
+        assert_eq!(h.header(b, "x-y"), Some(&b"z"[..]));
+        assert_eq!(h.host.unwrap().of(b), b"a");
+        assert_eq!(h.body, BodyKind::None);
+    }
+
+    #[test]
+    fn partial_heads_need_more() {
+        assert!(parse("GET / HTTP/1.1\r\nHost: a\r\n").unwrap().is_none());
+        assert!(parse("GE").unwrap().is_none());
+        assert!(parse("").unwrap().is_none());
+    }
+
+    #[test]
+    fn leading_blank_lines_are_skipped() {
+        let h = head("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(h.version, Version::Http11);
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        assert!(!head("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").keep_alive);
+        assert!(!head("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n").keep_alive);
+        assert!(!head("GET / HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+        assert!(!head("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
+    }
+
+    #[test]
+    fn body_framing() {
+        assert_eq!(head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n").body, BodyKind::Length(12));
+        assert_eq!(head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n").body, BodyKind::None);
+        assert_eq!(head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").body, BodyKind::Chunked);
+        assert_eq!(head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n").body, BodyKind::Chunked);
+    }
+
+    #[test]
+    fn framing_errors() {
+        let cases: &[(&str, FrameError)] = &[
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", FrameError::LengthAndChunked),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", FrameError::DuplicateLength),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", FrameError::DuplicateLength),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n", FrameError::InvalidLength),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", FrameError::InvalidLength),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", FrameError::InvalidLength),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n", FrameError::InvalidLength),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1,1\r\n\r\n", FrameError::InvalidLength),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", FrameError::InvalidLength),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", FrameError::InvalidLength),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", FrameError::TransferEncoding),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", FrameError::TransferEncoding),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", FrameError::UnsupportedCoding),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", FrameError::TransferEncoding),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", FrameError::TransferEncoding),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", FrameError::TransferEncoding),
+            ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", FrameError::TransferEncodingHttp10),
+            ("GET / HTTP/1.1\r\n\r\n", FrameError::Host),
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", FrameError::Host),
+            ("GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", FrameError::Expectation),
+            ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", FrameError::Version),
+            ("GET / HTTP/1.2\r\nHost: a\r\n\r\n", FrameError::Version),
+            ("GET / FOO/1.1\r\nHost: a\r\n\r\n", FrameError::Malformed),
+            ("GET /\r\n\r\n", FrameError::Malformed),
+            ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", FrameError::Malformed),
+            ("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", FrameError::Malformed),
+            ("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", FrameError::Malformed),
+            ("GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", FrameError::Malformed),
+            ("GET foo HTTP/1.1\r\nHost: a\r\n\r\n", FrameError::Target),
+            ("GET http://a HTTP/1.1\r\nHost: a\r\n\r\n", FrameError::Target),
+            ("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", FrameError::Target),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(parse(raw).unwrap_err(), *want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn absolute_form_is_reduced_to_its_path() {
+        let raw = "GET http://example.com:8774/v2.1/?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
+        let h = head(raw);
+        assert_eq!(h.path.of(raw.as_bytes()), b"/v2.1/");
+        assert_eq!(h.query.unwrap().of(raw.as_bytes()), b"x=1");
+    }
+
+    #[test]
+    fn http10_without_host_is_fine() {
+        assert_eq!(head("GET / HTTP/1.0\r\n\r\n").version, Version::Http10);
+    }
+
+    #[test]
+    fn expect_continue_only_with_a_body_on_11() {
+        assert!(head("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n").expect_continue);
+        assert!(!head("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n").expect_continue);
+        assert!(!head("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n").expect_continue);
+    }
+
+    #[test]
+    fn limits() {
+        let limits = Limits { max_request_line: 32, max_header_size: 128, max_headers: 3, ..Limits::default() };
+        let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(40));
+        assert_eq!(parse_head(long_line.as_bytes(), &limits).unwrap_err(), FrameError::RequestLineTooLong);
+        // Too long even before the line ends.
+        let partial = format!("GET /{}", "a".repeat(40));
+        assert_eq!(parse_head(partial.as_bytes(), &limits).unwrap_err(), FrameError::RequestLineTooLong);
+        let many = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert_eq!(parse_head(many.as_bytes(), &limits).unwrap_err(), FrameError::TooManyHeaders);
+        let big = format!("GET / HTTP/1.1\r\nHost: a\r\nA: {}\r\n\r\n", "x".repeat(200));
+        assert_eq!(parse_head(big.as_bytes(), &limits).unwrap_err(), FrameError::HeadTooLarge);
+        let big_partial = format!("GET / HTTP/1.1\r\nHost: a\r\nA: {}", "x".repeat(200));
+        assert_eq!(parse_head(big_partial.as_bytes(), &limits).unwrap_err(), FrameError::HeadTooLarge);
+        let ok = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\n\r\n";
+        assert!(parse_head(ok.as_bytes(), &limits).unwrap().is_some());
+    }
+
+    #[test]
+    fn bare_lf_line_endings_are_accepted() {
+        let h = head("GET / HTTP/1.1\nHost: a\n\n");
+        assert_eq!(h.version, Version::Http11);
+    }
+}

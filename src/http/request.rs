@@ -1,0 +1,103 @@
+//! A parsed request head: offsets into the connection's read buffer, never copies.
+//!
+//! The buffer can move (it is handed to the kernel for the next read) because a [`Head`]
+//! holds `(start, end)` pairs rather than borrows; [`Span::of`] turns one back into bytes.
+
+use smallvec::SmallVec;
+
+/// A byte range `start..end` of the buffer a head was parsed from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Span {
+    /// First byte.
+    pub start: u32,
+    /// One past the last byte.
+    pub end: u32,
+}
+
+impl Span {
+    /// The bytes of this span in `buf` (the same buffer the head was parsed from).
+    #[inline]
+    pub fn of(self, buf: &[u8]) -> &[u8] {
+        &buf[self.start as usize..self.end as usize]
+    }
+
+    /// Length in bytes.
+    #[inline]
+    pub fn len(self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    /// True when empty.
+    #[inline]
+    pub fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+
+    /// The span of `inner`, which must be a sub-slice of `base`.
+    #[inline]
+    pub(crate) fn within(base: &[u8], inner: &[u8]) -> Span {
+        let start = inner.as_ptr() as usize - base.as_ptr() as usize;
+        debug_assert!(start + inner.len() <= base.len());
+        Span { start: start as u32, end: (start + inner.len()) as u32 }
+    }
+}
+
+/// HTTP version of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0.
+    Http10,
+    /// HTTP/1.1.
+    Http11,
+}
+
+/// How the body of a request is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// No body.
+    None,
+    /// Exactly this many bytes follow the head.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+}
+
+/// Inline capacity for headers: typical API requests carry fewer than this many.
+pub const INLINE_HEADERS: usize = 24;
+
+/// A validated request head. All spans are relative to the start of the request.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// The method token.
+    pub method: Span,
+    /// The request target as sent.
+    pub target: Span,
+    /// The path part of the target (absolute-form targets are reduced to their path).
+    pub path: Span,
+    /// The query string without its `?`, if any.
+    pub query: Option<Span>,
+    /// Protocol version.
+    pub version: Version,
+    /// Header fields as (name, value) spans, in order.
+    pub headers: SmallVec<[(Span, Span); INLINE_HEADERS]>,
+    /// Bytes of the head, blank line included; the body starts here.
+    pub len: usize,
+    /// Body framing.
+    pub body: BodyKind,
+    /// Whether the connection may serve another request after this one.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue` on an HTTP/1.1 request.
+    pub expect_continue: bool,
+    /// The Host header's value.
+    pub host: Option<Span>,
+}
+
+impl Head {
+    /// The value of the first header named `name` (ASCII case-insensitive).
+    pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.of(buf).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v.of(buf))
+    }
+}

@@ -1,0 +1,228 @@
+//! Responses: a reusable builder and the serializer that appends them to a write batch.
+//!
+//! One [`Response`] lives per connection and is reset between requests, so its header and
+//! body buffers are reused (no allocation once warm). Handlers write the body; filters add
+//! header lines; [`Response::write_to`] appends status line, `Date`, `Content-Type`,
+//! `Content-Length`, the extra headers and the body to the connection's output batch.
+
+use super::{date::DATE_LEN, request::Version};
+
+/// A response under construction.
+#[derive(Debug, Default)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type` value; empty means no such header.
+    pub content_type: &'static str,
+    /// Extra header lines, each `Name: value\r\n`.
+    pub headers: Vec<u8>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// Close the connection after this response.
+    pub close: bool,
+}
+
+impl Response {
+    /// An empty 200 response.
+    pub fn new() -> Self {
+        Response { status: 200, ..Response::default() }
+    }
+
+    /// Clears everything for the next request, keeping the buffers' capacity.
+    pub fn reset(&mut self) {
+        self.status = 200;
+        self.content_type = "";
+        self.headers.clear();
+        self.body.clear();
+        self.close = false;
+    }
+
+    /// Adds a header line. `value` must not contain CR or LF (it is dropped if it does).
+    pub fn header(&mut self, name: &str, value: &[u8]) {
+        if value.iter().any(|&b| b == b'\r' || b == b'\n') {
+            return;
+        }
+        self.headers.extend_from_slice(name.as_bytes());
+        self.headers.extend_from_slice(b": ");
+        self.headers.extend_from_slice(value);
+        self.headers.extend_from_slice(b"\r\n");
+    }
+
+    /// Whether a header named `name` was added (ASCII case-insensitive).
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers.split(|&b| b == b'\n').any(|line| {
+            line.len() > name.len()
+                && line[name.len()] == b':'
+                && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+        })
+    }
+
+    /// Appends the serialized response to `out`.
+    ///
+    /// `head_only` leaves the body out (HEAD requests) while keeping its Content-Length.
+    /// `keep_alive` is the connection's decision for the request; `Connection: close` is sent
+    /// when the response or the request closes the connection, `Connection: keep-alive` when an
+    /// HTTP/1.0 client asked to keep it open.
+    pub fn write_to(
+        &self,
+        out: &mut Vec<u8>,
+        date: &[u8; DATE_LEN],
+        head_only: bool,
+        version: Version,
+        keep_alive: bool,
+    ) {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_u64(out, u64::from(self.status));
+        out.push(b' ');
+        out.extend_from_slice(reason_phrase(self.status).as_bytes());
+        out.extend_from_slice(b"\r\nDate: ");
+        out.extend_from_slice(date);
+        out.extend_from_slice(b"\r\n");
+        if !self.content_type.is_empty() {
+            out.extend_from_slice(b"Content-Type: ");
+            out.extend_from_slice(self.content_type.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        let bodyless_status = self.status == 204 || self.status == 304 || self.status < 200;
+        if !bodyless_status {
+            out.extend_from_slice(b"Content-Length: ");
+            push_u64(out, self.body.len() as u64);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(&self.headers);
+        if self.close || !keep_alive {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if version == Version::Http10 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        if !head_only && !bodyless_status {
+            out.extend_from_slice(&self.body);
+        }
+    }
+}
+
+/// Appends the decimal form of `n`.
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// The reason phrase for a status code.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        300 => "Multiple Choices",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        413 => "Request Entity Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        417 => "Expectation Failed",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DATE: [u8; DATE_LEN] = *b"Sun, 06 Nov 1994 08:49:37 GMT";
+
+    fn render(resp: &Response, head_only: bool, version: Version, keep_alive: bool) -> String {
+        let mut out = Vec::new();
+        resp.write_to(&mut out, &DATE, head_only, version, keep_alive);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn serializes_status_headers_and_body() {
+        let mut resp = Response::new();
+        resp.content_type = "application/json";
+        resp.header("X-A", b"1");
+        resp.body.extend_from_slice(b"{}");
+        assert_eq!(
+            render(&resp, false, Version::Http11, true),
+            "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\nX-A: 1\r\n\r\n{}"
+        );
+    }
+
+    #[test]
+    fn head_keeps_length_and_drops_body() {
+        let mut resp = Response::new();
+        resp.body.extend_from_slice(b"hello");
+        let text = render(&resp, true, Version::Http11, true);
+        assert!(text.contains("Content-Length: 5\r\n"));
+        assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn connection_header() {
+        let resp = Response::new();
+        assert!(render(&resp, false, Version::Http11, false).contains("Connection: close\r\n"));
+        assert!(render(&resp, false, Version::Http10, true).contains("Connection: keep-alive\r\n"));
+        assert!(!render(&resp, false, Version::Http11, true).contains("Connection:"));
+    }
+
+    #[test]
+    fn no_content_has_no_length() {
+        let mut resp = Response::new();
+        resp.status = 204;
+        resp.body.extend_from_slice(b"ignored");
+        let text = render(&resp, false, Version::Http11, true);
+        assert!(!text.contains("Content-Length"));
+        assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn header_injection_is_dropped() {
+        let mut resp = Response::new();
+        resp.header("X-A", b"a\r\nX-B: b");
+        assert!(resp.headers.is_empty());
+        resp.header("X-Request", b"v");
+        assert!(resp.has_header("x-request"));
+        assert!(!resp.has_header("x-req"));
+    }
+
+    #[test]
+    fn decimal_formatting() {
+        for n in [0u64, 9, 10, 12345, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+}

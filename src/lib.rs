@@ -1,0 +1,25 @@
+//! ringnova: an OpenStack-Compute-compatible API appliance, thread-per-core on io_uring.
+//!
+//! The request path, and the order of the modules below (a module only uses the ones after
+//! it, never the ones before):
+//!
+//! ```text
+//! server   pinned core workers, SO_REUSEPORT sockets, the connection loop
+//!   └─ http        our HTTP/1.1 framing over httparse (offsets, not copies)
+//!   └─ middleware  the paste pipeline compiled to a static filter chain
+//!        └─ api    Nova's Resource machinery, faults, microversions, apps
+//!             └─ router   the compiled radix router
+//! config   start-up only: oslo.config INI, CLI overrides, validation
+//! logging  the process logger and the access-log thread
+//! ```
+//!
+//! Threads: one worker per core (`server::worker`, `!Send` state), the access-log thread
+//! (`logging`), and the main thread, which only starts and stops the rest.
+
+pub mod api;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod middleware;
+pub mod router;
+pub mod server;

@@ -1,0 +1,97 @@
+//! The `ringnova` binary: parse the command line, load and check the configuration, compile
+//! the paste pipeline, and run the server. Errors are reported here in plain words.
+
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    sync::{atomic::AtomicBool, Arc},
+};
+
+use clap::Parser;
+use ringnova::{
+    config::{Config, Overrides},
+    middleware::paste,
+    server,
+};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// An OpenStack-Compute-compatible API appliance.
+#[derive(Debug, Parser)]
+#[command(name = "ringnova", version, about)]
+struct Cli {
+    /// Configuration file (default: config/ringnova.conf in the working directory, if present).
+    #[arg(long, value_name = "PATH")]
+    config_file: Option<PathBuf>,
+    /// Address to listen on, overriding the file.
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// Number of worker threads (one per core).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Directory for the database and other state.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// I/O driver: auto, uring or legacy.
+    #[arg(long, value_name = "DRIVER")]
+    driver: Option<String>,
+    /// CPUs to pin workers to, e.g. 0-3 or off.
+    #[arg(long, value_name = "LIST")]
+    cpus: Option<String>,
+    /// Check the configuration and the paste pipeline, then exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        listen: cli.listen,
+        workers: cli.workers,
+        data_dir: cli.data_dir,
+        driver: cli.driver,
+        cpus: cli.cpus,
+    };
+    let config = match Config::load(cli.config_file.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("ringnova: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    ringnova::logging::init(config.log_level);
+    for warning in &config.warnings {
+        log::warn!("{warning}");
+    }
+    let pipeline = match paste::load(&config) {
+        Ok(pipeline) => pipeline,
+        Err(err) => {
+            eprintln!("ringnova: paste pipeline error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.check_config {
+        let source = config.config_file.as_ref().map_or_else(
+            || "built-in defaults".to_string(),
+            |p| p.display().to_string(),
+        );
+        println!("ringnova: configuration OK ({source}; {} pipelines)", pipeline.chains().len());
+        return ExitCode::SUCCESS;
+    }
+    std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
+    if let Err(err) = std::fs::create_dir_all(&config.data_dir) {
+        eprintln!("ringnova: cannot create data directory {}: {err}", config.data_dir.display());
+        return ExitCode::from(1);
+    }
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let result = server::run(config, pipeline, shutdown, server::print_ready);
+    ringnova::logging::flush(std::time::Duration::from_secs(2));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ringnova: {err}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The filter chain: Nova's paste pipeline, compiled into a static chain of known filters.
+//!
+//! Built once at start-up from `api-paste.ini` (see [`paste`]) and shared read-only by every
+//! core worker. Each pipeline is a [`Chain`]: a fixed slice of [`Filter`] values (a closed
+//! enum, dispatched with `match`, nothing boxed or allocated per request) around one [`App`].
+//! A filter wraps everything after it, as WSGI middleware does:
+//!
+//! ```text
+//!  request ─► cors ─► http_proxy_to_wsgi ─► compute_req_id ─► faultwrap ─► request_log ─► sizelimit ─► noauth2 ─► app
+//!  response ◄─ cors ◄──────────────────────── compute_req_id ◄─ (panic→500) ◄─ request_log ◄──────────────────────── app
+//! ```
+//!
+//! A filter may answer by itself (cors preflight, sizelimit's 413, noauth2's token
+//! handshake); the layers outside it still see that response.
+
+pub mod cors;
+pub mod faultwrap;
+pub mod noauth;
+pub mod paste;
+pub mod proxy_headers;
+pub mod request_id;
+pub mod request_log;
+
+use std::sync::Arc;
+
+use crate::{
+    api::{
+        context::{Request, RequestContext},
+        fault::Fault,
+        healthcheck, resource, versions, ApiRouter,
+    },
+    http::Response,
+};
+
+/// One filter of a pipeline, with its compiled settings.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// oslo.middleware cors (active only with `[cors] allowed_origin`).
+    Cors(Box<cors::Cors>),
+    /// oslo.middleware http_proxy_to_wsgi (active only when enabled).
+    HttpProxyToWsgi {
+        /// `[oslo_middleware] enable_proxy_headers_parsing`.
+        enabled: bool,
+    },
+    /// Nova's compute_req_id.
+    ComputeReqId,
+    /// Nova's FaultWrapper.
+    FaultWrap,
+    /// Nova's RequestLog.
+    RequestLog {
+        /// `[ringnova] access_log`.
+        enabled: bool,
+    },
+    /// oslo.middleware sizelimit.
+    SizeLimit {
+        /// `[oslo_middleware] max_request_body_size`.
+        max: usize,
+    },
+    /// osprofiler's hook: profiling is not supported, so it passes requests through.
+    Osprofiler,
+    /// Nova's NoAuthMiddleware.
+    NoAuth2,
+    /// Nova's LegacyV2CompatibleWrapper.
+    LegacyV2Compatible,
+}
+
+/// The app at the end of a pipeline.
+#[derive(Debug, Clone)]
+pub enum App {
+    /// `oscomputeversionapp`: the root versions document.
+    Versions,
+    /// `oscomputeversionapp_v2`: one version's document.
+    VersionsV2,
+    /// `osapi_compute_app_v21`: the compute API.
+    Api(Arc<ApiRouter>),
+    /// oslo.middleware Healthcheck.
+    Healthcheck,
+}
+
+impl App {
+    fn call<'a>(&self, req: &Request<'a>, ctx: &mut RequestContext<'a>, resp: &mut Response) {
+        match self {
+            App::Versions => versions::root(req, ctx, resp),
+            App::VersionsV2 => resource(req, ctx, resp, |ctx, resp| versions::v2(req, ctx, resp)),
+            App::Api(router) => router.call(req, ctx, resp),
+            App::Healthcheck => healthcheck::call(req, resp),
+        }
+    }
+}
+
+/// A compiled pipeline: filters in request order, then the app.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// The paste section name it was built from.
+    pub name: String,
+    /// Filters, outermost first.
+    pub filters: Box<[Filter]>,
+    /// The app.
+    pub app: App,
+}
+
+impl Chain {
+    /// Runs the request through every filter and the app; always leaves a response.
+    pub fn call<'a>(&self, req: &Request<'a>, ctx: &mut RequestContext<'a>, resp: &mut Response) {
+        self.call_from(0, req, ctx, resp);
+    }
+
+    fn call_from<'a>(
+        &self,
+        index: usize,
+        req: &Request<'a>,
+        ctx: &mut RequestContext<'a>,
+        resp: &mut Response,
+    ) {
+        let Some(filter) = self.filters.get(index) else {
+            self.app.call(req, ctx, resp);
+            return;
+        };
+        let next = index + 1;
+        match filter {
+            Filter::Cors(cors) => {
+                if cors.preflight(req, resp) {
+                    return;
+                }
+                self.call_from(next, req, ctx, resp);
+                cors.on_response(req, resp);
+            }
+            Filter::HttpProxyToWsgi { enabled } => {
+                if *enabled {
+                    proxy_headers::on_request(req, ctx);
+                }
+                self.call_from(next, req, ctx, resp);
+            }
+            Filter::ComputeReqId => {
+                request_id::on_request(req, ctx);
+                self.call_from(next, req, ctx, resp);
+                request_id::on_response(ctx, resp);
+            }
+            Filter::FaultWrap => {
+                faultwrap::call(resp, |resp| self.call_from(next, req, ctx, resp));
+            }
+            Filter::RequestLog { enabled } => {
+                self.call_from(next, req, ctx, resp);
+                if *enabled {
+                    request_log::on_response(req, ctx, resp);
+                }
+            }
+            Filter::SizeLimit { max } => {
+                if req.body.len() > *max {
+                    Fault::with_message(
+                        413,
+                        format!("Request is too large. Larger than max_request_body_size ({max})."),
+                    )
+                    .write(resp);
+                    return;
+                }
+                self.call_from(next, req, ctx, resp);
+            }
+            Filter::Osprofiler => self.call_from(next, req, ctx, resp),
+            Filter::NoAuth2 => {
+                if noauth::on_request(req, ctx, resp) {
+                    return;
+                }
+                self.call_from(next, req, ctx, resp);
+            }
+            Filter::LegacyV2Compatible => {
+                ctx.legacy_v2 = true;
+                self.call_from(next, req, ctx, resp);
+            }
+        }
+    }
+}
+
+/// One URL-map entry: a path prefix and the chain it selects.
+#[derive(Debug, Clone)]
+struct MapEntry {
+    /// Prefix without a trailing `/` or `/+` (`""` for the root).
+    prefix: &'static str,
+    /// A `/+` entry: the path must continue with `/` and at least one more character.
+    plus: bool,
+    chain: usize,
+}
+
+/// The compiled `[composite:osapi_compute]` URL map and its chains.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    entries: Vec<MapEntry>,
+    chains: Vec<Chain>,
+}
+
+impl Pipeline {
+    /// Selects the chain for `path`: returns it with the script name (matched prefix) and
+    /// the rest of the path. Longer prefixes win; `/+` entries win over plain ones of the
+    /// same prefix.
+    pub fn select<'p>(&self, path: &'p str) -> Option<(&Chain, &'static str, &'p str)> {
+        for entry in &self.entries {
+            let Some(rest) = path.strip_prefix(entry.prefix) else { continue };
+            let matched = if entry.plus {
+                rest.len() >= 2 && rest.starts_with('/')
+            } else {
+                rest.is_empty() || rest.starts_with('/') || entry.prefix.is_empty()
+            };
+            if matched {
+                return Some((&self.chains[entry.chain], entry.prefix, rest));
+            }
+        }
+        None
+    }
+
+    /// The compiled chains, in URL-map order.
+    pub fn chains(&self) -> &[Chain] {
+        &self.chains
+    }
+}

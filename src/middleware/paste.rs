@@ -1,0 +1,384 @@
+//! Loads `api-paste.ini` (paste-deploy syntax) and compiles it into a [`Pipeline`].
+//!
+//! Start-up only. The entry point is `[composite:osapi_compute]`, a URL map (Nova's
+//! `urlmap_factory`). Its targets are `[pipeline:…]` sections, `[composite:…]` sections using
+//! Nova's `pipeline_factory_v21` (one pipeline per `[api] auth_strategy` key), or `[app:…]`
+//! sections. Filters and apps are recognised by their factory (the same strings Nova's file
+//! uses), so operators can rename sections. Anything unknown, or a pipeline that does not end
+//! in an app, is an error naming the file and line.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use super::{cors::Cors, App, Chain, Filter, MapEntry, Pipeline};
+use crate::{
+    api::ApiRouter,
+    config::{
+        ini::{Ini, Section},
+        Config,
+    },
+};
+
+/// The paste file shipped in `config/`, compiled in for running without a config file.
+pub const EMBEDDED: &str = include_str!("../../config/api-paste.ini");
+
+/// The URL-map composite ringnova serves.
+pub const ENTRY_POINT: &str = "osapi_compute";
+
+/// A paste file error, with the file and line it refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasteError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line (0 when the problem is the whole file).
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for PasteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.reason)
+    }
+}
+
+impl std::error::Error for PasteError {}
+
+const URLMAP_FACTORIES: &[&str] =
+    &["call:nova.api.openstack.urlmap:urlmap_factory", "egg:Paste#urlmap"];
+const PIPELINE_FACTORY: &str = "call:nova.api.auth:pipeline_factory_v21";
+
+#[derive(Debug, Clone, Copy)]
+enum FilterKind {
+    Cors,
+    HttpProxyToWsgi,
+    ComputeReqId,
+    FaultWrap,
+    RequestLog,
+    SizeLimit,
+    Osprofiler,
+    NoAuth2,
+    LegacyV2Compatible,
+}
+
+const FILTER_FACTORIES: &[(&str, FilterKind)] = &[
+    ("oslo_middleware.cors:filter_factory", FilterKind::Cors),
+    ("oslo_middleware.http_proxy_to_wsgi:HTTPProxyToWSGI.factory", FilterKind::HttpProxyToWsgi),
+    ("oslo_middleware:HTTPProxyToWSGI.factory", FilterKind::HttpProxyToWsgi),
+    ("nova.api.compute_req_id:ComputeReqIdMiddleware.factory", FilterKind::ComputeReqId),
+    ("nova.api.openstack:FaultWrapper.factory", FilterKind::FaultWrap),
+    ("nova.api.openstack.requestlog:RequestLog.factory", FilterKind::RequestLog),
+    ("oslo_middleware:RequestBodySizeLimiter.factory", FilterKind::SizeLimit),
+    ("oslo_middleware.sizelimit:RequestBodySizeLimiter.factory", FilterKind::SizeLimit),
+    ("nova.profiler:WsgiMiddleware.factory", FilterKind::Osprofiler),
+    ("nova.api.openstack.auth:NoAuthMiddleware.factory", FilterKind::NoAuth2),
+    ("nova.api.openstack:LegacyV2CompatibleWrapper.factory", FilterKind::LegacyV2Compatible),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum AppKind {
+    Versions,
+    VersionsV2,
+    Api,
+    Healthcheck,
+}
+
+const APP_FACTORIES: &[(&str, AppKind)] = &[
+    ("nova.api.openstack.compute.versions:Versions.factory", AppKind::Versions),
+    ("nova.api.openstack.compute.versions:VersionsV2.factory", AppKind::VersionsV2),
+    ("nova.api.openstack.compute:APIRouterV21.factory", AppKind::Api),
+    ("oslo_middleware:Healthcheck.app_factory", AppKind::Healthcheck),
+    ("oslo_middleware.healthcheck:Healthcheck.app_factory", AppKind::Healthcheck),
+];
+
+/// Loads the paste file the configuration names (or the embedded one) and compiles it.
+pub fn load(config: &Config) -> Result<Pipeline, PasteError> {
+    match &config.api_paste_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|err| PasteError {
+                file: path.clone(),
+                line: 0,
+                reason: format!("cannot read the paste file: {err}"),
+            })?;
+            compile(&text, path, config)
+        }
+        None => compile(EMBEDDED, Path::new("<embedded api-paste.ini>"), config),
+    }
+}
+
+struct Compiler<'a> {
+    file: &'a Path,
+    config: &'a Config,
+    sections: HashMap<&'a str, (&'a str, &'a Section)>,
+    chains: Vec<Chain>,
+    built: HashMap<&'a str, usize>,
+    api: Option<Arc<ApiRouter>>,
+}
+
+impl<'a> Compiler<'a> {
+    fn error(&self, line: usize, reason: String) -> PasteError {
+        PasteError { file: self.file.to_path_buf(), line, reason }
+    }
+
+    fn find(&self, name: &str, line: usize) -> Result<(&'a str, &'a Section), PasteError> {
+        self.sections
+            .get(name)
+            .copied()
+            .ok_or_else(|| self.error(line, format!("unknown filter or app {name:?}")))
+    }
+
+    /// Compiles the URL-map target `name` (referenced at `line`) into a chain index.
+    fn target(&mut self, name: &'a str, line: usize) -> Result<usize, PasteError> {
+        if let Some(&index) = self.built.get(name) {
+            return Ok(index);
+        }
+        let (kind, section) = self.find(name, line)?;
+        let chain = match kind {
+            "pipeline" => {
+                let entry = section.entry("pipeline").ok_or_else(|| {
+                    self.error(section.line, format!("[pipeline:{name}] has no 'pipeline' key"))
+                })?;
+                self.pipeline(name, &entry.value, entry.line)?
+            }
+            "composite" => {
+                let uses = section.get("use").unwrap_or_default();
+                if uses != PIPELINE_FACTORY {
+                    return Err(self.error(
+                        section.line,
+                        format!("[composite:{name}] must use {PIPELINE_FACTORY} (found {uses:?})"),
+                    ));
+                }
+                let strategy = self.config.auth_strategy.as_str();
+                let entry = section.entry(strategy).ok_or_else(|| {
+                    self.error(
+                        section.line,
+                        format!("[composite:{name}] has no pipeline for auth_strategy {strategy:?}"),
+                    )
+                })?;
+                self.pipeline(name, &entry.value, entry.line)?
+            }
+            "app" => Chain { name: name.to_owned(), filters: Box::new([]), app: self.app(name, line)? },
+            _ => {
+                return Err(self.error(line, format!("{name:?} is a filter, not an app or pipeline")))
+            }
+        };
+        self.chains.push(chain);
+        self.built.insert(name, self.chains.len() - 1);
+        Ok(self.chains.len() - 1)
+    }
+
+    fn pipeline(&mut self, name: &str, list: &'a str, line: usize) -> Result<Chain, PasteError> {
+        let names: Vec<&'a str> = list.split_whitespace().collect();
+        let Some((&last, filters)) = names.split_last() else {
+            return Err(self.error(line, format!("pipeline {name:?} is empty")));
+        };
+        let (kind, _) = self.find(last, line)?;
+        if kind != "app" {
+            return Err(self.error(
+                line,
+                format!("pipeline {name:?} does not end in an app ({last:?} is a {kind})"),
+            ));
+        }
+        let filters = filters
+            .iter()
+            .map(|filter| self.filter(filter, line))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Chain { name: name.to_owned(), filters: filters.into(), app: self.app(last, line)? })
+    }
+
+    fn filter(&self, name: &str, line: usize) -> Result<Filter, PasteError> {
+        let (kind, section) = self.find(name, line)?;
+        if kind != "filter" {
+            return Err(self.error(line, format!("{name:?} in a pipeline is not a filter")));
+        }
+        let entry = section.entry("paste.filter_factory").ok_or_else(|| {
+            self.error(section.line, format!("[filter:{name}] has no paste.filter_factory"))
+        })?;
+        let Some(&(_, kind)) = FILTER_FACTORIES.iter().find(|(f, _)| *f == entry.value) else {
+            return Err(self.error(entry.line, format!("unknown filter factory {:?}", entry.value)));
+        };
+        let config = self.config;
+        Ok(match kind {
+            FilterKind::Cors => Filter::Cors(Box::new(Cors::new(&config.cors))),
+            FilterKind::HttpProxyToWsgi => {
+                Filter::HttpProxyToWsgi { enabled: config.enable_proxy_headers_parsing }
+            }
+            FilterKind::ComputeReqId => Filter::ComputeReqId,
+            FilterKind::FaultWrap => Filter::FaultWrap,
+            FilterKind::RequestLog => Filter::RequestLog { enabled: config.access_log },
+            FilterKind::SizeLimit => Filter::SizeLimit { max: config.max_request_body_size },
+            FilterKind::Osprofiler => Filter::Osprofiler,
+            FilterKind::NoAuth2 => Filter::NoAuth2,
+            FilterKind::LegacyV2Compatible => Filter::LegacyV2Compatible,
+        })
+    }
+
+    fn app(&mut self, name: &str, line: usize) -> Result<App, PasteError> {
+        let (kind, section) = self.find(name, line)?;
+        if kind != "app" {
+            return Err(self.error(line, format!("{name:?} is not an app")));
+        }
+        let entry = section.entry("paste.app_factory").ok_or_else(|| {
+            self.error(section.line, format!("[app:{name}] has no paste.app_factory"))
+        })?;
+        let Some(&(_, kind)) = APP_FACTORIES.iter().find(|(f, _)| *f == entry.value) else {
+            return Err(self.error(entry.line, format!("unknown app factory {:?}", entry.value)));
+        };
+        Ok(match kind {
+            AppKind::Versions => App::Versions,
+            AppKind::VersionsV2 => App::VersionsV2,
+            AppKind::Healthcheck => App::Healthcheck,
+            AppKind::Api => {
+                if self.api.is_none() {
+                    let router = ApiRouter::new()
+                        .map_err(|err| self.error(entry.line, format!("route table: {err}")))?;
+                    self.api = Some(Arc::new(router));
+                }
+                App::Api(Arc::clone(self.api.as_ref().expect("just set")))
+            }
+        })
+    }
+}
+
+/// Compiles paste-file text; `file` is used in error messages.
+pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, PasteError> {
+    let ini = Ini::parse(text).map_err(|err| PasteError {
+        file: file.to_path_buf(),
+        line: err.line,
+        reason: err.reason.to_owned(),
+    })?;
+    let mut compiler = Compiler {
+        file,
+        config,
+        sections: HashMap::new(),
+        chains: Vec::new(),
+        built: HashMap::new(),
+        api: None,
+    };
+    for section in &ini.sections {
+        if section.name == "DEFAULT" {
+            continue;
+        }
+        let Some((kind, name)) = section.name.split_once(':') else {
+            return Err(compiler.error(section.line, format!("unknown section [{}]", section.name)));
+        };
+        let (kind, name) = (kind.trim(), name.trim());
+        if !matches!(kind, "composite" | "pipeline" | "filter" | "app") {
+            return Err(compiler.error(section.line, format!("unknown section kind {kind:?}")));
+        }
+        if compiler.sections.insert(name, (kind, section)).is_some() {
+            return Err(compiler.error(section.line, format!("{name:?} is defined twice")));
+        }
+    }
+    let Some(&(kind, root)) = compiler.sections.get(ENTRY_POINT) else {
+        return Err(compiler.error(0, format!("no [composite:{ENTRY_POINT}] section")));
+    };
+    let uses = root.get("use").unwrap_or_default();
+    if kind != "composite" || !URLMAP_FACTORIES.contains(&uses) {
+        return Err(compiler.error(
+            root.line,
+            format!("[{kind}:{ENTRY_POINT}] must be a composite using {}", URLMAP_FACTORIES[0]),
+        ));
+    }
+    let mut entries = Vec::new();
+    for entry in &root.entries {
+        if entry.key == "use" {
+            continue;
+        }
+        if !entry.key.starts_with('/') {
+            return Err(compiler.error(entry.line, format!("URL map key {:?} must start with '/'", entry.key)));
+        }
+        let (prefix, plus) = match entry.key.strip_suffix("/+") {
+            Some(prefix) => (prefix, true),
+            None => (entry.key.trim_end_matches('/'), false),
+        };
+        let chain = compiler.target(entry.value.trim(), entry.line)?;
+        // Start-up only: a handful of short prefixes live as long as the process.
+        let prefix: &'static str = Box::leak(prefix.to_owned().into_boxed_str());
+        entries.push(MapEntry { prefix, plus, chain });
+    }
+    entries.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()).then(b.plus.cmp(&a.plus)));
+    Ok(Pipeline { entries, chains: compiler.chains })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Overrides;
+
+    fn config() -> Config {
+        Config::from_text("", None, &Overrides::default()).unwrap()
+    }
+
+    fn compile_text(text: &str) -> Result<Pipeline, PasteError> {
+        compile(text, Path::new("paste.ini"), &config())
+    }
+
+    #[test]
+    fn embedded_file_compiles_and_maps_like_nova() {
+        let pipeline = compile_text(EMBEDDED).unwrap();
+        let select = |path| pipeline.select(path).map(|(c, s, p)| (c.name.as_str(), s, p));
+        assert_eq!(select("/"), Some(("oscomputeversions", "", "/")));
+        assert_eq!(select("/images/1"), Some(("oscomputeversions", "", "/images/1")));
+        assert_eq!(select("/v2.1"), Some(("oscomputeversion_v2", "/v2.1", "")));
+        assert_eq!(select("/v2.1/"), Some(("oscomputeversion_v2", "/v2.1", "/")));
+        assert_eq!(select("/v2.1/servers"), Some(("openstack_compute_api_v21", "/v2.1", "/servers")));
+        assert_eq!(select("/v2"), Some(("oscomputeversion_legacy_v2", "/v2", "")));
+        assert_eq!(
+            select("/v2/abc/servers"),
+            Some(("openstack_compute_api_v21_legacy_v2_compatible", "/v2", "/abc/servers"))
+        );
+        assert_eq!(select("/v21"), Some(("oscomputeversions", "", "/v21")));
+        assert_eq!(select("/healthcheck"), Some(("healthcheck", "/healthcheck", "")));
+    }
+
+    #[test]
+    fn auth_strategy_picks_the_pipeline() {
+        let pipeline = compile_text(EMBEDDED).unwrap();
+        let (chain, _, _) = pipeline.select("/v2.1/servers").unwrap();
+        assert!(chain.filters.iter().any(|f| matches!(f, Filter::NoAuth2)));
+        let mut cfg = config();
+        cfg.auth_strategy = "keystone-nope".into();
+        let err = compile(EMBEDDED, Path::new("paste.ini"), &cfg).unwrap_err();
+        assert!(err.reason.contains("auth_strategy"), "{err}");
+    }
+
+    const BASE: &str = "[composite:osapi_compute]\nuse = egg:Paste#urlmap\n/: main\n\
+                        [app:versions]\npaste.app_factory = nova.api.openstack.compute.versions:Versions.factory\n\
+                        [filter:faultwrap]\npaste.filter_factory = nova.api.openstack:FaultWrapper.factory\n";
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let cases = [
+            ("[pipeline:main]\npipeline = faultwrap nosuch versions\n", 9, "unknown filter or app \"nosuch\""),
+            ("[pipeline:main]\npipeline = versions faultwrap\n", 9, "does not end in an app"),
+            ("[pipeline:main]\npipeline = faultwrap\n", 9, "does not end in an app"),
+            ("[pipeline:main]\npipeline = faultwrap bad versions\n[filter:bad]\npaste.filter_factory = x.y:Z.factory\n", 11, "unknown filter factory"),
+            ("[pipeline:main]\npipeline = faultwrap odd\n[app:odd]\npaste.app_factory = x.y:Z.factory\n", 11, "unknown app factory"),
+            ("[pipeline:main]\npipeline =\n", 9, "is empty"),
+            ("[weird:main]\nx = 1\n", 8, "unknown section kind"),
+        ];
+        for (extra, line, reason) in cases {
+            let err = compile_text(&format!("{BASE}{extra}")).unwrap_err();
+            assert_eq!(err.line, line, "{err}");
+            assert!(err.reason.contains(reason), "{err}");
+            assert!(err.to_string().starts_with(&format!("paste.ini:{line}: ")), "{err}");
+        }
+    }
+
+    #[test]
+    fn missing_entry_point_is_an_error() {
+        let err = compile_text("[app:x]\npaste.app_factory = oslo_middleware:Healthcheck.app_factory\n").unwrap_err();
+        assert!(err.reason.contains("osapi_compute"));
+    }
+
+    #[test]
+    fn unused_sections_are_not_compiled() {
+        let text = format!("{BASE}[pipeline:main]\npipeline = faultwrap versions\n[filter:authtoken]\npaste.filter_factory = keystonemiddleware.auth_token:filter_factory\n");
+        assert!(compile_text(&text).is_ok());
+    }
+}

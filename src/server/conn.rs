@@ -1,0 +1,368 @@
+//! The connection loop: read, frame, dispatch, write — keep-alive and pipelining included.
+//!
+//! Core worker, one monoio task per connection. Buffers come from the worker's pool and are
+//! handed to the kernel by ownership (`(result, buf)`), so parsed requests are offsets into
+//! the read buffer, never borrows across an await. Every complete request already in the
+//! buffer is answered, in order, into one output batch that is written with one call.
+//!
+//! Invariants:
+//! - after any framing error the error response is written and the connection closed;
+//! - a request is never read past its framing: pipelined bytes stay for the next request;
+//! - memory per connection is bounded by `max_header_size + max_body` (+ one output batch);
+//! - a panic below the pipeline becomes a 500 and closes only this connection.
+
+use std::{
+    net::SocketAddr,
+    panic::{catch_unwind, AssertUnwindSafe},
+    time::{Duration, Instant},
+};
+
+use monoio::{
+    buf::SliceMut,
+    io::{AsyncReadRent, AsyncWriteRentExt},
+    net::TcpStream,
+};
+
+use super::worker::Worker;
+use crate::{
+    api::{
+        context::{Request, RequestContext},
+        fault::{write_fault, Fault},
+    },
+    http::{
+        date::http_date, parse_head, BodyKind, ChunkedDecoder, ChunkedProgress, FrameError, Head,
+        Limits, Response, Version,
+    },
+    router::Method,
+};
+
+/// Output batches larger than this are written before more requests are processed.
+const OUT_HIGH_WATER: usize = 64 * 1024;
+/// Bytes always free in the read buffer before a read.
+const READ_CHUNK: usize = 4096;
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A request whose head is parsed but whose body is still arriving.
+struct Pending {
+    head: Head,
+    body: BodyProgress,
+    sent_continue: bool,
+}
+
+enum BodyProgress {
+    /// Waiting for this many bytes after the head.
+    Length(usize),
+    Chunked(ChunkedDecoder),
+}
+
+/// What the framer found at the start of the unread bytes.
+// `Ready` carries the head by value on purpose: boxing it would allocate per request.
+#[allow(clippy::large_enum_variant)]
+enum Framed {
+    NeedMore,
+    /// A complete request: head, body range (relative to the request start), total length.
+    Ready { head: Head, body_end: usize, consumed: usize },
+    Error(FrameError),
+}
+
+/// Per-connection state that survives between reads.
+struct Conn<'w> {
+    worker: &'w Worker,
+    peer: SocketAddr,
+    buf: Vec<u8>,
+    out: Vec<u8>,
+    resp: Response,
+    path: Vec<u8>,
+    /// Start of the current request in `buf`.
+    start: usize,
+    pending: Option<Pending>,
+    /// When the first byte of the current head arrived.
+    head_started: Option<Instant>,
+    close: bool,
+}
+
+/// Serves one connection until it closes.
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
+    let mut conn = Conn {
+        worker,
+        peer,
+        buf: worker.take_buffer(),
+        out: worker.take_buffer(),
+        resp: Response::new(),
+        path: Vec::new(),
+        start: 0,
+        pending: None,
+        head_started: None,
+        close: false,
+    };
+    let mut busy = false;
+    let limits = &worker.shared.config.limits;
+    loop {
+        // Answer every complete request already buffered, up to one output batch.
+        let mut batch_full = false;
+        while !conn.close && conn.start < conn.buf.len() {
+            if conn.head_started.is_none() {
+                conn.head_started = Some(Instant::now());
+            }
+            if !busy {
+                busy = true;
+                worker.busy.set(worker.busy.get() + 1);
+            }
+            match conn.frame(limits) {
+                Framed::NeedMore => break,
+                Framed::Ready { head, body_end, consumed } => {
+                    conn.dispatch(&head, body_end, consumed);
+                    conn.start += consumed;
+                    conn.head_started = None;
+                }
+                Framed::Error(err) => conn.frame_error(err, limits),
+            }
+            if conn.out.len() >= OUT_HIGH_WATER {
+                batch_full = true;
+                break;
+            }
+        }
+        if let Some(pending) = conn.pending.as_mut() {
+            if pending.head.expect_continue && !pending.sent_continue {
+                pending.sent_continue = true;
+                conn.out.extend_from_slice(CONTINUE);
+            }
+        }
+        if !conn.out.is_empty() {
+            let out = std::mem::take(&mut conn.out);
+            match monoio::time::timeout(limits.send_timeout, stream.write_all(out)).await {
+                Ok((Ok(_), mut out)) => {
+                    out.clear();
+                    conn.out = out;
+                }
+                _ => break,
+            }
+        }
+        if conn.close {
+            break;
+        }
+        if conn.start == conn.buf.len() {
+            conn.buf.clear();
+            conn.start = 0;
+            if busy {
+                busy = false;
+                worker.busy.set(worker.busy.get() - 1);
+            }
+            if worker.shared.shutting_down() {
+                break;
+            }
+        } else if conn.start > 0 {
+            // Keep the unread tail at the front so the buffer never creeps. Heads and
+            // decoders hold offsets relative to the request start, so this is safe mid-body.
+            conn.buf.drain(..conn.start);
+            conn.start = 0;
+        }
+        if batch_full {
+            continue;
+        }
+        // Read more, under the timeout that applies to where we are.
+        let wait = conn.read_timeout(limits);
+        if conn.buf.capacity() - conn.buf.len() < READ_CHUNK {
+            conn.buf.reserve(READ_CHUNK.max(conn.buf.len()));
+        }
+        let buf = std::mem::take(&mut conn.buf);
+        let (begin, end) = (buf.len(), buf.capacity());
+        match monoio::time::timeout(wait, stream.read(SliceMut::new(buf, begin, end))).await {
+            Ok((Ok(n), slice)) => {
+                conn.buf = slice.into_inner();
+                if n == 0 {
+                    break;
+                }
+            }
+            Ok((Err(_), slice)) => {
+                conn.buf = slice.into_inner();
+                break;
+            }
+            Err(_elapsed) => {
+                // The read buffer went down with the cancelled read; the connection is done.
+                // A client that stalled mid-request is told so; an idle one is just closed.
+                if conn.head_started.is_some() {
+                    conn.out.clear();
+                    conn.error_response(408, "Request timed out.");
+                    let out = std::mem::take(&mut conn.out);
+                    let _ = monoio::time::timeout(Duration::from_secs(1), stream.write_all(out)).await;
+                }
+                break;
+            }
+        }
+    }
+    if busy {
+        worker.busy.set(worker.busy.get() - 1);
+    }
+    let Conn { buf, out, .. } = conn;
+    if buf.capacity() > 0 {
+        worker.give_buffer(buf);
+    }
+    if out.capacity() > 0 {
+        worker.give_buffer(out);
+    }
+}
+
+impl Conn<'_> {
+    fn read_timeout(&self, limits: &Limits) -> Duration {
+        match (&self.pending, self.head_started) {
+            (Some(_), _) => limits.body_timeout,
+            (None, Some(started)) => limits.header_timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1)),
+            (None, None) => limits.keepalive_timeout,
+        }
+    }
+
+    /// Frames the request starting at `self.start`.
+    fn frame(&mut self, limits: &Limits) -> Framed {
+        let mut pending = match self.pending.take() {
+            Some(pending) => pending,
+            None => {
+                let head = match parse_head(&self.buf[self.start..], limits) {
+                    Ok(Some(head)) => head,
+                    Ok(None) => return Framed::NeedMore,
+                    Err(err) => return Framed::Error(err),
+                };
+                let body = match head.body {
+                    BodyKind::None => {
+                        let len = head.len;
+                        return Framed::Ready { head, body_end: len, consumed: len };
+                    }
+                    BodyKind::Length(n) if n > limits.max_body as u64 => {
+                        return Framed::Error(FrameError::BodyTooLarge(n))
+                    }
+                    BodyKind::Length(n) => BodyProgress::Length(n as usize),
+                    BodyKind::Chunked => {
+                        BodyProgress::Chunked(ChunkedDecoder::new(head.len, limits.max_body as u64))
+                    }
+                };
+                Pending { head, body, sent_continue: false }
+            }
+        };
+        let available = self.buf.len() - self.start;
+        match &mut pending.body {
+            BodyProgress::Length(n) => {
+                let end = pending.head.len + *n;
+                if available >= end {
+                    return Framed::Ready { head: pending.head, body_end: end, consumed: end };
+                }
+                // Make room for the whole body at once rather than growing read by read.
+                self.buf.reserve(self.start + end - self.buf.len());
+            }
+            BodyProgress::Chunked(decoder) => {
+                let request = &mut self.buf[self.start..];
+                match decoder.decode(request) {
+                    Ok(ChunkedProgress::Done { body_end, consumed }) => {
+                        return Framed::Ready { head: pending.head, body_end, consumed };
+                    }
+                    Ok(ChunkedProgress::NeedMore) => decoder.compact(&mut self.buf, self.start),
+                    Err(err) => return Framed::Error(err),
+                }
+            }
+        }
+        self.pending = Some(pending);
+        Framed::NeedMore
+    }
+
+    /// Runs one complete request through the pipeline and appends its response.
+    fn dispatch(&mut self, head: &Head, body_end: usize, consumed: usize) {
+        let shared = &self.worker.shared;
+        let bytes = &self.buf[self.start..self.start + consumed];
+        let resp = &mut self.resp;
+        resp.reset();
+        let method = Method::from_bytes(head.method.of(bytes));
+        let keep_alive = head.keep_alive && !shared.shutting_down();
+        let raw_path = head.path.of(bytes);
+        let path = if raw_path.contains(&b'%') {
+            percent_decode(raw_path, &mut self.path).then_some(self.path.as_slice())
+        } else {
+            Some(raw_path)
+        };
+        let query = head.query.map_or(&b""[..], |q| q.of(bytes));
+        let (Some(path), Ok(query)) = (path.and_then(|p| std::str::from_utf8(p).ok()), std::str::from_utf8(query)) else {
+            Fault::new(400, "Malformed request URL.").write(resp);
+            resp.write_to(&mut self.out, &http_date(), method == Some(Method::Head), head.version, keep_alive);
+            return;
+        };
+        let req = Request {
+            buf: bytes,
+            head,
+            body: &bytes[head.len..body_end],
+            method,
+            path,
+            query,
+            peer: self.peer,
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| match shared.pipeline.select(path) {
+            Some((chain, script_name, path_info)) => {
+                let mut ctx = RequestContext::new(&req, script_name, path_info);
+                chain.call(&req, &mut ctx, resp);
+            }
+            None => Fault::not_found().write(resp),
+        }));
+        if outcome.is_err() {
+            resp.reset();
+            Fault::internal().write(resp);
+            resp.close = true;
+        }
+        if resp.close || !keep_alive {
+            self.close = true;
+        }
+        resp.write_to(&mut self.out, &http_date(), req.is_head(), head.version, keep_alive);
+    }
+
+    /// Answers a framing error and marks the connection for closing.
+    fn frame_error(&mut self, err: FrameError, limits: &Limits) {
+        let message;
+        let text = match err {
+            FrameError::BodyTooLarge(_) => {
+                message = format!("Request is too large. Larger than max_request_body_size ({}).", limits.max_body);
+                message.as_str()
+            }
+            other => other.message(),
+        };
+        self.error_response(err.status(), text);
+        self.pending = None;
+    }
+
+    fn error_response(&mut self, status: u16, message: &str) {
+        self.resp.reset();
+        write_fault(&mut self.resp, status, message, None);
+        self.resp.close = true;
+        self.close = true;
+        self.resp.write_to(&mut self.out, &http_date(), false, Version::Http11, false);
+    }
+}
+
+/// Percent-decodes `raw` into `out`; false when an escape is malformed.
+fn percent_decode(raw: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match (raw.get(i + 1).and_then(|&b| hex(b)), raw.get(i + 2).and_then(|&b| hex(b))) {
+                (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                _ => return false,
+            }
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        let mut out = Vec::new();
+        assert!(percent_decode(b"/a%20b%2Fc", &mut out));
+        assert_eq!(out, b"/a b/c");
+        assert!(!percent_decode(b"/a%2", &mut out));
+        assert!(!percent_decode(b"/a%zz", &mut out));
+    }
+}

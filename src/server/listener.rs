@@ -1,0 +1,46 @@
+//! Listening sockets: one per worker, all bound to the same address with SO_REUSEPORT.
+//!
+//! Start-up only, on the main thread, so that a bad address or a port in use is reported
+//! before any worker starts. Port 0 is resolved by the first socket and reused by the rest,
+//! so every worker listens on the same ephemeral port. The kernel spreads new connections
+//! across the group.
+
+use std::{io, net::SocketAddr};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Binds `count` non-blocking listeners to `addr` with SO_REUSEPORT.
+pub fn bind_group(addr: SocketAddr, count: usize, backlog: u32) -> io::Result<Vec<std::net::TcpListener>> {
+    let mut listeners = Vec::with_capacity(count);
+    let mut addr = addr;
+    for _ in 0..count {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(false).ok();
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+        let listener: std::net::TcpListener = socket.into();
+        if addr.port() == 0 {
+            addr = listener.local_addr()?;
+        }
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_shares_one_port() {
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 3, 16).unwrap();
+        let port = group[0].local_addr().unwrap().port();
+        assert_ne!(port, 0);
+        assert!(group.iter().all(|l| l.local_addr().unwrap().port() == port));
+    }
+}

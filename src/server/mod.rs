@@ -1,0 +1,215 @@
+//! The server: N pinned core workers, each with its own SO_REUSEPORT socket and monoio
+//! runtime, started and stopped from the main thread.
+//!
+//! Start-up order: bind every listening socket (errors surface here, before any worker
+//! runs), start the workers (each pins itself, builds its runtime with the chosen driver and
+//! reports back), print the ready line, then wait. SIGTERM/SIGINT set the shutdown flag:
+//! workers stop accepting, let in-flight requests finish up to `shutdown_timeout`, and return;
+//! a second signal exits at once.
+
+pub mod conn;
+pub mod cpus;
+pub mod listener;
+pub mod worker;
+
+use std::{
+    fmt,
+    io::Write,
+    net::SocketAddr,
+    rc::Rc,
+    sync::{atomic::AtomicBool, mpsc, Arc},
+    thread,
+};
+
+use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
+use worker::{Shared, Worker};
+
+use crate::{config::DriverChoice, config::Config, middleware::Pipeline};
+
+/// The I/O driver a worker ended up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// io_uring.
+    Uring,
+    /// epoll (monoio's legacy driver).
+    Legacy,
+}
+
+impl fmt::Display for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Driver::Uring => "io_uring",
+            Driver::Legacy => "epoll",
+        })
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServerError {
+    /// Binding the listening sockets failed.
+    Bind(SocketAddr, std::io::Error),
+    /// A worker could not start (runtime, pinning, thread).
+    Worker(usize, String),
+    /// Installing the signal handlers failed.
+    Signals(std::io::Error),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
+            ServerError::Worker(id, why) => write!(f, "worker {id} failed to start: {why}"),
+            ServerError::Signals(err) => write!(f, "cannot install signal handlers: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// What a worker reports once it is ready (or why it is not).
+type Ready = Result<(usize, Driver, Option<usize>), ServerError>;
+
+fn start_runtime(
+    choice: DriverChoice,
+    id: usize,
+    worker: Rc<Worker>,
+    listener: std::net::TcpListener,
+    cpu: Option<usize>,
+    ready: &mpsc::Sender<Ready>,
+) {
+    let uring = match choice {
+        DriverChoice::Legacy => None,
+        DriverChoice::Uring | DriverChoice::Auto => {
+            match RuntimeBuilder::<IoUringDriver>::new().enable_timer().build() {
+                Ok(rt) => Some(rt),
+                Err(err) if choice == DriverChoice::Auto => {
+                    log::info!("worker {id}: io_uring unavailable ({err}); using epoll");
+                    None
+                }
+                Err(err) => {
+                    let _ = ready.send(Err(ServerError::Worker(id, format!("io_uring: {err}"))));
+                    return;
+                }
+            }
+        }
+    };
+    let outcome = if let Some(mut rt) = uring {
+        let _ = ready.send(Ok((id, Driver::Uring, cpu)));
+        rt.block_on(worker::run(worker, listener))
+    } else {
+        match RuntimeBuilder::<LegacyDriver>::new().enable_timer().build() {
+            Ok(mut rt) => {
+                let _ = ready.send(Ok((id, Driver::Legacy, cpu)));
+                rt.block_on(worker::run(worker, listener))
+            }
+            Err(err) => {
+                let _ = ready.send(Err(ServerError::Worker(id, format!("epoll: {err}"))));
+                return;
+            }
+        }
+    };
+    if let Err(err) = outcome {
+        log::error!("worker {id} stopped: {err}");
+    }
+}
+
+/// Runs the server until SIGTERM/SIGINT (or until `shutdown` is set by the caller).
+///
+/// `on_ready` receives the ready line once every worker serves.
+pub fn run(
+    config: Config,
+    pipeline: Pipeline,
+    shutdown: Arc<AtomicBool>,
+    on_ready: impl FnOnce(&str),
+) -> Result<(), ServerError> {
+    let listeners = listener::bind_group(config.listen, config.workers, config.backlog)
+        .map_err(|err| ServerError::Bind(config.listen, err))?;
+    let local = listeners[0].local_addr().map_err(|err| ServerError::Bind(config.listen, err))?;
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // A second signal while draining exits immediately.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
+            .map_err(ServerError::Signals)?;
+        signal_hook::flag::register(signal, Arc::clone(&shutdown)).map_err(ServerError::Signals)?;
+    }
+    let plan = cpus::plan(&config.cpus, config.workers);
+    let choice = config.driver;
+    let workers = config.workers;
+    let shared = Arc::new(Shared { config, pipeline, shutdown: Arc::clone(&shutdown) });
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let mut handles = Vec::with_capacity(workers);
+    for (id, (listener, cpu)) in listeners.into_iter().zip(plan).enumerate() {
+        let shared = Arc::clone(&shared);
+        let ready = ready_tx.clone();
+        let spawned = thread::Builder::new().name(format!("ringnova-w{id}")).spawn(move || {
+            if let Some(cpu) = cpu {
+                if let Err(err) = monoio::utils::bind_to_cpu_set([cpu]) {
+                    let _ = ready.send(Err(ServerError::Worker(id, format!("cannot pin to CPU {cpu}: {err}"))));
+                    return;
+                }
+            }
+            let worker = Rc::new(Worker::new(id, shared));
+            start_runtime(choice, id, worker, listener, cpu, &ready);
+        });
+        match spawned {
+            Ok(handle) => handles.push(handle),
+            Err(err) => {
+                shutdown.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(ServerError::Worker(id, err.to_string()));
+            }
+        }
+    }
+    drop(ready_tx);
+    let mut drivers = Vec::with_capacity(workers);
+    let mut pinned = Vec::with_capacity(workers);
+    let mut failure = None;
+    for report in ready_rx.iter().take(workers) {
+        match report {
+            Ok((_, driver, cpu)) => {
+                drivers.push(driver);
+                pinned.extend(cpu);
+            }
+            Err(err) => {
+                failure.get_or_insert(err);
+            }
+        }
+    }
+    if failure.is_none() && drivers.len() < workers {
+        failure = Some(ServerError::Worker(drivers.len(), "exited before it was ready".into()));
+    }
+    if let Some(err) = failure {
+        shutdown.store(true, std::sync::atomic::Ordering::Relaxed);
+        for handle in handles {
+            let _ = handle.join();
+        }
+        return Err(err);
+    }
+    let driver = if drivers.iter().all(|d| *d == Driver::Uring) {
+        "io_uring".to_string()
+    } else if drivers.iter().all(|d| *d == Driver::Legacy) {
+        "epoll".to_string()
+    } else {
+        "mixed io_uring/epoll".to_string()
+    };
+    pinned.sort_unstable();
+    let cpus = if pinned.is_empty() {
+        "unpinned".to_string()
+    } else {
+        format!("cpus {}", pinned.iter().map(usize::to_string).collect::<Vec<_>>().join(","))
+    };
+    let line = format!("ringnova ready: listening on http://{local} with {workers} workers ({cpus}), driver {driver}");
+    on_ready(&line);
+    log::info!("{line}");
+    for handle in handles {
+        let _ = handle.join();
+    }
+    log::info!("ringnova stopped");
+    Ok(())
+}
+
+/// Prints the ready line on stdout and flushes it (scripts wait for it).
+pub fn print_ready(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}

@@ -1,0 +1,147 @@
+//! One core worker: a thread pinned to its CPU, with its own monoio runtime, listening socket,
+//! connection count and buffer pool.
+//!
+//! Thread-per-core model: everything in [`Worker`] is `!Send` (`Rc`, `Cell`, `RefCell`) and
+//! lives on this thread only; the only things shared with other threads are the read-only
+//! [`Shared`] state (configuration, compiled pipeline) and the shutdown flag. Nothing is
+//! stolen or migrated between cores.
+
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use monoio::{
+    io::AsyncWriteRentExt,
+    net::{TcpListener, TcpStream},
+};
+
+use super::conn;
+use crate::{api::fault::write_fault, config::Config, http::Response, middleware::Pipeline};
+
+/// Read-only state every worker shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The validated configuration.
+    pub config: Config,
+    /// The compiled paste pipeline.
+    pub pipeline: Pipeline,
+    /// Set by SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit.
+    pub shutdown: Arc<AtomicBool>,
+}
+
+impl Shared {
+    /// Whether shutdown has begun.
+    #[inline]
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
+    }
+}
+
+/// Buffers kept in a worker's pool; larger ones are dropped instead of pooled.
+const POOLED_BUFFER_MAX: usize = 64 * 1024;
+/// Initial capacity of pooled buffers.
+pub const BUFFER_SIZE: usize = 8 * 1024;
+/// Buffers kept per worker.
+const POOL_DEPTH: usize = 1024;
+
+/// Per-core state.
+#[derive(Debug)]
+pub struct Worker {
+    /// Worker index.
+    pub id: usize,
+    /// Shared read-only state.
+    pub shared: Arc<Shared>,
+    /// Open connections.
+    pub active: Cell<usize>,
+    /// Connections in the middle of a request (not idle between requests).
+    pub busy: Cell<usize>,
+    pool: RefCell<Vec<Vec<u8>>>,
+}
+
+impl Worker {
+    /// A worker with an empty pool.
+    pub fn new(id: usize, shared: Arc<Shared>) -> Self {
+        Worker { id, shared, active: Cell::new(0), busy: Cell::new(0), pool: RefCell::new(Vec::new()) }
+    }
+
+    /// Takes a cleared buffer from the pool (or allocates one).
+    pub fn take_buffer(&self) -> Vec<u8> {
+        self.pool.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(BUFFER_SIZE))
+    }
+
+    /// Returns a buffer to the pool.
+    pub fn give_buffer(&self, mut buf: Vec<u8>) {
+        if buf.capacity() > POOLED_BUFFER_MAX {
+            return;
+        }
+        buf.clear();
+        let mut pool = self.pool.borrow_mut();
+        if pool.len() < POOL_DEPTH {
+            pool.push(buf);
+        }
+    }
+}
+
+/// Resolves when shutdown begins (checked every 100 ms).
+pub async fn shutdown_signal(shared: &Shared) {
+    while !shared.shutting_down() {
+        monoio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The accept loop, then the drain. Runs inside the worker's runtime.
+pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io::Result<()> {
+    let listener = TcpListener::from_std(listener)?;
+    loop {
+        let accepted = monoio::select! {
+            accepted = listener.accept() => Some(accepted),
+            () = shutdown_signal(&worker.shared) => None,
+        };
+        let Some(accepted) = accepted else { break };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(err) => {
+                // EMFILE/ENFILE and friends: back off briefly rather than spin.
+                log::warn!("worker {}: accept failed: {err}", worker.id);
+                monoio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        if worker.active.get() >= worker.shared.config.max_connections {
+            monoio::spawn(refuse(stream));
+            continue;
+        }
+        worker.active.set(worker.active.get() + 1);
+        let conn_worker = Rc::clone(&worker);
+        monoio::spawn(async move {
+            conn::serve(stream, peer, &conn_worker).await;
+            conn_worker.active.set(conn_worker.active.get() - 1);
+        });
+    }
+    drop(listener);
+    let deadline = Instant::now() + worker.shared.config.shutdown_timeout;
+    while worker.busy.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if worker.busy.get() > 0 {
+        log::warn!("worker {}: {} requests still running at the shutdown deadline", worker.id, worker.busy.get());
+    }
+    Ok(())
+}
+
+/// Answers a connection over the cap with 503 and closes it.
+async fn refuse(mut stream: TcpStream) {
+    let mut resp = Response::new();
+    write_fault(&mut resp, 503, "Too many connections; try again later.", None);
+    resp.close = true;
+    let mut out = Vec::with_capacity(256);
+    resp.write_to(&mut out, &crate::http::date::http_date(), false, crate::http::Version::Http11, false);
+    let _ = monoio::time::timeout(Duration::from_secs(1), stream.write_all(out)).await;
+}
