@@ -19,7 +19,7 @@ use std::{
 
 use monoio::{
     buf::SliceMut,
-    io::{AsyncReadRent, AsyncWriteRentExt},
+    io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt},
     net::TcpStream,
 };
 
@@ -139,6 +139,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             }
         }
         if conn.close {
+            linger(&mut stream, std::mem::take(&mut conn.buf)).await;
             break;
         }
         if conn.start == conn.buf.len() {
@@ -200,6 +201,40 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
     }
     if out.capacity() > 0 {
         worker.give_buffer(out);
+    }
+}
+
+/// How long a closing connection keeps reading (and discarding) what the client still sends.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+/// How much a closing connection discards before giving up.
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// Lingering close: stop sending, then read and discard for a short while, so that bytes the
+/// client already sent (pipelined requests, an unread body) do not make the kernel answer
+/// with a reset that destroys the response still in flight.
+async fn linger(stream: &mut TcpStream, mut buf: Vec<u8>) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut discarded = 0;
+    buf.clear();
+    if buf.capacity() == 0 {
+        buf.reserve(READ_CHUNK);
+    }
+    while discarded < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match monoio::time::timeout(left, stream.read(buf)).await {
+            Ok((Ok(n), returned)) if n > 0 => {
+                discarded += n;
+                buf = returned;
+                buf.clear();
+            }
+            _ => return,
+        }
     }
 }
 
