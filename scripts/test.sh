@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every check and test of ringnova: formatting, lints, unit and integration tests under
+# both I/O drivers, and a seconds-long benchmark smoke run against a release build.
+# Usage: scripts/test.sh            (everything)
+#        SKIP_BENCH_SMOKE=1 scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+
+step "cargo test (unit, doc and integration tests; drivers: ${RINGNOVA_TEST_DRIVERS:-uring legacy})"
+cargo test --locked -- --test-threads 4
+
+if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then
+    step "benchmark smoke run (1 s per scenario, ringnova only)"
+    BENCH_QUICK=1 BENCH_SERVERS="${BENCH_SERVERS:-ringnova-legacy ringnova-uring}" bench/run.sh
+fi
+
+step "all checks passed"
