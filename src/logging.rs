@@ -37,7 +37,10 @@ impl<const N: usize> InlineText<N> {
         let len = text.len().min(N);
         let mut bytes = [0u8; N];
         bytes[..len].copy_from_slice(&text[..len]);
-        InlineText { len: len as u16, bytes }
+        InlineText {
+            len: len as u16,
+            bytes,
+        }
     }
 
     /// The stored bytes.
@@ -181,8 +184,13 @@ fn write_access_lines(receiver: &Receiver<Message>) {
 /// Formats Nova's request_log line.
 pub fn format_access(line: &mut String, r: &AccessRecord, now: SystemTime) {
     use std::fmt::Write as _;
-    let version = r.microversion.map_or_else(|| "-".to_string(), |v| v.to_string());
-    let request_id = r.request_id.as_ref().map_or("-", |id| std::str::from_utf8(id).unwrap_or("-"));
+    let version = r
+        .microversion
+        .map_or_else(|| "-".to_string(), |v| v.to_string());
+    let request_id = r
+        .request_id
+        .as_ref()
+        .map_or("-", |id| std::str::from_utf8(id).unwrap_or("-"));
     let _ = writeln!(
         line,
         "{} INFO ringnova.access: [{}] {} \"{} {}\" status: {} len: {} microversion: {} time: {:.6}",

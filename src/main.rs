@@ -76,12 +76,18 @@ fn main() -> ExitCode {
             || "built-in defaults".to_string(),
             |p| p.display().to_string(),
         );
-        println!("ringnova: configuration OK ({source}; {} pipelines)", pipeline.chains().len());
+        println!(
+            "ringnova: configuration OK ({source}; {} pipelines)",
+            pipeline.chains().len()
+        );
         return ExitCode::SUCCESS;
     }
     std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
     if let Err(err) = std::fs::create_dir_all(&config.data_dir) {
-        eprintln!("ringnova: cannot create data directory {}: {err}", config.data_dir.display());
+        eprintln!(
+            "ringnova: cannot create data directory {}: {err}",
+            config.data_dir.display()
+        );
         return ExitCode::from(1);
     }
     let shutdown = Arc::new(AtomicBool::new(false));

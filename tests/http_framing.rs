@@ -11,17 +11,20 @@ fn get(host: &str, path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n")
 }
 
-per_driver!(keep_alive_serves_many_requests_on_one_connection, |driver| {
-    let server = Server::start(driver);
-    let mut stream = server.connect();
-    for _ in 0..5 {
-        stream.write_all(get("h", "/").as_bytes()).unwrap();
-        let resp = read_response(&mut stream).unwrap();
-        assert_eq!(resp.status, 200);
-        assert!(!resp.closes());
-        assert!(resp.header("date").is_some_and(|d| d.ends_with(" GMT")));
+per_driver!(
+    keep_alive_serves_many_requests_on_one_connection,
+    |driver| {
+        let server = Server::start(driver);
+        let mut stream = server.connect();
+        for _ in 0..5 {
+            stream.write_all(get("h", "/").as_bytes()).unwrap();
+            let resp = read_response(&mut stream).unwrap();
+            assert_eq!(resp.status, 200);
+            assert!(!resp.closes());
+            assert!(resp.header("date").is_some_and(|d| d.ends_with(" GMT")));
+        }
     }
-});
+);
 
 /// Three different requests so that the order of the answers is visible.
 fn three_requests() -> String {
@@ -49,7 +52,9 @@ per_driver!(pipelined_requests_in_one_write_answer_in_order, |driver| {
     stream.write_all(three_requests().as_bytes()).unwrap();
     assert_three_answers(&mut stream);
     // The connection is still usable afterwards.
-    stream.write_all(get("h", "/healthcheck").as_bytes()).unwrap();
+    stream
+        .write_all(get("h", "/healthcheck").as_bytes())
+        .unwrap();
     assert_eq!(read_response(&mut stream).unwrap().status, 200);
 });
 
@@ -76,19 +81,24 @@ per_driver!(many_pipelined_requests_fill_more_than_one_batch, |driver| {
     }
 });
 
-per_driver!(content_length_body_does_not_swallow_the_next_request, |driver| {
-    let server = Server::start(driver);
-    let mut stream = server.connect();
-    let raw = format!(
+per_driver!(
+    content_length_body_does_not_swallow_the_next_request,
+    |driver| {
+        let server = Server::start(driver);
+        let mut stream = server.connect();
+        let raw = format!(
         "POST /v2.1/versions/v2.1 HTTP/1.1\r\nHost: h\r\nX-Auth-Token: a:b\r\nContent-Length: 11\r\n\r\nGET / HTTP/{}",
         get("h", "/healthcheck")
     );
-    write_in_pieces(&mut stream, raw.as_bytes(), 9);
-    // The POST has no route (404) and its 11 body bytes look like a request but are body.
-    read_response(&mut stream).unwrap().assert_fault(404, "itemNotFound");
-    let next = read_response(&mut stream).unwrap();
-    assert_eq!((next.status, next.text().as_str()), (200, "OK"));
-});
+        write_in_pieces(&mut stream, raw.as_bytes(), 9);
+        // The POST has no route (404) and its 11 body bytes look like a request but are body.
+        read_response(&mut stream)
+            .unwrap()
+            .assert_fault(404, "itemNotFound");
+        let next = read_response(&mut stream).unwrap();
+        assert_eq!((next.status, next.text().as_str()), (200, "OK"));
+    }
+);
 
 per_driver!(chunked_bodies_are_decoded_and_framed, |driver| {
     let server = Server::start(driver);
@@ -100,7 +110,9 @@ per_driver!(chunked_bodies_are_decoded_and_framed, |driver| {
     for step in [raw.len(), 3] {
         let mut stream = server.connect();
         write_in_pieces(&mut stream, raw.as_bytes(), step);
-        read_response(&mut stream).unwrap().assert_fault(404, "itemNotFound");
+        read_response(&mut stream)
+            .unwrap()
+            .assert_fault(404, "itemNotFound");
         assert_eq!(read_response(&mut stream).unwrap().status, 200);
     }
 });
@@ -113,7 +125,10 @@ fn assert_rejected(server: &Server, raw: &str, status: u16, key: &str) {
     let resp = read_response(&mut stream).unwrap_or_else(|| panic!("no response to {raw:?}"));
     resp.assert_fault(status, key);
     assert!(resp.closes(), "{raw:?} must close the connection");
-    assert!(is_closed_by_peer(&mut stream), "{raw:?}: connection left open");
+    assert!(
+        is_closed_by_peer(&mut stream),
+        "{raw:?}: connection left open"
+    );
 }
 
 per_driver!(framing_errors_answer_and_close, |driver| {
@@ -153,10 +168,23 @@ per_driver!(limits_have_their_status, |driver| {
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(300));
     assert_rejected(&server, &long_uri, 414, "computeFault");
     let many: String = (0..25).map(|i| format!("X-H{i}: v\r\n")).collect();
-    assert_rejected(&server, &format!("GET / HTTP/1.1\r\nHost: h\r\n{many}\r\n"), 431, "computeFault");
-    let big = format!("GET / HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n", "b".repeat(2100));
+    assert_rejected(
+        &server,
+        &format!("GET / HTTP/1.1\r\nHost: h\r\n{many}\r\n"),
+        431,
+        "computeFault",
+    );
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(2100)
+    );
     assert_rejected(&server, &big, 431, "computeFault");
-    assert_rejected(&server, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n", 413, "overLimit");
+    assert_rejected(
+        &server,
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n",
+        413,
+        "overLimit",
+    );
     let chunked = format!(
         "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n{}\r\n1\r\nx\r\n0\r\n\r\n",
         "c".repeat(1000)
@@ -169,7 +197,10 @@ per_driver!(limits_have_their_status, |driver| {
     );
     let resp = server.roundtrip(&at_limit);
     assert_eq!(resp.status, 404);
-    let resp = server.roundtrip(&format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(200)));
+    let resp = server.roundtrip(&format!(
+        "GET /{} HTTP/1.1\r\nHost: h\r\n\r\n",
+        "a".repeat(200)
+    ));
     assert_eq!(resp.status, 300);
 });
 
@@ -186,7 +217,9 @@ per_driver!(the_413_message_names_the_limit, |driver| {
 per_driver!(http10_closes_unless_keep_alive_is_asked, |driver| {
     let server = Server::start(driver);
     let mut stream = server.connect();
-    stream.write_all(b"GET /healthcheck HTTP/1.0\r\n\r\n").unwrap();
+    stream
+        .write_all(b"GET /healthcheck HTTP/1.0\r\n\r\n")
+        .unwrap();
     let resp = read_response(&mut stream).unwrap();
     assert_eq!(resp.status, 200);
     assert!(resp.closes());
@@ -194,7 +227,9 @@ per_driver!(http10_closes_unless_keep_alive_is_asked, |driver| {
 
     let mut stream = server.connect();
     for _ in 0..2 {
-        stream.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap();
         let resp = read_response(&mut stream).unwrap();
         assert_eq!(resp.status, 200);
         assert_eq!(resp.header("connection"), Some("keep-alive"));
@@ -204,7 +239,9 @@ per_driver!(http10_closes_unless_keep_alive_is_asked, |driver| {
 per_driver!(connection_close_is_honoured, |driver| {
     let server = Server::start(driver);
     let mut stream = server.connect();
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
     assert!(read_response(&mut stream).unwrap().closes());
     assert!(is_closed_by_peer(&mut stream));
 });
@@ -212,13 +249,17 @@ per_driver!(connection_close_is_honoured, |driver| {
 per_driver!(head_requests_get_no_body, |driver| {
     let server = Server::start(driver);
     let mut stream = server.connect();
-    stream.write_all(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    stream
+        .write_all(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
     let resp = read_response_to(&mut stream, true).unwrap();
     assert_eq!(resp.status, 200);
     let length: usize = resp.header("content-length").unwrap().parse().unwrap();
     assert!(length > 100);
     // Nothing else follows: the next response starts right away.
-    stream.write_all(get("h", "/healthcheck").as_bytes()).unwrap();
+    stream
+        .write_all(get("h", "/healthcheck").as_bytes())
+        .unwrap();
     assert_eq!(read_response(&mut stream).unwrap().text(), "OK");
 });
 
@@ -231,14 +272,20 @@ per_driver!(expect_100_continue, |driver| {
     let interim = read_response(&mut stream).unwrap();
     assert_eq!(interim.status, 100);
     stream.write_all(b"body").unwrap();
-    read_response(&mut stream).unwrap().assert_fault(404, "itemNotFound");
+    read_response(&mut stream)
+        .unwrap()
+        .assert_fault(404, "itemNotFound");
 
     // A body that is too large is refused without 100 Continue.
     let mut stream = server.connect();
     stream
-        .write_all(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 999999\r\n\r\n")
+        .write_all(
+            b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 999999\r\n\r\n",
+        )
         .unwrap();
-    read_response(&mut stream).unwrap().assert_fault(413, "overLimit");
+    read_response(&mut stream)
+        .unwrap()
+        .assert_fault(413, "overLimit");
     assert!(is_closed_by_peer(&mut stream));
 
     // HTTP/1.0 ignores the expectation.
@@ -248,7 +295,10 @@ per_driver!(expect_100_continue, |driver| {
 });
 
 per_driver!(stalled_heads_time_out_with_408, |driver| {
-    let server = Server::with_conf(driver, "[ringnova]\nheader_timeout = 0.3\nkeepalive_timeout = 0.3\n");
+    let server = Server::with_conf(
+        driver,
+        "[ringnova]\nheader_timeout = 0.3\nkeepalive_timeout = 0.3\n",
+    );
     let mut stream = server.connect();
     stream.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n").unwrap();
     let resp = read_response(&mut stream).unwrap();
@@ -283,7 +333,10 @@ per_driver!(slow_header_trickle_still_times_out, |driver| {
         let resp = read_response(&mut stream);
         assert!(resp.is_none_or(|r| r.status == 408));
     }
-    assert!(started.elapsed() < Duration::from_secs(3), "trickling client was not cut off");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "trickling client was not cut off"
+    );
 });
 
 per_driver!(connection_cap_answers_503, |driver| {
@@ -305,7 +358,8 @@ per_driver!(connection_cap_answers_503, |driver| {
 
 per_driver!(absolute_form_targets_are_served, |driver| {
     let server = Server::start(driver);
-    let resp = server.roundtrip("GET http://example.com/healthcheck HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    let resp = server
+        .roundtrip("GET http://example.com/healthcheck HTTP/1.1\r\nHost: example.com\r\n\r\n");
     assert_eq!(resp.text(), "OK");
 });
 

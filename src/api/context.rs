@@ -103,7 +103,11 @@ pub struct RequestContext<'a> {
 impl<'a> RequestContext<'a> {
     /// A fresh context for a request routed to `script_name` with `path_info` left.
     pub fn new(req: &Request<'a>, script_name: &'static str, path_info: &'a str) -> Self {
-        let host = req.header_str("host").unwrap_or("localhost");
+        let host = req
+            .head
+            .host
+            .and_then(|span| std::str::from_utf8(span.of(req.buf)).ok())
+            .unwrap_or("localhost");
         RequestContext {
             request_id: None,
             global_request_id: None,

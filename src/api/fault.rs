@@ -33,12 +33,20 @@ pub struct Fault {
 impl Fault {
     /// A fault with a fixed message.
     pub const fn new(status: u16, message: &'static str) -> Fault {
-        Fault { status, message: Cow::Borrowed(message), retry_after: None }
+        Fault {
+            status,
+            message: Cow::Borrowed(message),
+            retry_after: None,
+        }
     }
 
     /// A fault with a built message.
     pub fn with_message(status: u16, message: String) -> Fault {
-        Fault { status, message: Cow::Owned(message), retry_after: None }
+        Fault {
+            status,
+            message: Cow::Owned(message),
+            retry_after: None,
+        }
     }
 
     /// 404 with webob's default text.
@@ -144,11 +152,22 @@ mod tests {
     #[test]
     fn retry_after_only_on_413_and_429() {
         let mut resp = Response::new();
-        Fault { retry_after: Some(7), ..Fault::new(429, "slow down") }.write(&mut resp);
-        assert_eq!(body(&resp), r#"{"overLimit": {"code": 429, "message": "slow down", "retryAfter": "7"}}"#);
+        Fault {
+            retry_after: Some(7),
+            ..Fault::new(429, "slow down")
+        }
+        .write(&mut resp);
+        assert_eq!(
+            body(&resp),
+            r#"{"overLimit": {"code": 429, "message": "slow down", "retryAfter": "7"}}"#
+        );
         assert!(resp.has_header("Retry-After"));
         let mut resp = Response::new();
-        Fault { retry_after: Some(7), ..Fault::new(400, "bad") }.write(&mut resp);
+        Fault {
+            retry_after: Some(7),
+            ..Fault::new(400, "bad")
+        }
+        .write(&mut resp);
         assert!(!body(&resp).contains("retryAfter"));
     }
 }

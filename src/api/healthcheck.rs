@@ -14,12 +14,15 @@ pub fn call(req: &Request<'_>, resp: &mut Response) {
         return;
     }
     resp.status = 200;
-    let wants_json = req
-        .header("accept")
-        .is_some_and(|accept| accept.windows(16).any(|w| w.eq_ignore_ascii_case(b"application/json")));
+    let wants_json = req.header("accept").is_some_and(|accept| {
+        accept
+            .windows(16)
+            .any(|w| w.eq_ignore_ascii_case(b"application/json"))
+    });
     if wants_json {
         resp.content_type = "application/json";
-        resp.body.extend_from_slice(br#"{"detailed": false, "reasons": ["OK"]}"#);
+        resp.body
+            .extend_from_slice(br#"{"detailed": false, "reasons": ["OK"]}"#);
     } else {
         resp.content_type = "text/plain; charset=UTF-8";
         resp.body.extend_from_slice(b"OK");

@@ -37,7 +37,10 @@ impl ApiVersion {
             }
             s.parse().ok()
         };
-        Some(ApiVersion { major: number(major, false)?, minor: number(minor, true)? })
+        Some(ApiVersion {
+            major: number(major, false)?,
+            minor: number(minor, true)?,
+        })
     }
 }
 
@@ -133,7 +136,9 @@ mod tests {
         assert_eq!(ApiVersion::parse("2.1"), Some(ApiVersion::new(2, 1)));
         assert_eq!(ApiVersion::parse("2.0"), Some(ApiVersion::new(2, 0)));
         assert_eq!(ApiVersion::parse("2.104"), Some(ApiVersion::new(2, 104)));
-        for bad in ["", "2", "2.", ".1", "02.1", "2.01", "a.b", "2.1.1", " 2.1", "0.1", "2.-1"] {
+        for bad in [
+            "", "2", "2.", ".1", "02.1", "2.01", "a.b", "2.1.1", " 2.1", "0.1", "2.-1",
+        ] {
             assert_eq!(ApiVersion::parse(bad), None, "{bad:?}");
         }
     }

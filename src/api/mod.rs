@@ -53,8 +53,12 @@ fn show_version(
 
 /// Every route as (method, path relative to the API root, handler). Each is registered
 /// twice, with and without the `{project_id}` segment, as Nova's `ProjectMapper` does.
-const ROUTES: &[(Method, &str, &str, Handler)] =
-    &[(Method::Get, "/versions/{id}", "/{project_id:hex}/versions/{id}", show_version)];
+const ROUTES: &[(Method, &str, &str, Handler)] = &[(
+    Method::Get,
+    "/versions/{id}",
+    "/{project_id:hex}/versions/{id}",
+    show_version,
+)];
 
 impl ApiRouter {
     /// Compiles the route table.
@@ -64,12 +68,17 @@ impl ApiRouter {
             builder.insert(method, plain, handler)?;
             builder.insert(method, with_project, handler)?;
         }
-        Ok(ApiRouter { router: builder.build() })
+        Ok(ApiRouter {
+            router: builder.build(),
+        })
     }
 
     /// Routes and dispatches one request, answering every error with a fault.
     pub fn call<'a>(&self, req: &Request<'a>, ctx: &mut RequestContext<'a>, resp: &mut Response) {
-        let Some(found) = req.method.and_then(|m| self.router.at(m, ctx.path_info).ok()) else {
+        let Some(found) = req
+            .method
+            .and_then(|m| self.router.at(m, ctx.path_info).ok())
+        else {
             Fault::not_found().write(resp);
             return;
         };

@@ -83,9 +83,11 @@ impl Ini {
             }
             let indented = raw.starts_with(' ') || raw.starts_with('\t');
             if indented {
-                let Some(entry) = ini.sections.last_mut().and_then(|s| s.entries.last_mut())
-                else {
-                    return Err(SyntaxError { line, reason: "continuation line without a key" });
+                let Some(entry) = ini.sections.last_mut().and_then(|s| s.entries.last_mut()) else {
+                    return Err(SyntaxError {
+                        line,
+                        reason: "continuation line without a key",
+                    });
                 };
                 if !entry.value.is_empty() {
                     entry.value.push('\n');
@@ -95,24 +97,43 @@ impl Ini {
             }
             if let Some(rest) = trimmed.strip_prefix('[') {
                 let Some(name) = rest.strip_suffix(']') else {
-                    return Err(SyntaxError { line, reason: "section header without a closing ']'" });
+                    return Err(SyntaxError {
+                        line,
+                        reason: "section header without a closing ']'",
+                    });
                 };
                 let name = name.trim();
                 if name.is_empty() {
-                    return Err(SyntaxError { line, reason: "empty section name" });
+                    return Err(SyntaxError {
+                        line,
+                        reason: "empty section name",
+                    });
                 }
-                ini.sections.push(Section { name: name.to_owned(), line, entries: Vec::new() });
+                ini.sections.push(Section {
+                    name: name.to_owned(),
+                    line,
+                    entries: Vec::new(),
+                });
                 continue;
             }
             let Some(split) = trimmed.find(['=', ':']) else {
-                return Err(SyntaxError { line, reason: "expected 'key = value'" });
+                return Err(SyntaxError {
+                    line,
+                    reason: "expected 'key = value'",
+                });
             };
             let key = trimmed[..split].trim();
             if key.is_empty() {
-                return Err(SyntaxError { line, reason: "empty key" });
+                return Err(SyntaxError {
+                    line,
+                    reason: "empty key",
+                });
             }
             let Some(section) = ini.sections.last_mut() else {
-                return Err(SyntaxError { line, reason: "entry before any [section] header" });
+                return Err(SyntaxError {
+                    line,
+                    reason: "entry before any [section] header",
+                });
             };
             section.entries.push(Entry {
                 key: key.to_owned(),
@@ -130,7 +151,11 @@ impl Ini {
 
     /// The last entry `key` across every section named `section` (later wins).
     pub fn entry(&self, section: &str, key: &str) -> Option<&Entry> {
-        self.sections.iter().rev().filter(|s| s.name == section).find_map(|s| s.entry(key))
+        self.sections
+            .iter()
+            .rev()
+            .filter(|s| s.name == section)
+            .find_map(|s| s.entry(key))
     }
 }
 

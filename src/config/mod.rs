@@ -170,8 +170,16 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Read(path, err) => write!(f, "cannot read {}: {err}", path.display()),
             ConfigError::Syntax(path, err) => write!(f, "{}: {err}", path.display()),
-            ConfigError::Value { option, value, origin, reason } => {
-                write!(f, "invalid value {value:?} for option {option} ({origin}): {reason}")
+            ConfigError::Value {
+                option,
+                value,
+                origin,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "invalid value {value:?} for option {option} ({origin}): {reason}"
+                )
             }
         }
     }
@@ -189,8 +197,13 @@ impl Reader<'_> {
     fn raw(&self, section: &'static str, name: &'static str) -> (String, Origin) {
         let spec = options::find(section, name).expect("option is in the table");
         match (self.ini.entry(section, name), self.path) {
-            (Some(entry), Some(path)) => (entry.value.clone(), Origin::File(path.into(), entry.line)),
-            (Some(entry), None) => (entry.value.clone(), Origin::File("<text>".into(), entry.line)),
+            (Some(entry), Some(path)) => {
+                (entry.value.clone(), Origin::File(path.into(), entry.line))
+            }
+            (Some(entry), None) => (
+                entry.value.clone(),
+                Origin::File("<text>".into(), entry.line),
+            ),
             _ => (spec.default.to_owned(), Origin::Default),
         }
     }
@@ -230,7 +243,9 @@ fn parse_bool(text: &str) -> Result<bool, String> {
 
 fn parse_count(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> {
     move |text| {
-        let n: usize = text.parse().map_err(|_| "expected a whole number".to_string())?;
+        let n: usize = text
+            .parse()
+            .map_err(|_| "expected a whole number".to_string())?;
         if n < min || n > max {
             return Err(format!("must be between {min} and {max}"));
         }
@@ -239,7 +254,9 @@ fn parse_count(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String>
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.parse().map_err(|_| "expected a number of seconds".to_string())?;
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| "expected a number of seconds".to_string())?;
     if !(secs > 0.0 && secs <= 86_400.0) {
         return Err("must be more than 0 and at most 86400 seconds".into());
     }
@@ -281,7 +298,11 @@ pub fn parse_cpus(text: &str) -> Result<CpuPinning, String> {
 }
 
 fn parse_list(text: &str) -> Vec<String> {
-    text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_level(text: &str) -> Result<log::LevelFilter, String> {
@@ -316,13 +337,18 @@ impl Config {
         let Some(path) = path else {
             return Config::from_ini(&Ini::default(), None, overrides);
         };
-        let text = std::fs::read_to_string(&path).map_err(|err| ConfigError::Read(path.clone(), err))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|err| ConfigError::Read(path.clone(), err))?;
         let ini = Ini::parse(&text).map_err(|err| ConfigError::Syntax(path.clone(), err))?;
         Config::from_ini(&ini, Some(&path), overrides)
     }
 
     /// Builds a configuration from INI text (used by tests and `--check-config`).
-    pub fn from_text(text: &str, path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+    pub fn from_text(
+        text: &str,
+        path: Option<&Path>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
         let name = path.map_or_else(|| PathBuf::from("<text>"), Path::to_path_buf);
         let ini = Ini::parse(text).map_err(|err| ConfigError::Syntax(name, err))?;
         Config::from_ini(&ini, path, overrides)
@@ -334,22 +360,35 @@ impl Config {
         for section in &ini.sections {
             for entry in &section.entries {
                 if options::find(&section.name, &entry.key).is_none() {
-                    unknown.push(format!("line {} [{}] {}", entry.line, section.name, entry.key));
+                    unknown.push(format!(
+                        "line {} [{}] {}",
+                        entry.line, section.name, entry.key
+                    ));
                 }
             }
         }
         unknown
     }
 
-    fn from_ini(ini: &Ini, path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+    fn from_ini(
+        ini: &Ini,
+        path: Option<&Path>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
         let r = Reader { ini, path };
         let port = r.parse("DEFAULT", "osapi_compute_listen_port", |t| {
-            t.parse::<u16>().map_err(|_| "expected a port number 0-65535".to_string())
+            t.parse::<u16>()
+                .map_err(|_| "expected a port number 0-65535".to_string())
         })?;
         let mut listen = r.parse("DEFAULT", "osapi_compute_listen", |t| parse_listen(t, port))?;
         if let Some(text) = &overrides.listen {
             listen = text.parse().map_err(|_| {
-                cli_error("--listen", "--listen", text, "expected HOST:PORT, e.g. 127.0.0.1:8774".into())
+                cli_error(
+                    "--listen",
+                    "--listen",
+                    text,
+                    "expected HOST:PORT, e.g. 127.0.0.1:8774".into(),
+                )
             })?;
         }
         let online = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -362,17 +401,24 @@ impl Config {
         })?;
         if let Some(n) = overrides.workers {
             if n == 0 || n > 1024 {
-                return Err(cli_error("--workers", "--workers", &n.to_string(), "must be between 1 and 1024".into()));
+                return Err(cli_error(
+                    "--workers",
+                    "--workers",
+                    &n.to_string(),
+                    "must be between 1 and 1024".into(),
+                ));
             }
             workers = n;
         }
         let mut driver = r.parse("ringnova", "driver", parse_driver)?;
         if let Some(text) = &overrides.driver {
-            driver = parse_driver(text).map_err(|reason| cli_error("--driver", "--driver", text, reason))?;
+            driver = parse_driver(text)
+                .map_err(|reason| cli_error("--driver", "--driver", text, reason))?;
         }
         let mut cpus = r.parse("ringnova", "cpus", parse_cpus)?;
         if let Some(text) = &overrides.cpus {
-            cpus = parse_cpus(text).map_err(|reason| cli_error("--cpus", "--cpus", text, reason))?;
+            cpus =
+                parse_cpus(text).map_err(|reason| cli_error("--cpus", "--cpus", text, reason))?;
         }
         if let CpuPinning::List(list) = &cpus {
             if list.is_empty() {
@@ -384,12 +430,19 @@ impl Config {
                 });
             }
         }
-        let max_request_body_size =
-            r.parse("oslo_middleware", "max_request_body_size", parse_count(0, 1 << 30))?;
+        let max_request_body_size = r.parse(
+            "oslo_middleware",
+            "max_request_body_size",
+            parse_count(0, 1 << 30),
+        )?;
         let limits = Limits {
             max_request_line: r.parse("ringnova", "max_request_line", parse_count(64, 1 << 20))?,
             max_header_size: r.parse("ringnova", "max_header_size", parse_count(256, 1 << 21))?,
-            max_headers: r.parse("ringnova", "max_headers", parse_count(1, MAX_HEADERS_CEILING))?,
+            max_headers: r.parse(
+                "ringnova",
+                "max_headers",
+                parse_count(1, MAX_HEADERS_CEILING),
+            )?,
             max_body: max_request_body_size,
             header_timeout: r.parse("ringnova", "header_timeout", parse_seconds)?,
             body_timeout: r.parse("ringnova", "body_timeout", parse_seconds)?,
@@ -403,7 +456,10 @@ impl Config {
             }
             (Some(entry), None) => Some(PathBuf::from(&entry.value)),
             (None, Some(file)) => {
-                let candidate = file.parent().unwrap_or_else(|| Path::new(".")).join("api-paste.ini");
+                let candidate = file
+                    .parent()
+                    .unwrap_or_else(|| Path::new("."))
+                    .join("api-paste.ini");
                 Some(candidate).filter(|p| p.is_file())
             }
             (None, None) => None,
@@ -444,15 +500,23 @@ impl Config {
             cors: Cors {
                 allowed_origin: r.parse("cors", "allowed_origin", |t| Ok(parse_list(t)))?,
                 allow_credentials: r.parse("cors", "allow_credentials", parse_bool)?,
-                expose_headers: r.parse("cors", "expose_headers", |t| Ok(parse_list(t).join(",")))?,
+                expose_headers: r
+                    .parse("cors", "expose_headers", |t| Ok(parse_list(t).join(",")))?,
                 max_age: r.parse("cors", "max_age", |t| {
-                    t.parse::<u64>().map_err(|_| "expected a whole number".to_string())
+                    t.parse::<u64>()
+                        .map_err(|_| "expected a whole number".to_string())
                 })?,
                 allow_methods: r.parse("cors", "allow_methods", |t| {
-                    Ok(parse_list(t).into_iter().map(|m| m.to_ascii_uppercase()).collect())
+                    Ok(parse_list(t)
+                        .into_iter()
+                        .map(|m| m.to_ascii_uppercase())
+                        .collect())
                 })?,
                 allow_headers: r.parse("cors", "allow_headers", |t| {
-                    Ok(parse_list(t).into_iter().map(|h| h.to_ascii_lowercase()).collect())
+                    Ok(parse_list(t)
+                        .into_iter()
+                        .map(|h| h.to_ascii_lowercase())
+                        .collect())
                 })?,
             },
             shutdown_timeout: r.parse("ringnova", "shutdown_timeout", parse_seconds)?,
@@ -475,7 +539,11 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<Config, ConfigError> {
-        Config::from_text(text, Some(Path::new("/etc/ringnova/ringnova.conf")), &Overrides::default())
+        Config::from_text(
+            text,
+            Some(Path::new("/etc/ringnova/ringnova.conf")),
+            &Overrides::default(),
+        )
     }
 
     #[test]
@@ -504,7 +572,10 @@ mod tests {
         assert_eq!(cfg.workers, 3);
         assert_eq!(cfg.cpus, CpuPinning::List(vec![0, 1, 3]));
         assert_eq!(cfg.limits.header_timeout, Duration::from_millis(500));
-        assert_eq!(cfg.api_paste_config.unwrap(), PathBuf::from("/etc/ringnova/paste.ini"));
+        assert_eq!(
+            cfg.api_paste_config.unwrap(),
+            PathBuf::from("/etc/ringnova/paste.ini")
+        );
     }
 
     #[test]
@@ -522,7 +593,8 @@ mod tests {
             cpus: Some("off".into()),
             data_dir: Some("/tmp/x".into()),
         };
-        let cfg = Config::from_text("[DEFAULT]\nosapi_compute_workers = 7\n", None, &overrides).unwrap();
+        let cfg =
+            Config::from_text("[DEFAULT]\nosapi_compute_workers = 7\n", None, &overrides).unwrap();
         assert_eq!(cfg.listen.port(), 0);
         assert_eq!(cfg.workers, 2);
         assert_eq!(cfg.driver, DriverChoice::Legacy);
@@ -533,35 +605,71 @@ mod tests {
     #[test]
     fn bad_values_name_option_file_and_line() {
         let cases = [
-            ("[ringnova]\n\nmax_headers = lots\n", "[ringnova] max_headers", 3),
-            ("[ringnova]\nmax_headers = 100000\n", "[ringnova] max_headers", 2),
-            ("[DEFAULT]\nosapi_compute_listen_port = 70000\n", "[DEFAULT] osapi_compute_listen_port", 2),
+            (
+                "[ringnova]\n\nmax_headers = lots\n",
+                "[ringnova] max_headers",
+                3,
+            ),
+            (
+                "[ringnova]\nmax_headers = 100000\n",
+                "[ringnova] max_headers",
+                2,
+            ),
+            (
+                "[DEFAULT]\nosapi_compute_listen_port = 70000\n",
+                "[DEFAULT] osapi_compute_listen_port",
+                2,
+            ),
             ("[ringnova]\ndriver = fast\n", "[ringnova] driver", 2),
             ("[ringnova]\ncpus = 3-1\n", "[ringnova] cpus", 2),
-            ("[ringnova]\nheader_timeout = 0\n", "[ringnova] header_timeout", 2),
-            ("[oslo_middleware]\nenable_proxy_headers_parsing = maybe\n", "[oslo_middleware] enable_proxy_headers_parsing", 2),
-            ("[DEFAULT]\nosapi_compute_workers = 0\n", "[DEFAULT] osapi_compute_workers", 2),
+            (
+                "[ringnova]\nheader_timeout = 0\n",
+                "[ringnova] header_timeout",
+                2,
+            ),
+            (
+                "[oslo_middleware]\nenable_proxy_headers_parsing = maybe\n",
+                "[oslo_middleware] enable_proxy_headers_parsing",
+                2,
+            ),
+            (
+                "[DEFAULT]\nosapi_compute_workers = 0\n",
+                "[DEFAULT] osapi_compute_workers",
+                2,
+            ),
         ];
         for (text, option, line) in cases {
             let err = load(text).unwrap_err();
             let message = err.to_string();
             assert!(message.contains(option), "{message}");
-            assert!(message.contains(&format!("ringnova.conf:{line}")), "{message}");
+            assert!(
+                message.contains(&format!("ringnova.conf:{line}")),
+                "{message}"
+            );
         }
     }
 
     #[test]
     fn bad_cli_values_are_errors() {
-        let overrides = Overrides { listen: Some("nowhere".into()), ..Overrides::default() };
+        let overrides = Overrides {
+            listen: Some("nowhere".into()),
+            ..Overrides::default()
+        };
         let err = Config::from_text("", None, &overrides).unwrap_err();
         assert!(err.to_string().contains("--listen"));
-        let overrides = Overrides { workers: Some(0), ..Overrides::default() };
+        let overrides = Overrides {
+            workers: Some(0),
+            ..Overrides::default()
+        };
         assert!(Config::from_text("", None, &overrides).is_err());
     }
 
     #[test]
     fn unknown_options_are_listed() {
         let ini = Ini::parse("[ringnova]\nmax_headers = 1\nfoo = 2\n").unwrap();
-        assert_eq!(Config::unknown_options(&ini), vec!["line 3 [ringnova] foo".to_string()]);
+        assert_eq!(
+            Config::unknown_options(&ini),
+            vec!["line 3 [ringnova] foo".to_string()]
+        );
     }
 }

@@ -59,7 +59,9 @@ opts! {
 
 /// Looks up an option by section and name.
 pub fn find(section: &str, name: &str) -> Option<&'static OptSpec> {
-    OPTIONS.iter().find(|opt| opt.section == section && opt.name == name)
+    OPTIONS
+        .iter()
+        .find(|opt| opt.section == section && opt.name == name)
 }
 
 #[cfg(test)]
@@ -70,14 +72,23 @@ mod tests {
     fn names_are_unique() {
         for (i, a) in OPTIONS.iter().enumerate() {
             for b in &OPTIONS[i + 1..] {
-                assert!(a.section != b.section || a.name != b.name, "duplicate {}", a.name);
+                assert!(
+                    a.section != b.section || a.name != b.name,
+                    "duplicate {}",
+                    a.name
+                );
             }
         }
     }
 
     #[test]
     fn find_locates_options() {
-        assert_eq!(find("oslo_middleware", "max_request_body_size").unwrap().default, "114688");
+        assert_eq!(
+            find("oslo_middleware", "max_request_body_size")
+                .unwrap()
+                .default,
+            "114688"
+        );
         assert!(find("DEFAULT", "nope").is_none());
     }
 }

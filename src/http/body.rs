@@ -154,7 +154,9 @@ impl ChunkedDecoder {
                             .total
                             .checked_add(self.size)
                             .filter(|&t| t <= self.max_body)
-                            .ok_or(FrameError::BodyTooLarge(self.total.saturating_add(self.size)))?;
+                            .ok_or(FrameError::BodyTooLarge(
+                                self.total.saturating_add(self.size),
+                            ))?;
                         State::Data
                     }
                 }
@@ -172,7 +174,9 @@ impl ChunkedDecoder {
                     b'\n' => return Err(FrameError::Chunk),
                     _ => self.count_trailer(State::TrailerLine)?,
                 },
-                State::TrailerLineLf if byte == b'\n' => self.count_trailer(State::TrailerLineStart)?,
+                State::TrailerLineLf if byte == b'\n' => {
+                    self.count_trailer(State::TrailerLineStart)?
+                }
                 State::TrailerLineLf => return Err(FrameError::Chunk),
                 State::EndLf if byte == b'\n' => {
                     self.state = State::Done;
@@ -183,7 +187,10 @@ impl ChunkedDecoder {
             };
         }
         if self.state == State::Done {
-            Ok(ChunkedProgress::Done { body_end: self.write, consumed: self.read })
+            Ok(ChunkedProgress::Done {
+                body_end: self.write,
+                consumed: self.read,
+            })
         } else {
             Ok(ChunkedProgress::NeedMore)
         }
@@ -203,7 +210,11 @@ mod tests {
     use super::*;
 
     /// Decodes `encoded` (prefixed by a 4-byte fake head), feeding it in pieces of `step`.
-    fn decode_in_steps(encoded: &[u8], step: usize, max: u64) -> Result<(Vec<u8>, usize), FrameError> {
+    fn decode_in_steps(
+        encoded: &[u8],
+        step: usize,
+        max: u64,
+    ) -> Result<(Vec<u8>, usize), FrameError> {
         let mut buf = b"HEAD".to_vec();
         let mut decoder = ChunkedDecoder::new(4, max);
         let mut fed = 0;
@@ -215,7 +226,9 @@ mod tests {
                 ChunkedProgress::Done { body_end, consumed } => {
                     return Ok((buf[4..body_end].to_vec(), consumed - 4))
                 }
-                ChunkedProgress::NeedMore if fed == encoded.len() => return Err(FrameError::Malformed),
+                ChunkedProgress::NeedMore if fed == encoded.len() => {
+                    return Err(FrameError::Malformed)
+                }
                 ChunkedProgress::NeedMore => {}
             }
         }
@@ -223,7 +236,8 @@ mod tests {
 
     #[test]
     fn decodes_whole_and_split() {
-        let encoded = b"5\r\nhello\r\n1;ext=1\r\n \r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        let encoded =
+            b"5\r\nhello\r\n1;ext=1\r\n \r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\nNEXT";
         for step in [1, 2, 3, 7, 100] {
             let (body, consumed) = decode_in_steps(encoded, step, 1000).unwrap();
             assert_eq!(body, b"hello 0123456789", "step {step}");
@@ -255,7 +269,11 @@ mod tests {
             (b"fffffffffffffffff\r\n", FrameError::ChunkSizeOverflow),
         ];
         for (encoded, want) in cases {
-            assert_eq!(decode_in_steps(encoded, 1, 1 << 20).unwrap_err(), *want, "{encoded:?}");
+            assert_eq!(
+                decode_in_steps(encoded, 1, 1 << 20).unwrap_err(),
+                *want,
+                "{encoded:?}"
+            );
         }
     }
 
@@ -274,7 +292,10 @@ mod tests {
 
     #[test]
     fn extension_and_trailer_caps() {
-        let long_ext = format!("1;{}\r\na\r\n0\r\n\r\n", "e".repeat(MAX_CHUNK_EXTENSION + 1));
+        let long_ext = format!(
+            "1;{}\r\na\r\n0\r\n\r\n",
+            "e".repeat(MAX_CHUNK_EXTENSION + 1)
+        );
         assert_eq!(
             decode_in_steps(long_ext.as_bytes(), 512, 100).unwrap_err(),
             FrameError::ChunkMetadataTooLarge

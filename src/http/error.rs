@@ -65,11 +65,17 @@ impl FrameError {
             FrameError::TooManyHeaders => "Too many request header fields.",
             FrameError::Malformed => "Malformed HTTP request.",
             FrameError::Target => "Malformed request target.",
-            FrameError::LengthAndChunked => "Content-Length and Transfer-Encoding must not be sent together.",
+            FrameError::LengthAndChunked => {
+                "Content-Length and Transfer-Encoding must not be sent together."
+            }
             FrameError::DuplicateLength => "Duplicate Content-Length header.",
             FrameError::InvalidLength => "Invalid Content-Length header.",
-            FrameError::TransferEncoding => "Transfer-Encoding must end with chunked and appear once.",
-            FrameError::TransferEncodingHttp10 => "Transfer-Encoding is not allowed in HTTP/1.0 requests.",
+            FrameError::TransferEncoding => {
+                "Transfer-Encoding must end with chunked and appear once."
+            }
+            FrameError::TransferEncodingHttp10 => {
+                "Transfer-Encoding is not allowed in HTTP/1.0 requests."
+            }
             FrameError::UnsupportedCoding => "Only the chunked transfer coding is supported.",
             FrameError::Host => "HTTP/1.1 requests must carry exactly one Host header.",
             FrameError::Expectation => "Only the 100-continue expectation is supported.",

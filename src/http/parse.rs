@@ -21,7 +21,10 @@ pub const MAX_HEADERS_CEILING: usize = 512;
 
 /// Parses and validates a request head at the start of `buf`.
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameError> {
-    let skipped = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let skipped = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
     match buf[skipped..].iter().position(|&b| b == b'\n') {
         Some(line_end) if line_end > limits.max_request_line => {
             return Err(FrameError::RequestLineTooLong)
@@ -32,7 +35,8 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameErro
         _ => {}
     }
 
-    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CEILING];
+    let mut storage =
+        [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CEILING];
     let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CEILING)];
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, slots) {
@@ -53,7 +57,11 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameErro
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(FrameError::Malformed);
     };
-    let version = if minor == 0 { Version::Http10 } else { Version::Http11 };
+    let version = if minor == 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
     let target_span = Span::within(buf, target.as_bytes());
     let (path, query) = split_target(buf, target_span)?;
 
@@ -78,7 +86,8 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameErro
     for header in req.headers.iter() {
         let name = header.name.as_bytes();
         let value = header.value;
-        head.headers.push((Span::within(buf, name), Span::within(buf, value)));
+        head.headers
+            .push((Span::within(buf, name), Span::within(buf, value)));
         match name.len() {
             4 if name.eq_ignore_ascii_case(b"host") => {
                 hosts += 1;
@@ -94,7 +103,9 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameErro
                 for token in value.split(|&b| b == b',').map(trim) {
                     if token.eq_ignore_ascii_case(b"close") {
                         head.keep_alive = false;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::Http10 {
+                    } else if token.eq_ignore_ascii_case(b"keep-alive")
+                        && version == Version::Http10
+                    {
                         head.keep_alive = true;
                     }
                 }
@@ -118,7 +129,11 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameErro
     // A Connection: close on an HTTP/1.0 request that also said keep-alive still closes.
     if version == Version::Http10 && head.keep_alive {
         if let Some(conn) = head.header(buf, "connection") {
-            if conn.split(|&b| b == b',').map(trim).any(|t| t.eq_ignore_ascii_case(b"close")) {
+            if conn
+                .split(|&b| b == b',')
+                .map(trim)
+                .any(|t| t.eq_ignore_ascii_case(b"close"))
+            {
                 head.keep_alive = false;
             }
         }
@@ -151,7 +166,10 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameErro
 
 /// 505 when the request line names another HTTP version, 400 when it is not HTTP at all.
 fn version_error(buf: &[u8]) -> FrameError {
-    let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(buf.len());
+    let line_end = buf
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(buf.len());
     let line = &buf[..line_end];
     let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
     match version {
@@ -165,8 +183,14 @@ fn version_error(buf: &[u8]) -> FrameError {
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
+    let start = bytes
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
     &bytes[start..end]
 }
 
@@ -199,7 +223,10 @@ fn parse_transfer_encoding(value: &[u8]) -> Result<bool, FrameError> {
         return Err(FrameError::TransferEncoding);
     }
     let earlier = &codings[..codings.len() - 1];
-    if earlier.iter().any(|c| c.is_empty() || c.eq_ignore_ascii_case(b"chunked")) {
+    if earlier
+        .iter()
+        .any(|c| c.is_empty() || c.eq_ignore_ascii_case(b"chunked"))
+    {
         return Err(FrameError::TransferEncoding);
     }
     if !earlier.is_empty() {
@@ -232,10 +259,22 @@ fn split_target(buf: &[u8], target: Span) -> Result<(Span, Option<Span>), FrameE
     let path_bytes = &buf[start as usize..target.end as usize];
     match path_bytes.iter().position(|&b| b == b'?') {
         Some(q) => Ok((
-            Span { start, end: start + q as u32 },
-            Some(Span { start: start + q as u32 + 1, end: target.end }),
+            Span {
+                start,
+                end: start + q as u32,
+            },
+            Some(Span {
+                start: start + q as u32 + 1,
+                end: target.end,
+            }),
         )),
-        None => Ok((Span { start, end: target.end }, None)),
+        None => Ok((
+            Span {
+                start,
+                end: target.end,
+            },
+            None,
+        )),
     }
 }
 
@@ -291,10 +330,22 @@ mod tests {
 
     #[test]
     fn body_framing() {
-        assert_eq!(head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n").body, BodyKind::Length(12));
-        assert_eq!(head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n").body, BodyKind::None);
-        assert_eq!(head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").body, BodyKind::Chunked);
-        assert_eq!(head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n").body, BodyKind::Chunked);
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n").body,
+            BodyKind::Length(12)
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n").body,
+            BodyKind::None
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").body,
+            BodyKind::Chunked
+        );
+        assert_eq!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n").body,
+            BodyKind::Chunked
+        );
     }
 
     #[test]
@@ -352,25 +403,56 @@ mod tests {
 
     #[test]
     fn expect_continue_only_with_a_body_on_11() {
-        assert!(head("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n").expect_continue);
-        assert!(!head("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n").expect_continue);
-        assert!(!head("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n").expect_continue);
+        assert!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n")
+                .expect_continue
+        );
+        assert!(
+            !head("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n").expect_continue
+        );
+        assert!(
+            !head("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+                .expect_continue
+        );
     }
 
     #[test]
     fn limits() {
-        let limits = Limits { max_request_line: 32, max_header_size: 128, max_headers: 3, ..Limits::default() };
+        let limits = Limits {
+            max_request_line: 32,
+            max_header_size: 128,
+            max_headers: 3,
+            ..Limits::default()
+        };
         let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(40));
-        assert_eq!(parse_head(long_line.as_bytes(), &limits).unwrap_err(), FrameError::RequestLineTooLong);
+        assert_eq!(
+            parse_head(long_line.as_bytes(), &limits).unwrap_err(),
+            FrameError::RequestLineTooLong
+        );
         // Too long even before the line ends.
         let partial = format!("GET /{}", "a".repeat(40));
-        assert_eq!(parse_head(partial.as_bytes(), &limits).unwrap_err(), FrameError::RequestLineTooLong);
+        assert_eq!(
+            parse_head(partial.as_bytes(), &limits).unwrap_err(),
+            FrameError::RequestLineTooLong
+        );
         let many = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
-        assert_eq!(parse_head(many.as_bytes(), &limits).unwrap_err(), FrameError::TooManyHeaders);
-        let big = format!("GET / HTTP/1.1\r\nHost: a\r\nA: {}\r\n\r\n", "x".repeat(200));
-        assert_eq!(parse_head(big.as_bytes(), &limits).unwrap_err(), FrameError::HeadTooLarge);
+        assert_eq!(
+            parse_head(many.as_bytes(), &limits).unwrap_err(),
+            FrameError::TooManyHeaders
+        );
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nA: {}\r\n\r\n",
+            "x".repeat(200)
+        );
+        assert_eq!(
+            parse_head(big.as_bytes(), &limits).unwrap_err(),
+            FrameError::HeadTooLarge
+        );
         let big_partial = format!("GET / HTTP/1.1\r\nHost: a\r\nA: {}", "x".repeat(200));
-        assert_eq!(parse_head(big_partial.as_bytes(), &limits).unwrap_err(), FrameError::HeadTooLarge);
+        assert_eq!(
+            parse_head(big_partial.as_bytes(), &limits).unwrap_err(),
+            FrameError::HeadTooLarge
+        );
         let ok = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\n\r\n";
         assert!(parse_head(ok.as_bytes(), &limits).unwrap().is_some());
     }

@@ -38,7 +38,10 @@ impl Span {
     pub(crate) fn within(base: &[u8], inner: &[u8]) -> Span {
         let start = inner.as_ptr() as usize - base.as_ptr() as usize;
         debug_assert!(start + inner.len() <= base.len());
-        Span { start: start as u32, end: (start + inner.len()) as u32 }
+        Span {
+            start: start as u32,
+            end: (start + inner.len()) as u32,
+        }
     }
 }
 

@@ -25,7 +25,10 @@ pub struct Response {
 impl Response {
     /// An empty 200 response.
     pub fn new() -> Self {
-        Response { status: 200, ..Response::default() }
+        Response {
+            status: 200,
+            ..Response::default()
+        }
     }
 
     /// Clears everything for the next request, keeping the buffers' capacity.

@@ -4,12 +4,7 @@
 //!
 //! Core worker; the settings are compiled at start-up and shared read-only.
 
-use crate::{
-    api::context::Request,
-    config,
-    http::Response,
-    router::Method,
-};
+use crate::{api::context::Request, config, http::Response, router::Method};
 
 /// Compiled CORS settings.
 #[derive(Debug, Clone)]
@@ -47,15 +42,31 @@ impl Cors {
         if req.method != Some(Method::Options) {
             return false;
         }
-        let Some(requested) = req.header("access-control-request-method") else { return false };
-        let Some(origin) = self.allowed_origin(req) else { return false };
+        let Some(requested) = req.header("access-control-request-method") else {
+            return false;
+        };
+        let Some(origin) = self.allowed_origin(req) else {
+            return false;
+        };
         resp.status = 200;
-        let method_ok = self.settings.allow_methods.iter().any(|m| m.as_bytes() == requested);
-        let headers_ok = req.header_str("access-control-request-headers").is_none_or(|list| {
-            list.split(',').map(str::trim).filter(|h| !h.is_empty()).all(|h| {
-                self.settings.allow_headers.iter().any(|a| a.eq_ignore_ascii_case(h))
-            })
-        });
+        let method_ok = self
+            .settings
+            .allow_methods
+            .iter()
+            .any(|m| m.as_bytes() == requested);
+        let headers_ok = req
+            .header_str("access-control-request-headers")
+            .is_none_or(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .all(|h| {
+                        self.settings
+                            .allow_headers
+                            .iter()
+                            .any(|a| a.eq_ignore_ascii_case(h))
+                    })
+            });
         if !(method_ok && headers_ok) {
             return true;
         }
@@ -64,7 +75,10 @@ impl Cors {
         if self.settings.allow_credentials {
             resp.header("Access-Control-Allow-Credentials", b"true");
         }
-        resp.header("Access-Control-Allow-Methods", self.allow_methods.as_bytes());
+        resp.header(
+            "Access-Control-Allow-Methods",
+            self.allow_methods.as_bytes(),
+        );
         if let Some(list) = req.header("access-control-request-headers") {
             resp.header("Access-Control-Allow-Headers", list);
         }
@@ -74,14 +88,19 @@ impl Cors {
 
     /// Decorates an actual response for an allowed origin.
     pub fn on_response(&self, req: &Request<'_>, resp: &mut Response) {
-        let Some(origin) = self.allowed_origin(req) else { return };
+        let Some(origin) = self.allowed_origin(req) else {
+            return;
+        };
         resp.header("Access-Control-Allow-Origin", origin);
         resp.header("Vary", b"Origin");
         if self.settings.allow_credentials {
             resp.header("Access-Control-Allow-Credentials", b"true");
         }
         if !self.settings.expose_headers.is_empty() {
-            resp.header("Access-Control-Expose-Headers", self.settings.expose_headers.as_bytes());
+            resp.header(
+                "Access-Control-Expose-Headers",
+                self.settings.expose_headers.as_bytes(),
+            );
         }
     }
 }

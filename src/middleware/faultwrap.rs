@@ -32,7 +32,9 @@ mod tests {
         });
         std::panic::set_hook(hook);
         assert_eq!(resp.status, 500);
-        assert!(std::str::from_utf8(&resp.body).unwrap().starts_with("{\"computeFault\": {\"code\": 500"));
+        assert!(std::str::from_utf8(&resp.body)
+            .unwrap()
+            .starts_with("{\"computeFault\": {\"code\": 500"));
     }
 
     #[test]

@@ -194,7 +194,9 @@ impl Pipeline {
     /// same prefix.
     pub fn select<'p>(&self, path: &'p str) -> Option<(&Chain, &'static str, &'p str)> {
         for entry in &self.entries {
-            let Some(rest) = path.strip_prefix(entry.prefix) else { continue };
+            let Some(rest) = path.strip_prefix(entry.prefix) else {
+                continue;
+            };
             let matched = if entry.plus {
                 rest.len() >= 2 && rest.starts_with('/')
             } else {

@@ -11,7 +11,11 @@ use crate::{
 };
 
 /// Returns true when the response is complete (the token handshake).
-pub fn on_request<'a>(req: &Request<'a>, ctx: &mut RequestContext<'a>, resp: &mut Response) -> bool {
+pub fn on_request<'a>(
+    req: &Request<'a>,
+    ctx: &mut RequestContext<'a>,
+    resp: &mut Response,
+) -> bool {
     let Some(token) = req.header_str("x-auth-token") else {
         let user = req.header_str("x-auth-user").unwrap_or("admin");
         let project = req.header_str("x-auth-project-id").unwrap_or("admin");

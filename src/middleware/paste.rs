@@ -48,8 +48,10 @@ impl fmt::Display for PasteError {
 
 impl std::error::Error for PasteError {}
 
-const URLMAP_FACTORIES: &[&str] =
-    &["call:nova.api.openstack.urlmap:urlmap_factory", "egg:Paste#urlmap"];
+const URLMAP_FACTORIES: &[&str] = &[
+    "call:nova.api.openstack.urlmap:urlmap_factory",
+    "egg:Paste#urlmap",
+];
 const PIPELINE_FACTORY: &str = "call:nova.api.auth:pipeline_factory_v21";
 
 #[derive(Debug, Clone, Copy)]
@@ -67,16 +69,46 @@ enum FilterKind {
 
 const FILTER_FACTORIES: &[(&str, FilterKind)] = &[
     ("oslo_middleware.cors:filter_factory", FilterKind::Cors),
-    ("oslo_middleware.http_proxy_to_wsgi:HTTPProxyToWSGI.factory", FilterKind::HttpProxyToWsgi),
-    ("oslo_middleware:HTTPProxyToWSGI.factory", FilterKind::HttpProxyToWsgi),
-    ("nova.api.compute_req_id:ComputeReqIdMiddleware.factory", FilterKind::ComputeReqId),
-    ("nova.api.openstack:FaultWrapper.factory", FilterKind::FaultWrap),
-    ("nova.api.openstack.requestlog:RequestLog.factory", FilterKind::RequestLog),
-    ("oslo_middleware:RequestBodySizeLimiter.factory", FilterKind::SizeLimit),
-    ("oslo_middleware.sizelimit:RequestBodySizeLimiter.factory", FilterKind::SizeLimit),
-    ("nova.profiler:WsgiMiddleware.factory", FilterKind::Osprofiler),
-    ("nova.api.openstack.auth:NoAuthMiddleware.factory", FilterKind::NoAuth2),
-    ("nova.api.openstack:LegacyV2CompatibleWrapper.factory", FilterKind::LegacyV2Compatible),
+    (
+        "oslo_middleware.http_proxy_to_wsgi:HTTPProxyToWSGI.factory",
+        FilterKind::HttpProxyToWsgi,
+    ),
+    (
+        "oslo_middleware:HTTPProxyToWSGI.factory",
+        FilterKind::HttpProxyToWsgi,
+    ),
+    (
+        "nova.api.compute_req_id:ComputeReqIdMiddleware.factory",
+        FilterKind::ComputeReqId,
+    ),
+    (
+        "nova.api.openstack:FaultWrapper.factory",
+        FilterKind::FaultWrap,
+    ),
+    (
+        "nova.api.openstack.requestlog:RequestLog.factory",
+        FilterKind::RequestLog,
+    ),
+    (
+        "oslo_middleware:RequestBodySizeLimiter.factory",
+        FilterKind::SizeLimit,
+    ),
+    (
+        "oslo_middleware.sizelimit:RequestBodySizeLimiter.factory",
+        FilterKind::SizeLimit,
+    ),
+    (
+        "nova.profiler:WsgiMiddleware.factory",
+        FilterKind::Osprofiler,
+    ),
+    (
+        "nova.api.openstack.auth:NoAuthMiddleware.factory",
+        FilterKind::NoAuth2,
+    ),
+    (
+        "nova.api.openstack:LegacyV2CompatibleWrapper.factory",
+        FilterKind::LegacyV2Compatible,
+    ),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -88,11 +120,26 @@ enum AppKind {
 }
 
 const APP_FACTORIES: &[(&str, AppKind)] = &[
-    ("nova.api.openstack.compute.versions:Versions.factory", AppKind::Versions),
-    ("nova.api.openstack.compute.versions:VersionsV2.factory", AppKind::VersionsV2),
-    ("nova.api.openstack.compute:APIRouterV21.factory", AppKind::Api),
-    ("oslo_middleware:Healthcheck.app_factory", AppKind::Healthcheck),
-    ("oslo_middleware.healthcheck:Healthcheck.app_factory", AppKind::Healthcheck),
+    (
+        "nova.api.openstack.compute.versions:Versions.factory",
+        AppKind::Versions,
+    ),
+    (
+        "nova.api.openstack.compute.versions:VersionsV2.factory",
+        AppKind::VersionsV2,
+    ),
+    (
+        "nova.api.openstack.compute:APIRouterV21.factory",
+        AppKind::Api,
+    ),
+    (
+        "oslo_middleware:Healthcheck.app_factory",
+        AppKind::Healthcheck,
+    ),
+    (
+        "oslo_middleware.healthcheck:Healthcheck.app_factory",
+        AppKind::Healthcheck,
+    ),
 ];
 
 /// Loads the paste file the configuration names (or the embedded one) and compiles it.
@@ -121,7 +168,11 @@ struct Compiler<'a> {
 
 impl<'a> Compiler<'a> {
     fn error(&self, line: usize, reason: String) -> PasteError {
-        PasteError { file: self.file.to_path_buf(), line, reason }
+        PasteError {
+            file: self.file.to_path_buf(),
+            line,
+            reason,
+        }
     }
 
     fn find(&self, name: &str, line: usize) -> Result<(&'a str, &'a Section), PasteError> {
@@ -140,7 +191,10 @@ impl<'a> Compiler<'a> {
         let chain = match kind {
             "pipeline" => {
                 let entry = section.entry("pipeline").ok_or_else(|| {
-                    self.error(section.line, format!("[pipeline:{name}] has no 'pipeline' key"))
+                    self.error(
+                        section.line,
+                        format!("[pipeline:{name}] has no 'pipeline' key"),
+                    )
                 })?;
                 self.pipeline(name, &entry.value, entry.line)?
             }
@@ -156,14 +210,23 @@ impl<'a> Compiler<'a> {
                 let entry = section.entry(strategy).ok_or_else(|| {
                     self.error(
                         section.line,
-                        format!("[composite:{name}] has no pipeline for auth_strategy {strategy:?}"),
+                        format!(
+                            "[composite:{name}] has no pipeline for auth_strategy {strategy:?}"
+                        ),
                     )
                 })?;
                 self.pipeline(name, &entry.value, entry.line)?
             }
-            "app" => Chain { name: name.to_owned(), filters: Box::new([]), app: self.app(name, line)? },
+            "app" => Chain {
+                name: name.to_owned(),
+                filters: Box::new([]),
+                app: self.app(name, line)?,
+            },
             _ => {
-                return Err(self.error(line, format!("{name:?} is a filter, not an app or pipeline")))
+                return Err(self.error(
+                    line,
+                    format!("{name:?} is a filter, not an app or pipeline"),
+                ))
             }
         };
         self.chains.push(chain);
@@ -187,7 +250,11 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|filter| self.filter(filter, line))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Chain { name: name.to_owned(), filters: filters.into(), app: self.app(last, line)? })
+        Ok(Chain {
+            name: name.to_owned(),
+            filters: filters.into(),
+            app: self.app(last, line)?,
+        })
     }
 
     fn filter(&self, name: &str, line: usize) -> Result<Filter, PasteError> {
@@ -196,21 +263,31 @@ impl<'a> Compiler<'a> {
             return Err(self.error(line, format!("{name:?} in a pipeline is not a filter")));
         }
         let entry = section.entry("paste.filter_factory").ok_or_else(|| {
-            self.error(section.line, format!("[filter:{name}] has no paste.filter_factory"))
+            self.error(
+                section.line,
+                format!("[filter:{name}] has no paste.filter_factory"),
+            )
         })?;
         let Some(&(_, kind)) = FILTER_FACTORIES.iter().find(|(f, _)| *f == entry.value) else {
-            return Err(self.error(entry.line, format!("unknown filter factory {:?}", entry.value)));
+            return Err(self.error(
+                entry.line,
+                format!("unknown filter factory {:?}", entry.value),
+            ));
         };
         let config = self.config;
         Ok(match kind {
             FilterKind::Cors => Filter::Cors(Box::new(Cors::new(&config.cors))),
-            FilterKind::HttpProxyToWsgi => {
-                Filter::HttpProxyToWsgi { enabled: config.enable_proxy_headers_parsing }
-            }
+            FilterKind::HttpProxyToWsgi => Filter::HttpProxyToWsgi {
+                enabled: config.enable_proxy_headers_parsing,
+            },
             FilterKind::ComputeReqId => Filter::ComputeReqId,
             FilterKind::FaultWrap => Filter::FaultWrap,
-            FilterKind::RequestLog => Filter::RequestLog { enabled: config.access_log },
-            FilterKind::SizeLimit => Filter::SizeLimit { max: config.max_request_body_size },
+            FilterKind::RequestLog => Filter::RequestLog {
+                enabled: config.access_log,
+            },
+            FilterKind::SizeLimit => Filter::SizeLimit {
+                max: config.max_request_body_size,
+            },
             FilterKind::Osprofiler => Filter::Osprofiler,
             FilterKind::NoAuth2 => Filter::NoAuth2,
             FilterKind::LegacyV2Compatible => Filter::LegacyV2Compatible,
@@ -223,7 +300,10 @@ impl<'a> Compiler<'a> {
             return Err(self.error(line, format!("{name:?} is not an app")));
         }
         let entry = section.entry("paste.app_factory").ok_or_else(|| {
-            self.error(section.line, format!("[app:{name}] has no paste.app_factory"))
+            self.error(
+                section.line,
+                format!("[app:{name}] has no paste.app_factory"),
+            )
         })?;
         let Some(&(_, kind)) = APP_FACTORIES.iter().find(|(f, _)| *f == entry.value) else {
             return Err(self.error(entry.line, format!("unknown app factory {:?}", entry.value)));
@@ -281,7 +361,10 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
     if kind != "composite" || !URLMAP_FACTORIES.contains(&uses) {
         return Err(compiler.error(
             root.line,
-            format!("[{kind}:{ENTRY_POINT}] must be a composite using {}", URLMAP_FACTORIES[0]),
+            format!(
+                "[{kind}:{ENTRY_POINT}] must be a composite using {}",
+                URLMAP_FACTORIES[0]
+            ),
         ));
     }
     let mut entries = Vec::new();
@@ -290,7 +373,10 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
             continue;
         }
         if !entry.key.starts_with('/') {
-            return Err(compiler.error(entry.line, format!("URL map key {:?} must start with '/'", entry.key)));
+            return Err(compiler.error(
+                entry.line,
+                format!("URL map key {:?} must start with '/'", entry.key),
+            ));
         }
         let (prefix, plus) = match entry.key.strip_suffix("/+") {
             Some(prefix) => (prefix, true),
@@ -299,10 +385,22 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
         let chain = compiler.target(entry.value.trim(), entry.line)?;
         // Start-up only: a handful of short prefixes live as long as the process.
         let prefix: &'static str = Box::leak(prefix.to_owned().into_boxed_str());
-        entries.push(MapEntry { prefix, plus, chain });
+        entries.push(MapEntry {
+            prefix,
+            plus,
+            chain,
+        });
     }
-    entries.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()).then(b.plus.cmp(&a.plus)));
-    Ok(Pipeline { entries, chains: compiler.chains })
+    entries.sort_by(|a, b| {
+        b.prefix
+            .len()
+            .cmp(&a.prefix.len())
+            .then(b.plus.cmp(&a.plus))
+    });
+    Ok(Pipeline {
+        entries,
+        chains: compiler.chains,
+    })
 }
 
 #[cfg(test)]
@@ -321,19 +419,42 @@ mod tests {
     #[test]
     fn embedded_file_compiles_and_maps_like_nova() {
         let pipeline = compile_text(EMBEDDED).unwrap();
-        let select = |path| pipeline.select(path).map(|(c, s, p)| (c.name.as_str(), s, p));
+        let select = |path| {
+            pipeline
+                .select(path)
+                .map(|(c, s, p)| (c.name.as_str(), s, p))
+        };
         assert_eq!(select("/"), Some(("oscomputeversions", "", "/")));
-        assert_eq!(select("/images/1"), Some(("oscomputeversions", "", "/images/1")));
+        assert_eq!(
+            select("/images/1"),
+            Some(("oscomputeversions", "", "/images/1"))
+        );
         assert_eq!(select("/v2.1"), Some(("oscomputeversion_v2", "/v2.1", "")));
-        assert_eq!(select("/v2.1/"), Some(("oscomputeversion_v2", "/v2.1", "/")));
-        assert_eq!(select("/v2.1/servers"), Some(("openstack_compute_api_v21", "/v2.1", "/servers")));
-        assert_eq!(select("/v2"), Some(("oscomputeversion_legacy_v2", "/v2", "")));
+        assert_eq!(
+            select("/v2.1/"),
+            Some(("oscomputeversion_v2", "/v2.1", "/"))
+        );
+        assert_eq!(
+            select("/v2.1/servers"),
+            Some(("openstack_compute_api_v21", "/v2.1", "/servers"))
+        );
+        assert_eq!(
+            select("/v2"),
+            Some(("oscomputeversion_legacy_v2", "/v2", ""))
+        );
         assert_eq!(
             select("/v2/abc/servers"),
-            Some(("openstack_compute_api_v21_legacy_v2_compatible", "/v2", "/abc/servers"))
+            Some((
+                "openstack_compute_api_v21_legacy_v2_compatible",
+                "/v2",
+                "/abc/servers"
+            ))
         );
         assert_eq!(select("/v21"), Some(("oscomputeversions", "", "/v21")));
-        assert_eq!(select("/healthcheck"), Some(("healthcheck", "/healthcheck", "")));
+        assert_eq!(
+            select("/healthcheck"),
+            Some(("healthcheck", "/healthcheck", ""))
+        );
     }
 
     #[test]
@@ -366,13 +487,18 @@ mod tests {
             let err = compile_text(&format!("{BASE}{extra}")).unwrap_err();
             assert_eq!(err.line, line, "{err}");
             assert!(err.reason.contains(reason), "{err}");
-            assert!(err.to_string().starts_with(&format!("paste.ini:{line}: ")), "{err}");
+            assert!(
+                err.to_string().starts_with(&format!("paste.ini:{line}: ")),
+                "{err}"
+            );
         }
     }
 
     #[test]
     fn missing_entry_point_is_an_error() {
-        let err = compile_text("[app:x]\npaste.app_factory = oslo_middleware:Healthcheck.app_factory\n").unwrap_err();
+        let err =
+            compile_text("[app:x]\npaste.app_factory = oslo_middleware:Healthcheck.app_factory\n")
+                .unwrap_err();
         assert!(err.reason.contains("osapi_compute"));
     }
 

@@ -11,7 +11,9 @@ pub fn on_request<'a>(req: &Request<'a>, ctx: &mut RequestContext<'a>) {
     if let Some(forwarded) = req.header_str("forwarded") {
         let first = forwarded.split(',').next().unwrap_or_default();
         for pair in first.split(';') {
-            let Some((key, value)) = pair.split_once('=') else { continue };
+            let Some((key, value)) = pair.split_once('=') else {
+                continue;
+            };
             let value = value.trim().trim_matches('"');
             match key.trim().to_ascii_lowercase().as_str() {
                 "proto" if value == "http" || value == "https" => ctx.scheme = value,

@@ -61,7 +61,11 @@ enum BodyProgress {
 enum Framed {
     NeedMore,
     /// A complete request: head, body range (relative to the request start), total length.
-    Ready { head: Head, body_end: usize, consumed: usize },
+    Ready {
+        head: Head,
+        body_end: usize,
+        consumed: usize,
+    },
     Error(FrameError),
 }
 
@@ -110,7 +114,11 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             }
             match conn.frame(limits) {
                 Framed::NeedMore => break,
-                Framed::Ready { head, body_end, consumed } => {
+                Framed::Ready {
+                    head,
+                    body_end,
+                    consumed,
+                } => {
                     conn.dispatch(&head, body_end, consumed);
                     conn.start += consumed;
                     conn.head_started = None;
@@ -139,7 +147,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             }
         }
         if conn.close {
-            linger(&mut stream, std::mem::take(&mut conn.buf)).await;
+            linger(&mut stream, std::mem::take(&mut conn.buf), LINGER_TIME).await;
             break;
         }
         if conn.start == conn.buf.len() {
@@ -186,7 +194,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                     conn.out.clear();
                     conn.error_response(408, "Request timed out.");
                     let out = std::mem::take(&mut conn.out);
-                    let _ = monoio::time::timeout(Duration::from_secs(1), stream.write_all(out)).await;
+                    let _ =
+                        monoio::time::timeout(Duration::from_secs(1), stream.write_all(out)).await;
                 }
                 break;
             }
@@ -212,11 +221,11 @@ const LINGER_BYTES: usize = 64 * 1024;
 /// Lingering close: stop sending, then read and discard for a short while, so that bytes the
 /// client already sent (pipelined requests, an unread body) do not make the kernel answer
 /// with a reset that destroys the response still in flight.
-async fn linger(stream: &mut TcpStream, mut buf: Vec<u8>) {
+pub async fn linger(stream: &mut TcpStream, mut buf: Vec<u8>, time: Duration) {
     if stream.shutdown().await.is_err() {
         return;
     }
-    let deadline = Instant::now() + LINGER_TIME;
+    let deadline = Instant::now() + time;
     let mut discarded = 0;
     buf.clear();
     if buf.capacity() == 0 {
@@ -242,7 +251,10 @@ impl Conn<'_> {
     fn read_timeout(&self, limits: &Limits) -> Duration {
         match (&self.pending, self.head_started) {
             (Some(_), _) => limits.body_timeout,
-            (None, Some(started)) => limits.header_timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1)),
+            (None, Some(started)) => limits
+                .header_timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(1)),
             (None, None) => limits.keepalive_timeout,
         }
     }
@@ -260,7 +272,11 @@ impl Conn<'_> {
                 let body = match head.body {
                     BodyKind::None => {
                         let len = head.len;
-                        return Framed::Ready { head, body_end: len, consumed: len };
+                        return Framed::Ready {
+                            head,
+                            body_end: len,
+                            consumed: len,
+                        };
                     }
                     BodyKind::Length(n) if n > limits.max_body as u64 => {
                         return Framed::Error(FrameError::BodyTooLarge(n))
@@ -270,7 +286,11 @@ impl Conn<'_> {
                         BodyProgress::Chunked(ChunkedDecoder::new(head.len, limits.max_body as u64))
                     }
                 };
-                Pending { head, body, sent_continue: false }
+                Pending {
+                    head,
+                    body,
+                    sent_continue: false,
+                }
             }
         };
         let available = self.buf.len() - self.start;
@@ -278,7 +298,11 @@ impl Conn<'_> {
             BodyProgress::Length(n) => {
                 let end = pending.head.len + *n;
                 if available >= end {
-                    return Framed::Ready { head: pending.head, body_end: end, consumed: end };
+                    return Framed::Ready {
+                        head: pending.head,
+                        body_end: end,
+                        consumed: end,
+                    };
                 }
                 // Make room for the whole body at once rather than growing read by read.
                 self.buf.reserve(self.start + end - self.buf.len());
@@ -287,7 +311,11 @@ impl Conn<'_> {
                 let request = &mut self.buf[self.start..];
                 match decoder.decode(request) {
                     Ok(ChunkedProgress::Done { body_end, consumed }) => {
-                        return Framed::Ready { head: pending.head, body_end, consumed };
+                        return Framed::Ready {
+                            head: pending.head,
+                            body_end,
+                            consumed,
+                        };
                     }
                     Ok(ChunkedProgress::NeedMore) => decoder.compact(&mut self.buf, self.start),
                     Err(err) => return Framed::Error(err),
@@ -313,9 +341,18 @@ impl Conn<'_> {
             Some(raw_path)
         };
         let query = head.query.map_or(&b""[..], |q| q.of(bytes));
-        let (Some(path), Ok(query)) = (path.and_then(|p| std::str::from_utf8(p).ok()), std::str::from_utf8(query)) else {
+        let (Some(path), Ok(query)) = (
+            path.and_then(|p| std::str::from_utf8(p).ok()),
+            std::str::from_utf8(query),
+        ) else {
             Fault::new(400, "Malformed request URL.").write(resp);
-            resp.write_to(&mut self.out, &http_date(), method == Some(Method::Head), head.version, keep_alive);
+            resp.write_to(
+                &mut self.out,
+                &http_date(),
+                method == Some(Method::Head),
+                head.version,
+                keep_alive,
+            );
             return;
         };
         let req = Request {
@@ -342,7 +379,13 @@ impl Conn<'_> {
         if resp.close || !keep_alive {
             self.close = true;
         }
-        resp.write_to(&mut self.out, &http_date(), req.is_head(), head.version, keep_alive);
+        resp.write_to(
+            &mut self.out,
+            &http_date(),
+            req.is_head(),
+            head.version,
+            keep_alive,
+        );
     }
 
     /// Answers a framing error and marks the connection for closing.
@@ -350,7 +393,10 @@ impl Conn<'_> {
         let message;
         let text = match err {
             FrameError::BodyTooLarge(_) => {
-                message = format!("Request is too large. Larger than max_request_body_size ({}).", limits.max_body);
+                message = format!(
+                    "Request is too large. Larger than max_request_body_size ({}).",
+                    limits.max_body
+                );
                 message.as_str()
             }
             other => other.message(),
@@ -364,7 +410,8 @@ impl Conn<'_> {
         write_fault(&mut self.resp, status, message, None);
         self.resp.close = true;
         self.close = true;
-        self.resp.write_to(&mut self.out, &http_date(), false, Version::Http11, false);
+        self.resp
+            .write_to(&mut self.out, &http_date(), false, Version::Http11, false);
     }
 }
 
@@ -375,7 +422,10 @@ fn percent_decode(raw: &[u8], out: &mut Vec<u8>) -> bool {
     while i < raw.len() {
         if raw[i] == b'%' {
             let hex = |b: u8| (b as char).to_digit(16);
-            match (raw.get(i + 1).and_then(|&b| hex(b)), raw.get(i + 2).and_then(|&b| hex(b))) {
+            match (
+                raw.get(i + 1).and_then(|&b| hex(b)),
+                raw.get(i + 2).and_then(|&b| hex(b)),
+            ) {
                 (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
                 _ => return false,
             }

@@ -36,7 +36,10 @@ mod tests {
     #[test]
     fn plans() {
         assert_eq!(plan(&CpuPinning::Off, 2), vec![None, None]);
-        assert_eq!(plan(&CpuPinning::List(vec![3, 5]), 3), vec![Some(3), Some(5), Some(3)]);
+        assert_eq!(
+            plan(&CpuPinning::List(vec![3, 5]), 3),
+            vec![Some(3), Some(5), Some(3)]
+        );
         let auto = plan(&CpuPinning::Auto, 1);
         assert!(allowed().contains(&auto[0].unwrap()));
     }

@@ -24,7 +24,7 @@ use std::{
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 use worker::{Shared, Worker};
 
-use crate::{config::DriverChoice, config::Config, middleware::Pipeline};
+use crate::{config::Config, config::DriverChoice, middleware::Pipeline};
 
 /// The I/O driver a worker ended up with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,10 @@ fn start_runtime(
     let uring = match choice {
         DriverChoice::Legacy => None,
         DriverChoice::Uring | DriverChoice::Auto => {
-            match RuntimeBuilder::<IoUringDriver>::new().enable_timer().build() {
+            match RuntimeBuilder::<IoUringDriver>::new()
+                .enable_timer()
+                .build()
+            {
                 Ok(rt) => Some(rt),
                 Err(err) if choice == DriverChoice::Auto => {
                     log::info!("worker {id}: io_uring unavailable ({err}); using epoll");
@@ -125,7 +128,9 @@ pub fn run(
 ) -> Result<(), ServerError> {
     let listeners = listener::bind_group(config.listen, config.workers, config.backlog)
         .map_err(|err| ServerError::Bind(config.listen, err))?;
-    let local = listeners[0].local_addr().map_err(|err| ServerError::Bind(config.listen, err))?;
+    let local = listeners[0]
+        .local_addr()
+        .map_err(|err| ServerError::Bind(config.listen, err))?;
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         // A second signal while draining exits immediately.
         signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&shutdown))
@@ -135,22 +140,31 @@ pub fn run(
     let plan = cpus::plan(&config.cpus, config.workers);
     let choice = config.driver;
     let workers = config.workers;
-    let shared = Arc::new(Shared { config, pipeline, shutdown: Arc::clone(&shutdown) });
+    let shared = Arc::new(Shared {
+        config,
+        pipeline,
+        shutdown: Arc::clone(&shutdown),
+    });
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut handles = Vec::with_capacity(workers);
     for (id, (listener, cpu)) in listeners.into_iter().zip(plan).enumerate() {
         let shared = Arc::clone(&shared);
         let ready = ready_tx.clone();
-        let spawned = thread::Builder::new().name(format!("ringnova-w{id}")).spawn(move || {
-            if let Some(cpu) = cpu {
-                if let Err(err) = monoio::utils::bind_to_cpu_set([cpu]) {
-                    let _ = ready.send(Err(ServerError::Worker(id, format!("cannot pin to CPU {cpu}: {err}"))));
-                    return;
+        let spawned = thread::Builder::new()
+            .name(format!("ringnova-w{id}"))
+            .spawn(move || {
+                if let Some(cpu) = cpu {
+                    if let Err(err) = monoio::utils::bind_to_cpu_set([cpu]) {
+                        let _ = ready.send(Err(ServerError::Worker(
+                            id,
+                            format!("cannot pin to CPU {cpu}: {err}"),
+                        )));
+                        return;
+                    }
                 }
-            }
-            let worker = Rc::new(Worker::new(id, shared));
-            start_runtime(choice, id, worker, listener, cpu, &ready);
-        });
+                let worker = Rc::new(Worker::new(id, shared));
+                start_runtime(choice, id, worker, listener, cpu, &ready);
+            });
         match spawned {
             Ok(handle) => handles.push(handle),
             Err(err) => {
@@ -175,7 +189,10 @@ pub fn run(
         }
     }
     if failure.is_none() && drivers.len() < workers {
-        failure = Some(ServerError::Worker(drivers.len(), "exited before it was ready".into()));
+        failure = Some(ServerError::Worker(
+            drivers.len(),
+            "exited before it was ready".into(),
+        ));
     }
     if let Some(err) = failure {
         shutdown.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -195,7 +212,14 @@ pub fn run(
     let cpus = if pinned.is_empty() {
         "unpinned".to_string()
     } else {
-        format!("cpus {}", pinned.iter().map(usize::to_string).collect::<Vec<_>>().join(","))
+        format!(
+            "cpus {}",
+            pinned
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        )
     };
     let line = format!("ringnova ready: listening on http://{local} with {workers} workers ({cpus}), driver {driver}");
     on_ready(&line);

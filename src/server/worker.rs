@@ -67,12 +67,21 @@ pub struct Worker {
 impl Worker {
     /// A worker with an empty pool.
     pub fn new(id: usize, shared: Arc<Shared>) -> Self {
-        Worker { id, shared, active: Cell::new(0), busy: Cell::new(0), pool: RefCell::new(Vec::new()) }
+        Worker {
+            id,
+            shared,
+            active: Cell::new(0),
+            busy: Cell::new(0),
+            pool: RefCell::new(Vec::new()),
+        }
     }
 
     /// Takes a cleared buffer from the pool (or allocates one).
     pub fn take_buffer(&self) -> Vec<u8> {
-        self.pool.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(BUFFER_SIZE))
+        self.pool
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BUFFER_SIZE))
     }
 
     /// Returns a buffer to the pool.
@@ -131,7 +140,11 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
         monoio::time::sleep(Duration::from_millis(10)).await;
     }
     if worker.busy.get() > 0 {
-        log::warn!("worker {}: {} requests still running at the shutdown deadline", worker.id, worker.busy.get());
+        log::warn!(
+            "worker {}: {} requests still running at the shutdown deadline",
+            worker.id,
+            worker.busy.get()
+        );
     }
     Ok(())
 }
@@ -139,9 +152,25 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
 /// Answers a connection over the cap with 503 and closes it.
 async fn refuse(mut stream: TcpStream) {
     let mut resp = Response::new();
-    write_fault(&mut resp, 503, "Too many connections; try again later.", None);
+    write_fault(
+        &mut resp,
+        503,
+        "Too many connections; try again later.",
+        None,
+    );
     resp.close = true;
     let mut out = Vec::with_capacity(256);
-    resp.write_to(&mut out, &crate::http::date::http_date(), false, crate::http::Version::Http11, false);
-    let _ = monoio::time::timeout(Duration::from_secs(1), stream.write_all(out)).await;
+    resp.write_to(
+        &mut out,
+        &crate::http::date::http_date(),
+        false,
+        crate::http::Version::Http11,
+        false,
+    );
+    if let Ok((Ok(_), out)) =
+        monoio::time::timeout(Duration::from_secs(1), stream.write_all(out)).await
+    {
+        // A short linger: refused connections must stay cheap during a flood.
+        conn::linger(&mut stream, out, Duration::from_millis(200)).await;
+    }
 }

@@ -53,11 +53,14 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh scratch directory under the target dir.
 pub fn scratch_dir(tag: &str) -> PathBuf {
-    let dir = repo_root().join("target").join("test-scratch").join(format!(
-        "{tag}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let dir = repo_root()
+        .join("target")
+        .join("test-scratch")
+        .join(format!(
+            "{tag}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -83,17 +86,29 @@ pub struct Options<'a> {
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options { driver: "legacy", workers: 1, conf: "", cpus: Some("off") }
+        Options {
+            driver: "legacy",
+            workers: 1,
+            conf: "",
+            cpus: Some("off"),
+        }
     }
 }
 
 impl Server {
     pub fn start(driver: &str) -> Server {
-        Server::with(Options { driver, ..Options::default() })
+        Server::with(Options {
+            driver,
+            ..Options::default()
+        })
     }
 
     pub fn with_conf(driver: &str, conf: &str) -> Server {
-        Server::with(Options { driver, conf, ..Options::default() })
+        Server::with(Options {
+            driver,
+            conf,
+            ..Options::default()
+        })
     }
 
     pub fn with(opts: Options<'_>) -> Server {
@@ -149,14 +164,25 @@ impl Server {
         else {
             let _ = child.kill();
             let err = stderr.join().unwrap_or_default();
-            panic!("ringnova did not become ready (driver {}): stdout {line:?}, stderr {err}", opts.driver);
+            panic!(
+                "ringnova did not become ready (driver {}): stdout {line:?}, stderr {err}",
+                opts.driver
+            );
         };
-        Server { child, addr, dir, ready_line: line, stderr: Some(stderr) }
+        Server {
+            child,
+            addr,
+            dir,
+            ready_line: line,
+            stderr: Some(stderr),
+        }
     }
 
     pub fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect(self.addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
         stream
     }
@@ -170,7 +196,10 @@ impl Server {
 
     /// `GET path` with a Host header and optional extra header lines.
     pub fn get(&self, path: &str, extra: &str) -> Response {
-        self.roundtrip(&format!("GET {path} HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n", self.addr))
+        self.roundtrip(&format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n",
+            self.addr
+        ))
     }
 
     pub fn pid(&self) -> u32 {
@@ -178,7 +207,11 @@ impl Server {
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -198,7 +231,11 @@ impl Server {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        let err = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
         (status, err)
     }
 }
@@ -221,11 +258,18 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn text(&self) -> String {
@@ -233,20 +277,28 @@ impl Response {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text()))
     }
 
     /// Asserts a Nova fault body with this status and fault key.
     pub fn assert_fault(&self, status: u16, key: &str) {
         assert_eq!(self.status, status, "body: {}", self.text());
-        assert!(self.header("content-type").unwrap_or_default().starts_with("application/json"));
+        assert!(self
+            .header("content-type")
+            .unwrap_or_default()
+            .starts_with("application/json"));
         let json = self.json();
         assert_eq!(json[key]["code"], status, "{json}");
-        assert!(json[key]["message"].as_str().is_some_and(|m| !m.is_empty()), "{json}");
+        assert!(
+            json[key]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{json}"
+        );
     }
 
     pub fn closes(&self) -> bool {
-        self.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
     }
 }
 
@@ -274,10 +326,21 @@ pub fn read_response_to(stream: &mut TcpStream, head_request: bool) -> Option<Re
     let headers: Vec<(String, String)> = parsed
         .headers
         .iter()
-        .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
         .collect();
-    let mut resp = Response { status, headers, body: Vec::new() };
-    let length = resp.header("content-length").map(|v| v.parse::<usize>().unwrap());
+    let mut resp = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    let length = resp
+        .header("content-length")
+        .map(|v| v.parse::<usize>().unwrap());
     if !head_request && status >= 200 && status != 204 && status != 304 {
         if let Some(n) = length {
             resp.body = vec![0; n];
@@ -288,7 +351,10 @@ pub fn read_response_to(stream: &mut TcpStream, head_request: bool) -> Option<Re
 }
 
 fn is_closed(err: &std::io::Error) -> bool {
-    matches!(err.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted)
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// True when the peer closes the connection (EOF or reset) within the read timeout.
