@@ -4,7 +4,7 @@
 //! connection's read buffer; nothing here is copied out of it. Filters write what they learn
 //! (request id, identity, proxy-corrected URL parts) into [`RequestContext`]; apps read it.
 
-use std::{net::SocketAddr, time::Instant};
+use std::net::SocketAddr;
 
 use crate::{
     http::{Head, Version},
@@ -96,8 +96,6 @@ pub struct RequestContext<'a> {
     pub is_admin: bool,
     /// The negotiated microversion, once the API has set it.
     pub api_version: Option<crate::api::microversion::ApiVersion>,
-    /// When the request was framed.
-    pub started: Instant,
 }
 
 impl<'a> RequestContext<'a> {
@@ -122,7 +120,6 @@ impl<'a> RequestContext<'a> {
             project_id: None,
             is_admin: false,
             api_version: None,
-            started: Instant::now(),
         }
     }
 

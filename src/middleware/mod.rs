@@ -140,9 +140,10 @@ impl Chain {
                 faultwrap::call(resp, |resp| self.call_from(next, req, ctx, resp));
             }
             Filter::RequestLog { enabled } => {
+                let started = enabled.then(std::time::Instant::now);
                 self.call_from(next, req, ctx, resp);
-                if *enabled {
-                    request_log::on_response(req, ctx, resp);
+                if let Some(started) = started {
+                    request_log::on_response(req, ctx, resp, started);
                 }
             }
             Filter::SizeLimit { max } => {

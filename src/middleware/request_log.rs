@@ -3,14 +3,16 @@
 //! Core worker side only copies fixed-size fields into an [`AccessRecord`] and hands it to
 //! the logging thread (`crate::logging`); it never formats or writes.
 
+use std::time::Instant;
+
 use crate::{
     api::context::{Request, RequestContext},
     http::Response,
     logging::{self, AccessRecord, InlineText},
 };
 
-/// After the inner layers: queue the record.
-pub fn on_response(req: &Request<'_>, ctx: &RequestContext<'_>, resp: &Response) {
+/// After the inner layers: queue the record (`started` is when the filter was entered).
+pub fn on_response(req: &Request<'_>, ctx: &RequestContext<'_>, resp: &Response, started: Instant) {
     let remote = match ctx.remote_addr {
         Some(addr) => InlineText::new(addr.as_bytes()),
         None => logging::remote_text(req.peer),
@@ -22,7 +24,7 @@ pub fn on_response(req: &Request<'_>, ctx: &RequestContext<'_>, resp: &Response)
         status: resp.status,
         len: resp.body.len() as u64,
         microversion: ctx.api_version,
-        micros: ctx.started.elapsed().as_micros() as u64,
+        micros: started.elapsed().as_micros() as u64,
         request_id: ctx.request_id,
     });
 }

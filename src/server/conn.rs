@@ -30,8 +30,9 @@ use crate::{
         fault::{write_fault, Fault},
     },
     http::{
-        date::http_date, parse_head, BodyKind, ChunkedDecoder, ChunkedProgress, FrameError, Head,
-        Limits, Response, Version,
+        date::{http_date, DATE_LEN},
+        parse_head, BodyKind, ChunkedDecoder, ChunkedProgress, FrameError, Head, Limits, Response,
+        Version,
     },
     router::Method,
 };
@@ -82,6 +83,8 @@ struct Conn<'w> {
     pending: Option<Pending>,
     /// When the first byte of the current head arrived.
     head_started: Option<Instant>,
+    /// The `Date` value for this batch of responses.
+    date: [u8; DATE_LEN],
     close: bool,
 }
 
@@ -97,23 +100,28 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         start: 0,
         pending: None,
         head_started: None,
+        date: [b' '; DATE_LEN],
         close: false,
     };
     let mut busy = false;
     let limits = &worker.shared.config.limits;
     loop {
+        conn.date = http_date();
         // Answer every complete request already buffered, up to one output batch.
         let mut batch_full = false;
         while !conn.close && conn.start < conn.buf.len() {
-            if conn.head_started.is_none() {
-                conn.head_started = Some(Instant::now());
-            }
             if !busy {
                 busy = true;
                 worker.busy.set(worker.busy.get() + 1);
             }
             match conn.frame(limits) {
-                Framed::NeedMore => break,
+                Framed::NeedMore => {
+                    // Only a request that has to wait for more bytes needs its start time.
+                    if conn.head_started.is_none() {
+                        conn.head_started = Some(Instant::now());
+                    }
+                    break;
+                }
                 Framed::Ready {
                     head,
                     body_end,
@@ -348,7 +356,7 @@ impl Conn<'_> {
             Fault::new(400, "Malformed request URL.").write(resp);
             resp.write_to(
                 &mut self.out,
-                &http_date(),
+                &self.date,
                 method == Some(Method::Head),
                 head.version,
                 keep_alive,
@@ -381,7 +389,7 @@ impl Conn<'_> {
         }
         resp.write_to(
             &mut self.out,
-            &http_date(),
+            &self.date,
             req.is_head(),
             head.version,
             keep_alive,
@@ -406,12 +414,13 @@ impl Conn<'_> {
     }
 
     fn error_response(&mut self, status: u16, message: &str) {
+        self.date = http_date();
         self.resp.reset();
         write_fault(&mut self.resp, status, message, None);
         self.resp.close = true;
         self.close = true;
         self.resp
-            .write_to(&mut self.out, &http_date(), false, Version::Http11, false);
+            .write_to(&mut self.out, &self.date, false, Version::Http11, false);
     }
 }
 
