@@ -43,11 +43,17 @@ fn parse_args() -> Result<Args, String> {
         }
         let value = match inline {
             Some(v) => v,
-            None => it.next().ok_or_else(|| format!("{flag} needs a value\n{}", usage()))?,
+            None => it
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))?,
         };
         match flag.as_str() {
             "--listen" => {
-                listen = Some(value.parse().map_err(|e| format!("--listen {value}: {e}"))?)
+                listen = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("--listen {value}: {e}"))?,
+                )
             }
             "--body-file" => body_file = Some(value),
             // Pinning is the runner's job (taskset); there is one driver.

@@ -71,11 +71,17 @@ fn parse_args() -> Result<Args, String> {
         }
         let value = match inline {
             Some(v) => v,
-            None => it.next().ok_or_else(|| format!("{flag} needs a value\n{}", usage()))?,
+            None => it
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))?,
         };
         match flag.as_str() {
             "--listen" => {
-                listen = Some(value.parse().map_err(|e| format!("--listen {value}: {e}"))?)
+                listen = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("--listen {value}: {e}"))?,
+                )
             }
             "--cpu" => cpu = Some(value.parse().map_err(|e| format!("--cpu {value}: {e}"))?),
             "--body-file" => body_file = Some(value),
@@ -213,7 +219,10 @@ impl Shared {
             let mut body_len = 0usize;
             for h in req.headers.iter() {
                 if h.name.eq_ignore_ascii_case("content-length") {
-                    match std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok()) {
+                    match std::str::from_utf8(h.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                    {
                         Some(n) => body_len = n,
                         None => {
                             out.extend_from_slice(&r.bad_request.bytes);
@@ -291,7 +300,10 @@ async fn serve_conn(mut stream: TcpStream, shared: Rc<Shared>) {
 }
 
 async fn serve(listen: SocketAddr, shared: Rc<Shared>) -> io::Result<()> {
-    let opts = ListenerOpts::new().reuse_port(true).reuse_addr(true).backlog(4096);
+    let opts = ListenerOpts::new()
+        .reuse_port(true)
+        .reuse_addr(true)
+        .backlog(4096);
     let listener = TcpListener::bind_with_config(listen, &opts)?;
     println!("ready {}", listener.local_addr()?);
     loop {
@@ -313,7 +325,10 @@ async fn serve(listen: SocketAddr, shared: Rc<Shared>) -> io::Result<()> {
 fn build_uring_runtime() -> io::Result<monoio::Runtime<IoUringDriver>> {
     let mut tuned = io_uring::IoUring::builder();
     tuned.setup_coop_taskrun().setup_single_issuer();
-    match RuntimeBuilder::<IoUringDriver>::new().uring_builder(tuned).build() {
+    match RuntimeBuilder::<IoUringDriver>::new()
+        .uring_builder(tuned)
+        .build()
+    {
         Ok(rt) => {
             eprintln!("io_uring: coop_taskrun, single_issuer");
             Ok(rt)
@@ -347,8 +362,9 @@ fn main() -> ExitCode {
 
     let shared = Rc::new(Shared::new(&body));
     let result = match args.driver {
-        Driver::Uring => build_uring_runtime()
-            .and_then(|mut rt| rt.block_on(serve(args.listen, shared))),
+        Driver::Uring => {
+            build_uring_runtime().and_then(|mut rt| rt.block_on(serve(args.listen, shared)))
+        }
         Driver::Legacy => RuntimeBuilder::<LegacyDriver>::new()
             .build()
             .and_then(|mut rt| rt.block_on(serve(args.listen, shared))),
