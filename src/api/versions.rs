@@ -4,6 +4,8 @@
 //! response buffer; hrefs are built from the request's scheme, host and proxy prefix.
 //! The root document carries no microversion headers; the `/v2.1` document does.
 
+use std::cell::RefCell;
+
 use super::{
     context::{Request, RequestContext},
     fault::Fault,
@@ -86,17 +88,69 @@ fn push_media_types(out: &mut Vec<u8>, v: &VersionInfo) {
     out.extend_from_slice(b"\"}]");
 }
 
+/// Which cached document.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Doc {
+    Root,
+    V2_0,
+    V2_1,
+}
+
+/// The last rendering of each document on this worker, keyed by the link base
+/// (`scheme://host/prefix`). Clients keep asking with the same Host, so a document is
+/// rendered once and then copied; a different Host simply renders it again.
+struct Rendered {
+    doc: Doc,
+    base: Vec<u8>,
+    body: Vec<u8>,
+}
+
+thread_local! {
+    static RENDERED: RefCell<Vec<Rendered>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Appends document `doc` to `out`, from this worker's cache when the link base matches.
+fn cached(ctx: &RequestContext<'_>, doc: Doc, out: &mut Vec<u8>, render: impl FnOnce(&mut Vec<u8>)) {
+    let same_base = |base: &[u8]| {
+        let (scheme, host, prefix) = (ctx.scheme.as_bytes(), ctx.host.as_bytes(), ctx.proxy_prefix.as_bytes());
+        base.len() == scheme.len() + host.len() + prefix.len()
+            && base.starts_with(scheme)
+            && &base[scheme.len()..scheme.len() + host.len()] == host
+            && base.ends_with(prefix)
+    };
+    RENDERED.with(|cell| {
+        let mut entries = cell.borrow_mut();
+        if let Some(hit) = entries.iter().find(|e| e.doc == doc && same_base(&e.base)) {
+            out.extend_from_slice(&hit.body);
+            return;
+        }
+        let start = out.len();
+        render(out);
+        let mut base = Vec::with_capacity(ctx.scheme.len() + ctx.host.len() + ctx.proxy_prefix.len());
+        base.extend_from_slice(ctx.scheme.as_bytes());
+        base.extend_from_slice(ctx.host.as_bytes());
+        base.extend_from_slice(ctx.proxy_prefix.as_bytes());
+        let entry = Rendered { doc, base, body: out[start..].to_vec() };
+        match entries.iter_mut().find(|e| e.doc == doc) {
+            Some(slot) => *slot = entry,
+            None => entries.push(entry),
+        }
+    });
+}
+
 /// The root app (`oscomputeversionapp`): `/` lists versions, any other path gets 300 choices.
 pub fn root(_req: &Request<'_>, ctx: &RequestContext<'_>, resp: &mut Response) {
     resp.content_type = JSON;
     let out = &mut resp.body;
     if ctx.path_info == "/" || ctx.path_info.is_empty() {
         resp.status = 200;
-        out.extend_from_slice(b"{\"versions\": [");
-        push_summary(out, ctx, &V2_0);
-        out.extend_from_slice(b", ");
-        push_summary(out, ctx, &V2_1);
-        out.extend_from_slice(b"]}");
+        cached(ctx, Doc::Root, out, |out| {
+            out.extend_from_slice(b"{\"versions\": [");
+            push_summary(out, ctx, &V2_0);
+            out.extend_from_slice(b", ");
+            push_summary(out, ctx, &V2_1);
+            out.extend_from_slice(b"]}");
+        });
         return;
     }
     resp.status = 300;
@@ -129,10 +183,13 @@ pub fn root(_req: &Request<'_>, ctx: &RequestContext<'_>, resp: &mut Response) {
 
 /// Writes the full document of one version (`{"version": {...}}`).
 fn version_document(ctx: &RequestContext<'_>, resp: &mut Response, legacy: bool) {
-    let v = if legacy { &V2_0 } else { &V2_1 };
+    let (v, doc) = if legacy { (&V2_0, Doc::V2_0) } else { (&V2_1, Doc::V2_1) };
     resp.status = 200;
     resp.content_type = JSON;
-    let out = &mut resp.body;
+    cached(ctx, doc, &mut resp.body, |out| render_version(ctx, v, out));
+}
+
+fn render_version(ctx: &RequestContext<'_>, v: &VersionInfo, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"version\": {\"id\": \"");
     out.extend_from_slice(v.id.as_bytes());
     out.extend_from_slice(b"\", \"links\": [{\"href\": ");

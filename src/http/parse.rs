@@ -19,8 +19,10 @@ use super::{
 /// Upper bound of `Limits::max_headers`: the size of the parser's on-stack header array.
 pub const MAX_HEADERS_CEILING: usize = 512;
 
-/// Parses and validates a request head at the start of `buf`.
-pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameError> {
+/// Parses and validates a request head at the start of `buf` into `head` (reused between
+/// requests so that its inline header storage is never moved). Returns `Ok(false)` while
+/// the head is incomplete.
+pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, FrameError> {
     let skipped = buf
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
@@ -45,7 +47,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameErro
             if buf.len() > limits.max_header_size {
                 return Err(FrameError::HeadTooLarge);
             }
-            return Ok(None);
+            return Ok(false);
         }
         Err(httparse::Error::TooManyHeaders) => return Err(FrameError::TooManyHeaders),
         Err(httparse::Error::Version) => return Err(version_error(&buf[skipped..])),
@@ -65,19 +67,17 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameErro
     let target_span = Span::within(buf, target.as_bytes());
     let (path, query) = split_target(buf, target_span)?;
 
-    let mut head = Head {
-        method: Span::within(buf, method.as_bytes()),
-        target: target_span,
-        path,
-        query,
-        version,
-        headers: SmallVec::with_capacity(req.headers.len()),
-        len,
-        body: BodyKind::None,
-        keep_alive: version == Version::Http11,
-        expect_continue: false,
-        host: None,
-    };
+    head.method = Span::within(buf, method.as_bytes());
+    head.target = target_span;
+    head.path = path;
+    head.query = query;
+    head.version = version;
+    head.headers.clear();
+    head.len = len;
+    head.body = BodyKind::None;
+    head.keep_alive = version == Version::Http11;
+    head.expect_continue = false;
+    head.host = None;
 
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
@@ -161,7 +161,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, FrameErro
     if head.body == BodyKind::None {
         head.expect_continue = false;
     }
-    Ok(Some(head))
+    Ok(true)
 }
 
 /// 505 when the request line names another HTTP version, 400 when it is not HTTP at all.
@@ -282,8 +282,13 @@ fn split_target(buf: &[u8], target: Span) -> Result<(Span, Option<Span>), FrameE
 mod tests {
     use super::*;
 
+    fn parse_with(raw: &[u8], limits: &Limits) -> Result<Option<Head>, FrameError> {
+        let mut head = Head::default();
+        Ok(parse_head(raw, limits, &mut head)?.then_some(head))
+    }
+
     fn parse(raw: &str) -> Result<Option<Head>, FrameError> {
-        parse_head(raw.as_bytes(), &Limits::default())
+        parse_with(raw.as_bytes(), &Limits::default())
     }
 
     fn head(raw: &str) -> Head {
@@ -426,18 +431,18 @@ mod tests {
         };
         let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(40));
         assert_eq!(
-            parse_head(long_line.as_bytes(), &limits).unwrap_err(),
+            parse_with(long_line.as_bytes(), &limits).unwrap_err(),
             FrameError::RequestLineTooLong
         );
         // Too long even before the line ends.
         let partial = format!("GET /{}", "a".repeat(40));
         assert_eq!(
-            parse_head(partial.as_bytes(), &limits).unwrap_err(),
+            parse_with(partial.as_bytes(), &limits).unwrap_err(),
             FrameError::RequestLineTooLong
         );
         let many = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
         assert_eq!(
-            parse_head(many.as_bytes(), &limits).unwrap_err(),
+            parse_with(many.as_bytes(), &limits).unwrap_err(),
             FrameError::TooManyHeaders
         );
         let big = format!(
@@ -445,16 +450,16 @@ mod tests {
             "x".repeat(200)
         );
         assert_eq!(
-            parse_head(big.as_bytes(), &limits).unwrap_err(),
+            parse_with(big.as_bytes(), &limits).unwrap_err(),
             FrameError::HeadTooLarge
         );
         let big_partial = format!("GET / HTTP/1.1\r\nHost: a\r\nA: {}", "x".repeat(200));
         assert_eq!(
-            parse_head(big_partial.as_bytes(), &limits).unwrap_err(),
+            parse_with(big_partial.as_bytes(), &limits).unwrap_err(),
             FrameError::HeadTooLarge
         );
         let ok = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\n\r\n";
-        assert!(parse_head(ok.as_bytes(), &limits).unwrap().is_some());
+        assert!(parse_with(ok.as_bytes(), &limits).unwrap().is_some());
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub enum BodyKind {
 pub const INLINE_HEADERS: usize = 24;
 
 /// A validated request head. All spans are relative to the start of the request.
+///
+/// One `Head` lives per connection and is filled in place by [`super::parse_head`]; it is
+/// never moved per request (its inline header array is a few hundred bytes).
 #[derive(Debug, Clone)]
 pub struct Head {
     /// The method token.
@@ -93,6 +96,24 @@ pub struct Head {
     pub expect_continue: bool,
     /// The Host header's value.
     pub host: Option<Span>,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head {
+            method: Span::default(),
+            target: Span::default(),
+            path: Span::default(),
+            query: None,
+            version: Version::Http11,
+            headers: SmallVec::new(),
+            len: 0,
+            body: BodyKind::None,
+            keep_alive: true,
+            expect_continue: false,
+            host: None,
+        }
+    }
 }
 
 impl Head {

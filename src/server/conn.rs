@@ -43,13 +43,7 @@ const OUT_HIGH_WATER: usize = 64 * 1024;
 const READ_CHUNK: usize = 4096;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// A request whose head is parsed but whose body is still arriving.
-struct Pending {
-    head: Head,
-    body: BodyProgress,
-    sent_continue: bool,
-}
-
+/// The body of a request whose head is parsed (in `Conn::head`) but which is not complete.
 enum BodyProgress {
     /// Waiting for this many bytes after the head.
     Length(usize),
@@ -57,13 +51,11 @@ enum BodyProgress {
 }
 
 /// What the framer found at the start of the unread bytes.
-// `Ready` carries the head by value on purpose: boxing it would allocate per request.
-#[allow(clippy::large_enum_variant)]
 enum Framed {
     NeedMore,
-    /// A complete request: head, body range (relative to the request start), total length.
+    /// A complete request (its head is in `Conn::head`): end of its body and of its bytes,
+    /// both relative to the request start.
     Ready {
-        head: Head,
         body_end: usize,
         consumed: usize,
     },
@@ -80,7 +72,12 @@ struct Conn<'w> {
     path: Vec<u8>,
     /// Start of the current request in `buf`.
     start: usize,
-    pending: Option<Pending>,
+    /// The current request's head, parsed in place.
+    head: Head,
+    /// Set while the current request's body is still arriving.
+    pending: Option<BodyProgress>,
+    /// Whether `100 Continue` was sent for the current request.
+    sent_continue: bool,
     /// When the first byte of the current head arrived.
     head_started: Option<Instant>,
     /// The `Date` value for this batch of responses.
@@ -98,7 +95,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         resp: Response::new(),
         path: Vec::new(),
         start: 0,
+        head: Head::default(),
         pending: None,
+        sent_continue: false,
         head_started: None,
         date: [b' '; DATE_LEN],
         close: false,
@@ -122,12 +121,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                     }
                     break;
                 }
-                Framed::Ready {
-                    head,
-                    body_end,
-                    consumed,
-                } => {
-                    conn.dispatch(&head, body_end, consumed);
+                Framed::Ready { body_end, consumed } => {
+                    conn.dispatch(body_end, consumed);
                     conn.start += consumed;
                     conn.head_started = None;
                 }
@@ -138,11 +133,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                 break;
             }
         }
-        if let Some(pending) = conn.pending.as_mut() {
-            if pending.head.expect_continue && !pending.sent_continue {
-                pending.sent_continue = true;
-                conn.out.extend_from_slice(CONTINUE);
-            }
+        if conn.pending.is_some() && conn.head.expect_continue && !conn.sent_continue {
+            conn.sent_continue = true;
+            conn.out.extend_from_slice(CONTINUE);
         }
         if !conn.out.is_empty() {
             let out = std::mem::take(&mut conn.out);
@@ -269,74 +262,69 @@ impl Conn<'_> {
 
     /// Frames the request starting at `self.start`.
     fn frame(&mut self, limits: &Limits) -> Framed {
-        let mut pending = match self.pending.take() {
-            Some(pending) => pending,
-            None => {
-                let head = match parse_head(&self.buf[self.start..], limits) {
-                    Ok(Some(head)) => head,
-                    Ok(None) => return Framed::NeedMore,
-                    Err(err) => return Framed::Error(err),
-                };
-                let body = match head.body {
-                    BodyKind::None => {
-                        let len = head.len;
-                        return Framed::Ready {
-                            head,
-                            body_end: len,
-                            consumed: len,
-                        };
-                    }
-                    BodyKind::Length(n) if n > limits.max_body as u64 => {
-                        return Framed::Error(FrameError::BodyTooLarge(n))
-                    }
-                    BodyKind::Length(n) => BodyProgress::Length(n as usize),
-                    BodyKind::Chunked => {
-                        BodyProgress::Chunked(ChunkedDecoder::new(head.len, limits.max_body as u64))
-                    }
-                };
-                Pending {
-                    head,
-                    body,
-                    sent_continue: false,
-                }
+        if self.pending.is_none() {
+            match parse_head(&self.buf[self.start..], limits, &mut self.head) {
+                Ok(true) => {}
+                Ok(false) => return Framed::NeedMore,
+                Err(err) => return Framed::Error(err),
             }
-        };
-        let available = self.buf.len() - self.start;
-        match &mut pending.body {
-            BodyProgress::Length(n) => {
-                let end = pending.head.len + *n;
-                if available >= end {
+            let len = self.head.len;
+            self.sent_continue = false;
+            self.pending = Some(match self.head.body {
+                BodyKind::None => {
                     return Framed::Ready {
-                        head: pending.head,
+                        body_end: len,
+                        consumed: len,
+                    }
+                }
+                BodyKind::Length(n) if n > limits.max_body as u64 => {
+                    return Framed::Error(FrameError::BodyTooLarge(n))
+                }
+                BodyKind::Length(n) => BodyProgress::Length(n as usize),
+                BodyKind::Chunked => {
+                    BodyProgress::Chunked(ChunkedDecoder::new(len, limits.max_body as u64))
+                }
+            });
+        }
+        let available = self.buf.len() - self.start;
+        let framed = match self.pending.as_mut() {
+            Some(BodyProgress::Length(n)) => {
+                let end = self.head.len + *n;
+                if available >= end {
+                    Framed::Ready {
                         body_end: end,
                         consumed: end,
-                    };
-                }
-                // Make room for the whole body at once rather than growing read by read.
-                self.buf.reserve(self.start + end - self.buf.len());
-            }
-            BodyProgress::Chunked(decoder) => {
-                let request = &mut self.buf[self.start..];
-                match decoder.decode(request) {
-                    Ok(ChunkedProgress::Done { body_end, consumed }) => {
-                        return Framed::Ready {
-                            head: pending.head,
-                            body_end,
-                            consumed,
-                        };
                     }
-                    Ok(ChunkedProgress::NeedMore) => decoder.compact(&mut self.buf, self.start),
-                    Err(err) => return Framed::Error(err),
+                } else {
+                    // Make room for the whole body at once rather than growing read by read.
+                    self.buf.reserve(self.start + end - self.buf.len());
+                    Framed::NeedMore
                 }
             }
+            Some(BodyProgress::Chunked(decoder)) => {
+                match decoder.decode(&mut self.buf[self.start..]) {
+                    Ok(ChunkedProgress::Done { body_end, consumed }) => {
+                        Framed::Ready { body_end, consumed }
+                    }
+                    Ok(ChunkedProgress::NeedMore) => {
+                        decoder.compact(&mut self.buf, self.start);
+                        Framed::NeedMore
+                    }
+                    Err(err) => Framed::Error(err),
+                }
+            }
+            None => Framed::NeedMore,
+        };
+        if !matches!(framed, Framed::NeedMore) {
+            self.pending = None;
         }
-        self.pending = Some(pending);
-        Framed::NeedMore
+        framed
     }
 
     /// Runs one complete request through the pipeline and appends its response.
-    fn dispatch(&mut self, head: &Head, body_end: usize, consumed: usize) {
+    fn dispatch(&mut self, body_end: usize, consumed: usize) {
         let shared = &self.worker.shared;
+        let head = &self.head;
         let bytes = &self.buf[self.start..self.start + consumed];
         let resp = &mut self.resp;
         resp.reset();
