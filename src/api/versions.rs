@@ -96,13 +96,27 @@ enum Doc {
     V2_1,
 }
 
-/// The last rendering of each document on this worker, keyed by the link base
-/// (`scheme://host/prefix`). Clients keep asking with the same Host, so a document is
-/// rendered once and then copied; a different Host simply renders it again.
+/// The last rendering of each document on this worker, keyed by the link base (scheme,
+/// host, proxy prefix). Clients keep asking with the same Host, so a document is rendered
+/// once and then copied; a different base simply renders it again.
 struct Rendered {
     doc: Doc,
-    base: Vec<u8>,
+    https: bool,
+    host: Vec<u8>,
+    prefix: Vec<u8>,
     body: Vec<u8>,
+}
+
+impl Rendered {
+    /// Cheap checks first: a hit costs one comparison of the host bytes.
+    fn matches(&self, doc: Doc, ctx: &RequestContext<'_>) -> bool {
+        self.doc == doc
+            && self.https == (ctx.scheme.len() == 5)
+            && self.host.len() == ctx.host.len()
+            && self.prefix.len() == ctx.proxy_prefix.len()
+            && self.host == ctx.host.as_bytes()
+            && (self.prefix.is_empty() || self.prefix == ctx.proxy_prefix.as_bytes())
+    }
 }
 
 thread_local! {
@@ -110,27 +124,27 @@ thread_local! {
 }
 
 /// Appends document `doc` to `out`, from this worker's cache when the link base matches.
-fn cached(ctx: &RequestContext<'_>, doc: Doc, out: &mut Vec<u8>, render: impl FnOnce(&mut Vec<u8>)) {
-    let same_base = |base: &[u8]| {
-        let (scheme, host, prefix) = (ctx.scheme.as_bytes(), ctx.host.as_bytes(), ctx.proxy_prefix.as_bytes());
-        base.len() == scheme.len() + host.len() + prefix.len()
-            && base.starts_with(scheme)
-            && &base[scheme.len()..scheme.len() + host.len()] == host
-            && base.ends_with(prefix)
-    };
+fn cached(
+    ctx: &RequestContext<'_>,
+    doc: Doc,
+    out: &mut Vec<u8>,
+    render: impl FnOnce(&mut Vec<u8>),
+) {
     RENDERED.with(|cell| {
         let mut entries = cell.borrow_mut();
-        if let Some(hit) = entries.iter().find(|e| e.doc == doc && same_base(&e.base)) {
+        if let Some(hit) = entries.iter().find(|e| e.matches(doc, ctx)) {
             out.extend_from_slice(&hit.body);
             return;
         }
         let start = out.len();
         render(out);
-        let mut base = Vec::with_capacity(ctx.scheme.len() + ctx.host.len() + ctx.proxy_prefix.len());
-        base.extend_from_slice(ctx.scheme.as_bytes());
-        base.extend_from_slice(ctx.host.as_bytes());
-        base.extend_from_slice(ctx.proxy_prefix.as_bytes());
-        let entry = Rendered { doc, base, body: out[start..].to_vec() };
+        let entry = Rendered {
+            doc,
+            https: ctx.scheme.len() == 5,
+            host: ctx.host.as_bytes().to_vec(),
+            prefix: ctx.proxy_prefix.as_bytes().to_vec(),
+            body: out[start..].to_vec(),
+        };
         match entries.iter_mut().find(|e| e.doc == doc) {
             Some(slot) => *slot = entry,
             None => entries.push(entry),
@@ -183,7 +197,11 @@ pub fn root(_req: &Request<'_>, ctx: &RequestContext<'_>, resp: &mut Response) {
 
 /// Writes the full document of one version (`{"version": {...}}`).
 fn version_document(ctx: &RequestContext<'_>, resp: &mut Response, legacy: bool) {
-    let (v, doc) = if legacy { (&V2_0, Doc::V2_0) } else { (&V2_1, Doc::V2_1) };
+    let (v, doc) = if legacy {
+        (&V2_0, Doc::V2_0)
+    } else {
+        (&V2_1, Doc::V2_1)
+    };
     resp.status = 200;
     resp.content_type = JSON;
     cached(ctx, doc, &mut resp.body, |out| render_version(ctx, v, out));

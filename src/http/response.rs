@@ -74,11 +74,24 @@ impl Response {
         version: Version,
         keep_alive: bool,
     ) {
-        out.extend_from_slice(b"HTTP/1.1 ");
-        push_u64(out, u64::from(self.status));
-        out.push(b' ');
-        out.extend_from_slice(reason_phrase(self.status).as_bytes());
-        out.extend_from_slice(b"\r\nDate: ");
+        let bodyless_status = self.status == 204 || self.status == 304 || self.status < 200;
+        let mut length = itoa::Buffer::new();
+        let length = length.format(self.body.len());
+        out.reserve(
+            96 + self.content_type.len()
+                + length.len()
+                + self.headers.len()
+                + if head_only { 0 } else { self.body.len() },
+        );
+        match status_line(self.status) {
+            Some(line) => out.extend_from_slice(line),
+            None => {
+                out.extend_from_slice(b"HTTP/1.1 ");
+                push_u64(out, u64::from(self.status));
+                out.extend_from_slice(b" Unknown\r\n");
+            }
+        }
+        out.extend_from_slice(b"Date: ");
         out.extend_from_slice(date);
         out.extend_from_slice(b"\r\n");
         if !self.content_type.is_empty() {
@@ -86,10 +99,9 @@ impl Response {
             out.extend_from_slice(self.content_type.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        let bodyless_status = self.status == 204 || self.status == 304 || self.status < 200;
         if !bodyless_status {
             out.extend_from_slice(b"Content-Length: ");
-            push_u64(out, self.body.len() as u64);
+            out.extend_from_slice(length.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(&self.headers);
@@ -106,56 +118,62 @@ impl Response {
 }
 
 /// Appends the decimal form of `n`.
-pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+pub fn push_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// The reason phrase for a status code.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        300 => "Multiple Choices",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        413 => "Request Entity Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        417 => "Expectation Failed",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
+macro_rules! status_lines {
+    ($($code:literal $reason:literal,)*) => {
+        /// The reason phrase for a status code.
+        pub fn reason_phrase(status: u16) -> &'static str {
+            match status {
+                $($code => $reason,)*
+                _ => "Unknown",
+            }
+        }
+
+        /// The whole status line (`HTTP/1.1 200 OK\r\n`), precomputed for known codes.
+        fn status_line(status: u16) -> Option<&'static [u8]> {
+            match status {
+                $($code => Some(concat!("HTTP/1.1 ", $code, " ", $reason, "\r\n").as_bytes()),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+status_lines! {
+    100 "Continue",
+    200 "OK",
+    201 "Created",
+    202 "Accepted",
+    204 "No Content",
+    300 "Multiple Choices",
+    302 "Found",
+    304 "Not Modified",
+    400 "Bad Request",
+    401 "Unauthorized",
+    403 "Forbidden",
+    404 "Not Found",
+    405 "Method Not Allowed",
+    406 "Not Acceptable",
+    408 "Request Timeout",
+    409 "Conflict",
+    410 "Gone",
+    411 "Length Required",
+    413 "Request Entity Too Large",
+    414 "URI Too Long",
+    415 "Unsupported Media Type",
+    417 "Expectation Failed",
+    422 "Unprocessable Entity",
+    429 "Too Many Requests",
+    431 "Request Header Fields Too Large",
+    500 "Internal Server Error",
+    501 "Not Implemented",
+    502 "Bad Gateway",
+    503 "Service Unavailable",
+    504 "Gateway Timeout",
+    505 "HTTP Version Not Supported",
 }
 
 #[cfg(test)]
@@ -218,6 +236,21 @@ mod tests {
         resp.header("X-Request", b"v");
         assert!(resp.has_header("x-request"));
         assert!(!resp.has_header("x-req"));
+    }
+
+    #[test]
+    fn status_lines_are_complete() {
+        for status in [200u16, 204, 300, 404, 413, 431, 505] {
+            let line = std::str::from_utf8(status_line(status).unwrap()).unwrap();
+            assert_eq!(
+                line,
+                format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status))
+            );
+        }
+        assert_eq!(reason_phrase(299), "Unknown");
+        let mut resp = Response::new();
+        resp.status = 299;
+        assert!(render(&resp, false, Version::Http11, true).starts_with("HTTP/1.1 299 Unknown\r\n"));
     }
 
     #[test]

@@ -201,7 +201,7 @@ impl Pipeline {
             let matched = if entry.plus {
                 rest.len() >= 2 && rest.starts_with('/')
             } else {
-                rest.is_empty() || rest.starts_with('/') || entry.prefix.is_empty()
+                rest.is_empty() || rest.starts_with('/')
             };
             if matched {
                 return Some((&self.chains[entry.chain], entry.prefix, rest));

@@ -337,10 +337,13 @@ impl Conn<'_> {
             Some(raw_path)
         };
         let query = head.query.map_or(&b""[..], |q| q.of(bytes));
-        let (Some(path), Ok(query)) = (
-            path.and_then(|p| std::str::from_utf8(p).ok()),
-            std::str::from_utf8(query),
-        ) else {
+        let query = if query.is_empty() {
+            Ok("")
+        } else {
+            std::str::from_utf8(query)
+        };
+        let (Some(path), Ok(query)) = (path.and_then(|p| std::str::from_utf8(p).ok()), query)
+        else {
             Fault::new(400, "Malformed request URL.").write(resp);
             resp.write_to(
                 &mut self.out,
