@@ -104,6 +104,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
     };
     let mut busy = false;
     let limits = &worker.shared.config.limits;
+    let deadlines = &worker.deadlines;
+    let slot = deadlines.register();
     loop {
         conn.date = http_date();
         // Answer every complete request already buffered, up to one output batch.
@@ -139,7 +141,10 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         }
         if !conn.out.is_empty() {
             let out = std::mem::take(&mut conn.out);
-            match monoio::time::timeout(limits.send_timeout, stream.write_all(out)).await {
+            match deadlines
+                .guard(&slot, limits.send_timeout, stream.write_all(out))
+                .await
+            {
                 Ok((Ok(_), mut out)) => {
                     out.clear();
                     conn.out = out;
@@ -177,7 +182,10 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         }
         let buf = std::mem::take(&mut conn.buf);
         let (begin, end) = (buf.len(), buf.capacity());
-        match monoio::time::timeout(wait, stream.read(SliceMut::new(buf, begin, end))).await {
+        match deadlines
+            .guard(&slot, wait, stream.read(SliceMut::new(buf, begin, end)))
+            .await
+        {
             Ok((Ok(n), slice)) => {
                 conn.buf = slice.into_inner();
                 if n == 0 {

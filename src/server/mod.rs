@@ -9,6 +9,7 @@
 
 pub mod conn;
 pub mod cpus;
+pub mod deadline;
 pub mod listener;
 pub mod worker;
 
@@ -80,19 +81,17 @@ fn start_runtime(
 ) {
     let uring = match choice {
         DriverChoice::Legacy => None,
-        DriverChoice::Uring | DriverChoice::Auto => {
-            match build_uring() {
-                Ok(rt) => Some(rt),
-                Err(err) if choice == DriverChoice::Auto => {
-                    log::info!("worker {id}: io_uring unavailable ({err}); using epoll");
-                    None
-                }
-                Err(err) => {
-                    let _ = ready.send(Err(ServerError::Worker(id, format!("io_uring: {err}"))));
-                    return;
-                }
+        DriverChoice::Uring | DriverChoice::Auto => match build_uring() {
+            Ok(rt) => Some(rt),
+            Err(err) if choice == DriverChoice::Auto => {
+                log::info!("worker {id}: io_uring unavailable ({err}); using epoll");
+                None
             }
-        }
+            Err(err) => {
+                let _ = ready.send(Err(ServerError::Worker(id, format!("io_uring: {err}"))));
+                return;
+            }
+        },
     };
     let outcome = if let Some(mut rt) = uring {
         let _ = ready.send(Ok((id, Driver::Uring, cpu)));
@@ -121,11 +120,19 @@ fn start_runtime(
 fn build_uring() -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<IoUringDriver>>> {
     let mut tuned = io_uring::IoUring::builder();
     tuned.setup_coop_taskrun().setup_single_issuer();
-    match RuntimeBuilder::<IoUringDriver>::new().uring_builder(tuned).enable_timer().build() {
+    match RuntimeBuilder::<IoUringDriver>::new()
+        .uring_builder(tuned)
+        .enable_timer()
+        .build()
+    {
         Ok(rt) => Ok(rt),
         Err(err) => {
-            log::debug!("io_uring with COOP_TASKRUN|SINGLE_ISSUER refused ({err}); trying a plain ring");
-            RuntimeBuilder::<IoUringDriver>::new().enable_timer().build()
+            log::debug!(
+                "io_uring with COOP_TASKRUN|SINGLE_ISSUER refused ({err}); trying a plain ring"
+            );
+            RuntimeBuilder::<IoUringDriver>::new()
+                .enable_timer()
+                .build()
         }
     }
 }

@@ -21,7 +21,7 @@ use monoio::{
     net::{TcpListener, TcpStream},
 };
 
-use super::conn;
+use super::{conn, deadline::Deadlines};
 use crate::{api::fault::write_fault, config::Config, http::Response, middleware::Pipeline};
 
 /// Read-only state every worker shares.
@@ -61,6 +61,8 @@ pub struct Worker {
     pub active: Cell<usize>,
     /// Connections in the middle of a request (not idle between requests).
     pub busy: Cell<usize>,
+    /// Connection timeouts, swept once a tick.
+    pub deadlines: Rc<Deadlines>,
     pool: RefCell<Vec<Vec<u8>>>,
 }
 
@@ -72,6 +74,7 @@ impl Worker {
             shared,
             active: Cell::new(0),
             busy: Cell::new(0),
+            deadlines: Rc::new(Deadlines::default()),
             pool: RefCell::new(Vec::new()),
         }
     }
@@ -107,6 +110,7 @@ pub async fn shutdown_signal(shared: &Shared) {
 /// The accept loop, then the drain. Runs inside the worker's runtime.
 pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io::Result<()> {
     let listener = TcpListener::from_std(listener)?;
+    monoio::spawn(Rc::clone(&worker.deadlines).sweep());
     loop {
         let accepted = monoio::select! {
             accepted = listener.accept() => Some(accepted),
