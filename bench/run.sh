@@ -326,6 +326,11 @@ run_one() { # name pid port path mode
     us="$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$reqs" \
         'BEGIN { printf "%.3f", (t / hz) * 1e6 / n }')"
     US_PER_REQ["$name|$path|$mode"]="$us"
+    # Every endpoint answers 200: any other status means a broken server, not a slow one.
+    if [[ "${non2xx:-0}" != 0 ]]; then
+        log "$name $path $(mode_label "$mode"): $non2xx non-2xx responses"
+        FAILURES=$((FAILURES + 1))
+    fi
     # shellcheck disable=SC2016 # the backticks are markdown, not expansions
     out "$(printf '| %s | `%s` | %s | %.0f | %s | %s | %s | %s | %s | **%s** |' \
         "$name" "$path" "$(mode_label "$mode")" "$rps" "$p99" "$reqs" "$non2xx" "$sock" "$cpu_s" "$us")"
