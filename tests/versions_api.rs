@@ -275,3 +275,30 @@ per_driver!(cors_when_configured, |driver| {
         .unwrap()
         .contains("POST"));
 });
+
+per_driver!(unsupported_content_type_is_415, |driver| {
+    let server = Server::start(driver);
+    let auth = "X-Auth-Token: a:b\r\n";
+    let resp = server.get(
+        "/v2.1/versions/v2.1",
+        &format!("{auth}Content-Type: application/xml\r\n"),
+    );
+    resp.assert_fault(415, "badMediaType");
+    assert_eq!(
+        resp.json()["badMediaType"]["message"],
+        "Unsupported Content-Type"
+    );
+    assert_eq!(resp.header("openstack-api-version"), Some("compute 2.1"));
+    for ok in [
+        "application/json",
+        "application/json; charset=UTF-8",
+        "text/plain",
+        "application/vnd.openstack.compute+json",
+    ] {
+        let resp = server.get(
+            "/v2.1/versions/v2.1",
+            &format!("{auth}Content-Type: {ok}\r\n"),
+        );
+        assert_eq!(resp.status, 200, "{ok}");
+    }
+});

@@ -4,7 +4,7 @@
 //! connection's read buffer; nothing here is copied out of it. Filters write what they learn
 //! (request id, identity, proxy-corrected URL parts) into [`RequestContext`]; apps read it.
 
-use std::net::SocketAddr;
+use std::{cell::Cell, net::SocketAddr};
 
 use crate::{
     http::{Head, Version},
@@ -15,14 +15,16 @@ use crate::{
 pub type RequestId = [u8; 40];
 
 /// One framed request: its head, body and the bytes they point into.
-#[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// The request's bytes; the head's spans index into this.
+    /// The request head's bytes; the head's spans index into this.
     pub buf: &'a [u8],
     /// The parsed head.
     pub head: &'a Head,
-    /// The decoded body.
-    pub body: &'a [u8],
+    /// The decoded body, mutable so that it can be parsed in place (JSON strings are
+    /// unescaped where they lie). Taken once, by the layer that parses it.
+    pub body: Cell<Option<&'a mut [u8]>>,
+    /// Length of the body in bytes.
+    pub body_len: usize,
     /// The method, if it is one the router knows.
     pub method: Option<Method>,
     /// The percent-decoded path.
@@ -33,7 +35,24 @@ pub struct Request<'a> {
     pub peer: SocketAddr,
 }
 
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("body_len", &self.body_len)
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> Request<'a> {
+    /// Takes the body for parsing; `None` when it was already taken.
+    pub fn take_body(&self) -> Option<&'a mut [u8]> {
+        self.body.take()
+    }
+
     /// The first header named `name` (ASCII case-insensitive).
     #[inline]
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {

@@ -13,6 +13,7 @@
 //!         └ "/v2/+", "/v2.1/+" → ApiRouter::call  (router → microversion → handler)
 //! ```
 
+pub mod body;
 pub mod context;
 pub mod fault;
 pub mod healthcheck;
@@ -90,8 +91,8 @@ impl ApiRouter {
 }
 
 /// Nova's `wsgi.Resource` around one handler: negotiates the microversion (not under the
-/// legacy `/v2` wrapper), turns an error into its fault, and adds the version headers to
-/// every outcome, faults included.
+/// legacy `/v2` wrapper), checks the Content-Type (415), turns an error into its fault, and
+/// adds the version headers to every outcome, faults included.
 pub fn resource<'a>(
     req: &Request<'a>,
     ctx: &mut RequestContext<'a>,
@@ -110,7 +111,7 @@ pub fn resource<'a>(
             }
         }
     }
-    if let Err(fault) = handler(ctx, resp) {
+    if let Err(fault) = body::check_content_type(req).and_then(|()| handler(ctx, resp)) {
         resp.headers.clear();
         fault.write(resp);
     }

@@ -147,7 +147,7 @@ impl Chain {
                 }
             }
             Filter::SizeLimit { max } => {
-                if req.body.len() > *max {
+                if req.body_len > *max {
                     Fault::with_message(
                         413,
                         format!("Request is too large. Larger than max_request_body_size ({max})."),

@@ -333,7 +333,9 @@ impl Conn<'_> {
     fn dispatch(&mut self, body_end: usize, consumed: usize) {
         let shared = &self.worker.shared;
         let head = &self.head;
-        let bytes = &self.buf[self.start..self.start + consumed];
+        let (bytes, body) = self.buf[self.start..self.start + consumed].split_at_mut(head.len);
+        let bytes: &[u8] = bytes;
+        let body = &mut body[..body_end - head.len];
         let resp = &mut self.resp;
         resp.reset();
         let method = Method::from_bytes(head.method.of(bytes));
@@ -365,7 +367,8 @@ impl Conn<'_> {
         let req = Request {
             buf: bytes,
             head,
-            body: &bytes[head.len..body_end],
+            body_len: body.len(),
+            body: std::cell::Cell::new(Some(body)),
             method,
             path,
             query,
