@@ -18,7 +18,9 @@ pub mod context;
 pub mod fault;
 pub mod healthcheck;
 pub mod json;
+pub mod links;
 pub mod microversion;
+pub mod query;
 pub mod versions;
 
 use context::{Request, RequestContext};
