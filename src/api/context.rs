@@ -99,8 +99,9 @@ pub struct RequestContext<'a> {
     pub path_info: &'a str,
     /// `http` or `https` (from proxy headers when enabled).
     pub scheme: &'a str,
-    /// Host (and port) for generated links.
-    pub host: &'a str,
+    /// Host (and port) for generated links, as sent (header bytes, not validated as UTF-8:
+    /// link writers escape them byte by byte).
+    pub host: &'a [u8],
     /// Path prefix added by a proxy (`X-Forwarded-Prefix`), without a trailing `/`.
     pub proxy_prefix: &'a str,
     /// Client address, possibly corrected by proxy headers.
@@ -123,8 +124,7 @@ impl<'a> RequestContext<'a> {
         let host = req
             .head
             .host
-            .and_then(|span| std::str::from_utf8(span.of(req.buf)).ok())
-            .unwrap_or("localhost");
+            .map_or(&b"localhost"[..], |span| span.of(req.buf));
         RequestContext {
             request_id: None,
             global_request_id: None,
@@ -146,7 +146,7 @@ impl<'a> RequestContext<'a> {
     pub fn push_host_url(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.scheme.as_bytes());
         out.extend_from_slice(b"://");
-        out.extend_from_slice(self.host.as_bytes());
+        out.extend_from_slice(self.host);
         out.extend_from_slice(self.proxy_prefix.as_bytes());
     }
 

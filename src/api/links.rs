@@ -33,7 +33,7 @@ impl<'c, 'a> Links<'c, 'a> {
     fn push_base(&self, out: &mut Vec<u8>, versioned: bool) {
         json::push_escaped(out, self.ctx.scheme);
         out.extend_from_slice(b"://");
-        json::push_escaped(out, self.ctx.host);
+        json::push_escaped_bytes(out, self.ctx.host);
         json::push_escaped(out, self.ctx.proxy_prefix);
         if versioned {
             out.extend_from_slice(self.ctx.script_name.as_bytes());
@@ -137,7 +137,7 @@ mod tests {
 
     fn ctx<'a>(req: &Request<'a>, project: &'a str) -> RequestContext<'a> {
         let mut ctx = RequestContext::new(req, "/v2.1", "/flavors");
-        ctx.host = "h:8774";
+        ctx.host = b"h:8774";
         ctx.project_id = Some(project);
         ctx
     }

@@ -54,7 +54,7 @@ fn push_href(out: &mut Vec<u8>, ctx: &RequestContext<'_>, path: &str, rest: &str
     out.push(b'"');
     json::push_escaped(out, ctx.scheme);
     out.extend_from_slice(b"://");
-    json::push_escaped(out, ctx.host);
+    json::push_escaped_bytes(out, ctx.host);
     json::push_escaped(out, ctx.proxy_prefix);
     out.push(b'/');
     out.extend_from_slice(path.as_bytes());
@@ -114,7 +114,7 @@ impl Rendered {
             && self.https == (ctx.scheme.len() == 5)
             && self.host.len() == ctx.host.len()
             && self.prefix.len() == ctx.proxy_prefix.len()
-            && self.host == ctx.host.as_bytes()
+            && self.host == ctx.host
             && (self.prefix.is_empty() || self.prefix == ctx.proxy_prefix.as_bytes())
     }
 }
@@ -141,7 +141,7 @@ fn cached(
         let entry = Rendered {
             doc,
             https: ctx.scheme.len() == 5,
-            host: ctx.host.as_bytes().to_vec(),
+            host: ctx.host.to_vec(),
             prefix: ctx.proxy_prefix.as_bytes().to_vec(),
             body: out[start..].to_vec(),
         };
@@ -182,7 +182,7 @@ pub fn root(_req: &Request<'_>, ctx: &RequestContext<'_>, resp: &mut Response) {
         out.push(b'"');
         json::push_escaped(out, ctx.scheme);
         out.extend_from_slice(b"://");
-        json::push_escaped(out, ctx.host);
+        json::push_escaped_bytes(out, ctx.host);
         json::push_escaped(out, ctx.proxy_prefix);
         out.push(b'/');
         out.extend_from_slice(v.path.as_bytes());

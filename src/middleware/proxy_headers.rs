@@ -17,7 +17,7 @@ pub fn on_request<'a>(req: &Request<'a>, ctx: &mut RequestContext<'a>) {
             let value = value.trim().trim_matches('"');
             match key.trim().to_ascii_lowercase().as_str() {
                 "proto" if value == "http" || value == "https" => ctx.scheme = value,
-                "host" if !value.is_empty() => ctx.host = value,
+                "host" if !value.is_empty() => ctx.host = value.as_bytes(),
                 "for" if !value.is_empty() => ctx.remote_addr = Some(value),
                 _ => {}
             }
@@ -32,7 +32,7 @@ pub fn on_request<'a>(req: &Request<'a>, ctx: &mut RequestContext<'a>) {
         if let Some(host) = req.header_str("x-forwarded-host") {
             let host = host.split(',').next().unwrap_or_default().trim();
             if !host.is_empty() {
-                ctx.host = host;
+                ctx.host = host.as_bytes();
             }
         }
         if let Some(client) = req.header_str("x-forwarded-for") {
