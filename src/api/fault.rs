@@ -86,6 +86,7 @@ pub fn fault_name(status: u16) -> &'static str {
 pub fn write_fault(resp: &mut Response, status: u16, message: &str, retry_after: Option<u32>) {
     resp.status = status;
     resp.content_type = FAULT_CONTENT_TYPE;
+    resp.shared_body = None;
     let body = &mut resp.body;
     body.clear();
     body.extend_from_slice(b"{\"");

@@ -4,7 +4,7 @@
 //! response buffer; hrefs are built from the request's scheme, host and proxy prefix.
 //! The root document carries no microversion headers; the `/v2.1` document does.
 
-use std::cell::RefCell;
+use std::{cell::RefCell, rc::Rc};
 
 use super::{
     context::{Request, RequestContext},
@@ -104,7 +104,7 @@ struct Rendered {
     https: bool,
     host: Vec<u8>,
     prefix: Vec<u8>,
-    body: Vec<u8>,
+    body: Rc<[u8]>,
 }
 
 impl Rendered {
@@ -123,27 +123,30 @@ thread_local! {
     static RENDERED: RefCell<Vec<Rendered>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Appends document `doc` to `out`, from this worker's cache when the link base matches.
+/// Sets document `doc` as the response body, from this worker's cache when the link base
+/// matches (the cached bytes are shared, not copied, until the response is written).
 fn cached(
     ctx: &RequestContext<'_>,
     doc: Doc,
-    out: &mut Vec<u8>,
+    resp: &mut Response,
     render: impl FnOnce(&mut Vec<u8>),
 ) {
     RENDERED.with(|cell| {
         let mut entries = cell.borrow_mut();
         if let Some(hit) = entries.iter().find(|e| e.matches(doc, ctx)) {
-            out.extend_from_slice(&hit.body);
+            resp.shared_body = Some(Rc::clone(&hit.body));
             return;
         }
-        let start = out.len();
-        render(out);
+        let mut body = Vec::with_capacity(512);
+        render(&mut body);
+        let body: Rc<[u8]> = body.into();
+        resp.shared_body = Some(Rc::clone(&body));
         let entry = Rendered {
             doc,
             https: ctx.scheme.len() == 5,
             host: ctx.host.to_vec(),
             prefix: ctx.proxy_prefix.as_bytes().to_vec(),
-            body: out[start..].to_vec(),
+            body,
         };
         match entries.iter_mut().find(|e| e.doc == doc) {
             Some(slot) => *slot = entry,
@@ -155,10 +158,9 @@ fn cached(
 /// The root app (`oscomputeversionapp`): `/` lists versions, any other path gets 300 choices.
 pub fn root(_req: &Request<'_>, ctx: &RequestContext<'_>, resp: &mut Response) {
     resp.content_type = JSON;
-    let out = &mut resp.body;
     if ctx.path_info == "/" || ctx.path_info.is_empty() {
         resp.status = 200;
-        cached(ctx, Doc::Root, out, |out| {
+        cached(ctx, Doc::Root, resp, |out| {
             out.extend_from_slice(b"{\"versions\": [");
             push_summary(out, ctx, &V2_0);
             out.extend_from_slice(b", ");
@@ -168,6 +170,7 @@ pub fn root(_req: &Request<'_>, ctx: &RequestContext<'_>, resp: &mut Response) {
         return;
     }
     resp.status = 300;
+    let out = &mut resp.body;
     let rest = ctx.path_info.trim_start_matches('/');
     out.extend_from_slice(b"{\"choices\": [");
     for (i, v) in [&V2_0, &V2_1].into_iter().enumerate() {
@@ -204,7 +207,7 @@ fn version_document(ctx: &RequestContext<'_>, resp: &mut Response, legacy: bool)
     };
     resp.status = 200;
     resp.content_type = JSON;
-    cached(ctx, doc, &mut resp.body, |out| render_version(ctx, v, out));
+    cached(ctx, doc, resp, |out| render_version(ctx, v, out));
 }
 
 fn render_version(ctx: &RequestContext<'_>, v: &VersionInfo, out: &mut Vec<u8>) {

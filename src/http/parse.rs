@@ -27,15 +27,13 @@ pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, 
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
-    match buf[skipped..].iter().position(|&b| b == b'\n') {
-        Some(line_end) if line_end > limits.max_request_line => {
-            return Err(FrameError::RequestLineTooLong)
-        }
-        None if buf.len() - skipped > limits.max_request_line => {
-            return Err(FrameError::RequestLineTooLong)
-        }
-        _ => {}
-    }
+    // The request-line limit is checked by scanning only when the head is incomplete or
+    // invalid; a complete head gets the cheap check below from the spans httparse found.
+    let line_too_long = || {
+        let rest = &buf[skipped..];
+        let line = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        line > limits.max_request_line
+    };
 
     let mut storage =
         [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CEILING];
@@ -44,18 +42,19 @@ pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, 
     let len = match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
+            if line_too_long() {
+                return Err(FrameError::RequestLineTooLong);
+            }
             if buf.len() > limits.max_header_size {
                 return Err(FrameError::HeadTooLarge);
             }
             return Ok(false);
         }
+        Err(_) if line_too_long() => return Err(FrameError::RequestLineTooLong),
         Err(httparse::Error::TooManyHeaders) => return Err(FrameError::TooManyHeaders),
         Err(httparse::Error::Version) => return Err(version_error(&buf[skipped..])),
         Err(_) => return Err(FrameError::Malformed),
     };
-    if len > limits.max_header_size {
-        return Err(FrameError::HeadTooLarge);
-    }
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(FrameError::Malformed);
     };
@@ -65,6 +64,13 @@ pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, 
         Version::Http11
     };
     let target_span = Span::within(buf, target.as_bytes());
+    // Request line = method SP target SP "HTTP/1.x": it ends 9 bytes after the target.
+    if target_span.end as usize + 9 - skipped > limits.max_request_line {
+        return Err(FrameError::RequestLineTooLong);
+    }
+    if len > limits.max_header_size {
+        return Err(FrameError::HeadTooLarge);
+    }
     let (path, query) = split_target(buf, target_span)?;
 
     head.method = Span::within(buf, method.as_bytes());
@@ -457,6 +463,15 @@ mod tests {
         assert_eq!(
             parse_with(big_partial.as_bytes(), &limits).unwrap_err(),
             FrameError::HeadTooLarge
+        );
+        let both = format!(
+            "GET /{} HTTP/1.1\r\nHost: a\r\nA: {}\r\n\r\n",
+            "a".repeat(40),
+            "x".repeat(200)
+        );
+        assert_eq!(
+            parse_with(both.as_bytes(), &limits).unwrap_err(),
+            FrameError::RequestLineTooLong
         );
         let ok = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\n\r\n";
         assert!(parse_with(ok.as_bytes(), &limits).unwrap().is_some());

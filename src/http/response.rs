@@ -5,6 +5,8 @@
 //! header lines; [`Response::write_to`] appends status line, `Date`, `Content-Type`,
 //! `Content-Length`, the extra headers and the body to the connection's output batch.
 
+use std::rc::Rc;
+
 use super::{date::DATE_LEN, request::Version};
 
 /// A response under construction.
@@ -18,6 +20,9 @@ pub struct Response {
     pub headers: Vec<u8>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// A shared, immutable body (a cached document) sent instead of `body` when set; it
+    /// saves copying the document into `body` first.
+    pub shared_body: Option<Rc<[u8]>>,
     /// Close the connection after this response.
     pub close: bool,
 }
@@ -37,6 +42,7 @@ impl Response {
         self.content_type = "";
         self.headers.clear();
         self.body.clear();
+        self.shared_body = None;
         self.close = false;
     }
 
@@ -49,6 +55,11 @@ impl Response {
         self.headers.extend_from_slice(b": ");
         self.headers.extend_from_slice(value);
         self.headers.extend_from_slice(b"\r\n");
+    }
+
+    /// The body that will be sent.
+    pub fn body_bytes(&self) -> &[u8] {
+        self.shared_body.as_deref().unwrap_or(&self.body)
     }
 
     /// Whether a header named `name` was added (ASCII case-insensitive).
@@ -75,13 +86,14 @@ impl Response {
         keep_alive: bool,
     ) {
         let bodyless_status = self.status == 204 || self.status == 304 || self.status < 200;
+        let body = self.body_bytes();
         let mut length = itoa::Buffer::new();
-        let length = length.format(self.body.len());
+        let length = length.format(body.len());
         out.reserve(
             96 + self.content_type.len()
                 + length.len()
                 + self.headers.len()
-                + if head_only { 0 } else { self.body.len() },
+                + if head_only { 0 } else { body.len() },
         );
         // Constant pieces are fused so that a response head is a handful of copies.
         match status_line(self.status) {
@@ -110,7 +122,7 @@ impl Response {
         }
         out.extend_from_slice(b"\r\n");
         if !head_only && !bodyless_status {
-            out.extend_from_slice(&self.body);
+            out.extend_from_slice(body);
         }
     }
 }
