@@ -1,31 +1,45 @@
-//! HTTP methods the router knows; anything else cannot match a route.
+//! HTTP methods the router knows. A request with any other method cannot match a route; the
+//! caller answers it before routing.
 
 use std::fmt;
 
-/// A request method with a route slot.
+/// A request method that routes can be declared for. Each tree node keeps one route slot
+/// per method (see [`Method::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
-    /// GET
+    /// `GET`
     Get,
-    /// HEAD
+    /// `HEAD`
     Head,
-    /// POST
+    /// `POST`
     Post,
-    /// PUT
+    /// `PUT`
     Put,
-    /// PATCH
+    /// `PATCH`
     Patch,
-    /// DELETE
+    /// `DELETE`
     Delete,
-    /// OPTIONS
+    /// `OPTIONS`
     Options,
 }
 
-/// Number of methods (slots per tree node).
+/// Number of methods, and so of route slots per tree node.
 pub(crate) const METHOD_COUNT: usize = 7;
 
 impl Method {
-    /// Parses an exact, case-sensitive method token.
+    /// Every method, in slot order.
+    pub const ALL: [Method; METHOD_COUNT] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Options,
+    ];
+
+    /// Parses a method token exactly as sent (case-sensitive, as RFC 9110 says): `b"GET"` is
+    /// [`Method::Get`], `b"get"` is `None`.
     pub fn from_bytes(token: &[u8]) -> Option<Method> {
         Some(match token {
             b"GET" => Method::Get,
@@ -39,7 +53,7 @@ impl Method {
         })
     }
 
-    /// The method token.
+    /// The method token, e.g. `"GET"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -52,6 +66,7 @@ impl Method {
         }
     }
 
+    /// The index of this method's route slot in a tree node.
     pub(crate) fn slot(self) -> usize {
         self as usize
     }
@@ -68,20 +83,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_round_trip() {
-        for m in [
-            Method::Get,
-            Method::Head,
-            Method::Post,
-            Method::Put,
-            Method::Patch,
-            Method::Delete,
-            Method::Options,
-        ] {
-            assert_eq!(Method::from_bytes(m.as_str().as_bytes()), Some(m));
-            assert!(m.slot() < METHOD_COUNT);
+    fn tokens_are_exact() {
+        // (token, parsed)
+        let table: &[(&[u8], Option<Method>)] = &[
+            (b"GET", Some(Method::Get)),
+            (b"HEAD", Some(Method::Head)),
+            (b"POST", Some(Method::Post)),
+            (b"PUT", Some(Method::Put)),
+            (b"PATCH", Some(Method::Patch)),
+            (b"DELETE", Some(Method::Delete)),
+            (b"OPTIONS", Some(Method::Options)),
+            (b"get", None),
+            (b"Get", None),
+            (b"GET ", None),
+            (b" GET", None),
+            (b"", None),
+            (b"CONNECT", None),
+            (b"TRACE", None),
+            (b"BREW", None),
+        ];
+        for &(token, want) in table {
+            assert_eq!(
+                Method::from_bytes(token),
+                want,
+                "{}",
+                String::from_utf8_lossy(token)
+            );
+            if let Some(method) = want {
+                assert_eq!(method.as_str().as_bytes(), token);
+                assert_eq!(method.to_string().as_bytes(), token);
+            }
         }
-        assert_eq!(Method::from_bytes(b"get"), None);
-        assert_eq!(Method::from_bytes(b"BREW"), None);
+    }
+
+    #[test]
+    fn slots_are_dense_and_in_order() {
+        for (i, method) in Method::ALL.into_iter().enumerate() {
+            assert_eq!(method.slot(), i, "{method}");
+        }
     }
 }
