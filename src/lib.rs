@@ -18,8 +18,10 @@
 
 pub mod api;
 pub mod config;
+pub mod db;
 pub mod http;
 pub mod logging;
 pub mod middleware;
+pub mod policy;
 pub mod router;
 pub mod server;

@@ -1,5 +1,6 @@
 //! The `ringnova` binary: parse the command line, load and check the configuration, compile
-//! the paste pipeline, and run the server. Errors are reported here in plain words.
+//! the paste pipeline, migrate the database, and run the server. Errors are reported here in
+//! plain words.
 
 use std::{
     path::PathBuf,
@@ -10,6 +11,7 @@ use std::{
 use clap::Parser;
 use ringnova::{
     config::{Config, Overrides},
+    db,
     middleware::paste,
     server,
 };
@@ -87,6 +89,14 @@ fn main() -> ExitCode {
         eprintln!(
             "ringnova: cannot create data directory {}: {err}",
             config.data_dir.display()
+        );
+        return ExitCode::from(1);
+    }
+    // Schema migrations run once, here, before any worker opens its connection.
+    if let Err(err) = db::migrate(&config.database) {
+        eprintln!(
+            "ringnova: cannot prepare the database {}: {err}",
+            config.database.path.display()
         );
         return ExitCode::from(1);
     }

@@ -21,6 +21,7 @@ pub mod json;
 pub mod links;
 pub mod microversion;
 pub mod query;
+pub mod validation;
 pub mod versions;
 
 use context::{Request, RequestContext};

@@ -21,6 +21,7 @@ use std::{
     time::Duration,
 };
 
+use crate::db::{DbConfig, Synchronous};
 pub use crate::http::Limits;
 use ini::Ini;
 
@@ -105,6 +106,8 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     /// Directory for the database and other state.
     pub data_dir: PathBuf,
+    /// `[database]`: the database file and connection settings.
+    pub database: DbConfig,
     /// Things worth a warning at start-up (unknown options).
     pub warnings: Vec<String>,
 }
@@ -316,6 +319,82 @@ fn parse_level(text: &str) -> Result<log::LevelFilter, String> {
     }
 }
 
+fn parse_synchronous(text: &str) -> Result<Synchronous, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "normal" => Ok(Synchronous::Normal),
+        "full" => Ok(Synchronous::Full),
+        "off" => Err(
+            "off is refused: a power failure or OS crash could corrupt the database; \
+             use normal or full"
+                .into(),
+        ),
+        _ => Err("expected normal or full".into()),
+    }
+}
+
+fn parse_busy_timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| "expected a number of seconds".to_string())?;
+    if !(0.001..=60.0).contains(&secs) {
+        return Err("must be at least 0.001 and at most 60 seconds".into());
+    }
+    Ok(Duration::from_millis((secs * 1000.0).round() as u64))
+}
+
+/// Parses `[database] connection`: empty (the default file in the data directory), an
+/// SQLAlchemy SQLite URL (`sqlite:///relative/path`, `sqlite:////absolute/path`, also with a
+/// `+driver` suffix), or a plain path.
+fn parse_connection(text: &str) -> Result<Option<PathBuf>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Ok(Some(PathBuf::from(text)));
+    };
+    let dialect = scheme.split('+').next().unwrap_or(scheme);
+    if !dialect.eq_ignore_ascii_case("sqlite") {
+        return Err(format!(
+            "ringnova keeps its data in SQLite; {scheme}:// is not supported (write \
+             sqlite:///relative/path, sqlite:////absolute/path or a plain file path)"
+        ));
+    }
+    if rest.is_empty() {
+        return Err(
+            "sqlite:// without a path is an in-memory database, which loses everything at \
+             exit; give a file path"
+                .into(),
+        );
+    }
+    let Some(path) = rest.strip_prefix('/') else {
+        return Err(
+            "an SQLite URL has no host: write sqlite:///relative/path or \
+             sqlite:////absolute/path"
+                .into(),
+        );
+    };
+    if path.is_empty() {
+        return Err("the URL names no file".into());
+    }
+    if path.contains('?') {
+        return Err("URL query parameters are not supported; use the [database] options".into());
+    }
+    Ok(Some(PathBuf::from(path)))
+}
+
+/// `text` with the password of a `scheme://user:password@host/…` URL masked, for messages.
+fn redact_url(text: &str) -> String {
+    if let Some((scheme, rest)) = text.split_once("://") {
+        let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@') {
+            if let Some((user, _password)) = authority[..at].split_once(':') {
+                return format!("{scheme}://{user}:***{}", &rest[at..]);
+            }
+        }
+    }
+    text.to_owned()
+}
+
 fn parse_listen(text: &str, port: u16) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
@@ -474,6 +553,24 @@ impl Config {
         if let Some(dir) = &overrides.data_dir {
             data_dir = dir.clone();
         }
+        let (connection, origin) = r.raw("database", "connection");
+        let db_path = match parse_connection(connection.trim()) {
+            Ok(Some(path)) => path,
+            Ok(None) => data_dir.join(crate::db::DEFAULT_FILE_NAME),
+            Err(reason) => {
+                return Err(ConfigError::Value {
+                    option: "[database] connection".into(),
+                    value: redact_url(&connection),
+                    origin,
+                    reason,
+                })
+            }
+        };
+        let database = DbConfig {
+            path: db_path,
+            synchronous: r.parse("database", "synchronous", parse_synchronous)?,
+            busy_timeout: r.parse("database", "busy_timeout", parse_busy_timeout)?,
+        };
         Ok(Config {
             config_file: path.map(Path::to_path_buf),
             listen,
@@ -523,6 +620,7 @@ impl Config {
             access_log: r.parse("ringnova", "access_log", parse_bool)?,
             log_level: r.parse("ringnova", "log_level", parse_level)?,
             data_dir,
+            database,
             warnings: Config::unknown_options(ini)
                 .into_iter()
                 .map(|option| match path {
@@ -558,6 +656,52 @@ mod tests {
         assert!(cfg.api_paste_config.is_none());
         assert!(cfg.cors.allowed_origin.is_empty());
         assert!(cfg.workers >= 1);
+        assert_eq!(
+            cfg.database,
+            DbConfig::at(PathBuf::from("data").join("ringnova.sqlite"))
+        );
+    }
+
+    #[test]
+    fn database_options() {
+        let cases = [
+            ("", "data/ringnova.sqlite"),
+            (
+                "sqlite:////var/lib/ringnova/nova.sqlite",
+                "/var/lib/ringnova/nova.sqlite",
+            ),
+            ("sqlite:///state/nova.sqlite", "state/nova.sqlite"),
+            ("sqlite+pysqlite:///nova.sqlite", "nova.sqlite"),
+            ("/srv/nova.sqlite", "/srv/nova.sqlite"),
+            ("relative/nova.db", "relative/nova.db"),
+        ];
+        for (connection, path) in cases {
+            let cfg = load(&format!("[database]\nconnection = {connection}\n")).unwrap();
+            assert_eq!(cfg.database.path, PathBuf::from(path), "{connection}");
+        }
+        let cfg = load("[database]\nsynchronous = FULL\nbusy_timeout = 0.25\n").unwrap();
+        assert_eq!(cfg.database.synchronous, Synchronous::Full);
+        assert_eq!(cfg.database.busy_timeout, Duration::from_millis(250));
+        // The default file follows --data-dir; an explicit connection does not.
+        let overrides = Overrides {
+            data_dir: Some("/tmp/rn".into()),
+            ..Overrides::default()
+        };
+        let cfg = Config::from_text("", None, &overrides).unwrap();
+        assert_eq!(cfg.database.path, PathBuf::from("/tmp/rn/ringnova.sqlite"));
+        let cfg = Config::from_text("[database]\nconnection = /x.db\n", None, &overrides).unwrap();
+        assert_eq!(cfg.database.path, PathBuf::from("/x.db"));
+    }
+
+    #[test]
+    fn other_databases_are_refused_without_showing_the_password() {
+        let err = load("[database]\nconnection = mysql+pymysql://nova:s3cret@db/nova\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[database] connection"), "{err}");
+        assert!(err.contains("ringnova.conf:2"), "{err}");
+        assert!(err.contains("nova:***@db/nova"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]
@@ -636,6 +780,51 @@ mod tests {
                 "[DEFAULT]\nosapi_compute_workers = 0\n",
                 "[DEFAULT] osapi_compute_workers",
                 2,
+            ),
+            (
+                "[database]\nconnection = postgresql://db/nova\n",
+                "[database] connection",
+                2,
+            ),
+            (
+                "[database]\nconnection = sqlite://\n",
+                "[database] connection",
+                2,
+            ),
+            (
+                "[database]\nconnection = sqlite://host/nova.db\n",
+                "[database] connection",
+                2,
+            ),
+            (
+                "[database]\nconnection = sqlite:///nova.db?timeout=5\n",
+                "[database] connection",
+                2,
+            ),
+            (
+                "[database]\nsynchronous = off\n",
+                "[database] synchronous",
+                2,
+            ),
+            (
+                "[database]\nsynchronous = extra\n",
+                "[database] synchronous",
+                2,
+            ),
+            (
+                "[database]\nbusy_timeout = 0\n",
+                "[database] busy_timeout",
+                2,
+            ),
+            (
+                "[database]\nbusy_timeout = 61\n",
+                "[database] busy_timeout",
+                2,
+            ),
+            (
+                "[database]\n\nbusy_timeout = soon\n",
+                "[database] busy_timeout",
+                3,
             ),
         ];
         for (text, option, line) in cases {

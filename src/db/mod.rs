@@ -1,0 +1,513 @@
+//! The data layer: one SQLite database in WAL mode, versioned migrations, and one connection
+//! per core worker with cached prepared statements.
+//!
+//! Threads: [`migrate`] runs once on the main thread before any worker starts. It creates the
+//! file (and its directory) on first run, switches it to WAL and applies the migrations of
+//! [`schema`] the file does not have yet. Then each core worker opens its own [`Db`] and keeps
+//! it for its whole life. A `Db` is `!Send`: it never leaves the thread that opened it, so its
+//! connection is opened without SQLite's mutex and its statement cache needs no lock.
+//!
+//! Invariants:
+//! - **WAL**: readers never wait for the writer, and the writer never waits for readers.
+//!   SQLite's file lock admits one writer at a time across all connections (every worker, and
+//!   any other process using the file).
+//! - **Writers queue, they do not poll.** Every write goes through `Db::write` (a
+//!   transaction) or `Db::write_one` (one statement), which first take a mutex shared by all
+//!   of this process's connections to the file; a waiting worker wakes as soon as the previous
+//!   write ends. Only a writer in another process, or a checkpoint, makes a connection meet a
+//!   held file lock; then it retries after 20 µs, doubling to 1 ms, for up to
+//!   `[database] busy_timeout`, then fails with [`DbError::Busy`]. (SQLite's own handler backs
+//!   off to 100 ms sleeps, and with two workers writing flat out a write then waited up to
+//!   0.9 s.) Waiting blocks the worker's thread, so transactions stay short and none spans an
+//!   `.await`: every query function here is synchronous.
+//! - **Read-then-write runs in one `BEGIN IMMEDIATE` transaction** (quota checks, duplicate
+//!   checks): the write lock is taken before the first read, so no other connection, in this
+//!   process or another, can slip in between the check and the insert.
+//! - **Cached statements stay compiled**: connections have SQLite's query planner stability
+//!   guarantee, so binding new values (a `LIMIT ?`, a marker) never forces a re-prepare.
+//! - **synchronous** is NORMAL (a commit survives a crash of the process; the last commits may
+//!   be lost on power failure) or FULL (every commit is on disk before it returns). OFF is
+//!   refused by the configuration.
+//! - A database written by a newer ringnova (a higher schema version) is refused, never
+//!   downgraded; a worker refuses a database whose migrations have not run.
+//!
+//! No `unsafe`. Query functions live in [`flavors`], [`keypairs`] and [`quotas`]; each uses
+//! `prepare_cached`, so a statement is compiled once per connection. Flavor lists cost about
+//! 6 µs for the six sample flavors, a point read about 4 µs, a commit about 50 µs (NORMAL) or
+//! 200 µs (FULL) on the development VM.
+//!
+//! ```
+//! # let dir = std::env::temp_dir().join(format!("ringnova-db-doc-{}", std::process::id()));
+//! use ringnova::db::{self, flavors, Db, DbConfig};
+//!
+//! let config = DbConfig::at(dir.join("ringnova.sqlite"));
+//! db::migrate(&config)?; // the main thread, before the workers start
+//! let db = Db::open(&config)?; // on each worker, once
+//! let tiny = flavors::get_by_flavorid(&db, "1", None)?;
+//! assert_eq!((tiny.name.as_str(), tiny.memory_mb), ("m1.tiny", 512));
+//! # drop(db);
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! # Ok::<(), db::DbError>(())
+//! ```
+//!
+//! A `Db` cannot be sent to another thread:
+//!
+//! ```compile_fail
+//! fn needs_send<T: Send>() {}
+//! needs_send::<ringnova::db::Db>();
+//! ```
+
+/// SQL text of "now" as Nova writes timestamps (`2014-05-07T12:06:13.681000`, UTC).
+macro_rules! now_sql {
+    () => {
+        "(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000')"
+    };
+}
+
+mod error;
+pub mod queries;
+pub mod schema;
+#[cfg(test)]
+pub(crate) mod temp;
+
+use std::{
+    fmt,
+    marker::PhantomData,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak},
+    time::{Duration, Instant},
+};
+
+pub use error::{Conflict, DbError};
+pub use queries::{flavors, keypairs, quotas};
+use rusqlite::{Connection, OpenFlags, Params};
+pub use schema::migrate;
+
+/// File name of the database inside the data directory when `[database] connection` is empty.
+pub const DEFAULT_FILE_NAME: &str = "ringnova.sqlite";
+
+/// Default `[database] busy_timeout`.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection. Every query function uses a handful of fixed
+/// statements; flavor lists add up to two per sort order actually used (60 at most).
+pub const STATEMENT_CACHE_CAPACITY: usize = 128;
+
+/// SQLite page cache per connection, in KiB (`PRAGMA cache_size = -N`).
+pub const CACHE_SIZE_KIB: i64 = 4096;
+
+/// `[database] synchronous`: when SQLite waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// `NORMAL`: in WAL mode a commit survives a crash of the process; the last commits may be
+    /// lost on power failure. The database stays consistent either way.
+    #[default]
+    Normal,
+    /// `FULL`: each commit is flushed to disk before it returns.
+    Full,
+}
+
+impl Synchronous {
+    /// The value of `PRAGMA synchronous` (1 or 2).
+    pub fn pragma_value(self) -> i64 {
+        match self {
+            Synchronous::Normal => 1,
+            Synchronous::Full => 2,
+        }
+    }
+}
+
+/// Where the database lives and how connections to it behave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbConfig {
+    /// The database file.
+    pub path: PathBuf,
+    /// `[database] synchronous`.
+    pub synchronous: Synchronous,
+    /// `[database] busy_timeout`: how long to wait for another connection's write lock.
+    pub busy_timeout: Duration,
+}
+
+impl DbConfig {
+    /// The file at `path` with the default settings.
+    pub fn at(path: impl Into<PathBuf>) -> DbConfig {
+        DbConfig {
+            path: path.into(),
+            synchronous: Synchronous::default(),
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+}
+
+/// One worker's connection to the database, with its cache of prepared statements.
+///
+/// Owned by exactly one core worker and `!Send` by design: it wraps a `rusqlite::Connection`
+/// opened without SQLite's mutex, and the thread-per-core model keeps all per-core state on
+/// its core. Open it on the worker thread itself, after [`migrate`] has run. The only thing it
+/// shares with other threads is the writer queue of its file.
+pub struct Db {
+    conn: Connection,
+    /// Shared by every `Db` of this file in this process: writers queue here.
+    writers: Arc<WriterQueue>,
+    path: PathBuf,
+    /// Makes `Db` neither `Send` nor `Sync`.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db").field("path", &self.path).finish()
+    }
+}
+
+impl Db {
+    /// Opens a connection to a migrated database and applies the per-connection settings:
+    /// `synchronous`, the busy handler (`busy_timeout`), `foreign_keys = ON`,
+    /// `temp_store = MEMORY`, `cache_size` ([`CACHE_SIZE_KIB`]), the query planner stability
+    /// guarantee and the statement cache capacity ([`STATEMENT_CACHE_CAPACITY`]). Joins the
+    /// process's writer queue for the file.
+    ///
+    /// Fails if the file is missing, not in WAL mode, or not at this build's schema version.
+    pub fn open(config: &DbConfig) -> Result<Db, DbError> {
+        let mut conn = Connection::open_with_flags(
+            &config.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&mut conn, config)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        schema::check_application_id(&conn)?;
+        let found = schema::version(&conn)?;
+        if found > schema::LATEST {
+            return Err(DbError::SchemaTooNew {
+                found,
+                known: schema::LATEST,
+            });
+        }
+        if found != schema::LATEST {
+            return Err(DbError::SchemaMismatch {
+                found,
+                expected: schema::LATEST,
+            });
+        }
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(DbError::JournalMode(mode));
+        }
+        Ok(Db {
+            conn,
+            writers: writer_queue(&config.path)?,
+            path: config.path.clone(),
+            _not_send: PhantomData,
+        })
+    }
+
+    /// A connection with a writer queue of its own, as if it were in another process (only
+    /// SQLite's file lock orders its writes against the others').
+    #[cfg(test)]
+    pub(crate) fn open_as_other_process(config: &DbConfig) -> Result<Db, DbError> {
+        let mut db = Db::open(config)?;
+        db.writers = Arc::default();
+        Ok(db)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads. Writes go through [`Db::write`] or [`Db::write_one`].
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Waits for this process's other writers of the file to finish.
+    fn queue(&self) -> MutexGuard<'_, ()> {
+        // A writer that panicked left nothing behind to protect: its transaction rolled back.
+        self.writers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `body` inside one `BEGIN IMMEDIATE` transaction: the write lock is taken first (or
+    /// waited for), so everything `body` reads stays true until it commits. Commits when
+    /// `body` returns `Ok`, rolls back on `Err` or panic.
+    ///
+    /// `body` must not write through the `Db` again (SQLite transactions do not nest); it gets
+    /// the connection to run its statements on.
+    pub(crate) fn write<T>(
+        &self,
+        body: impl FnOnce(&Connection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let _turn = self.queue();
+        self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let open = OpenTransaction { conn: &self.conn };
+        let value = body(&self.conn)?;
+        open.commit()?;
+        Ok(value)
+    }
+
+    /// Runs one writing statement on its own (SQLite makes it atomic), in turn with the other
+    /// writers; returns the number of rows changed.
+    pub(crate) fn write_one(&self, sql: &str, params: impl Params) -> Result<usize, DbError> {
+        let _turn = self.queue();
+        Ok(self.conn.prepare_cached(sql)?.execute(params)?)
+    }
+}
+
+/// The writers of one database file in this process take turns on it.
+type WriterQueue = Mutex<()>;
+
+/// The writer queue of one database file, shared by every connection this process opens to
+/// it (keyed by the file's canonical path).
+fn writer_queue(path: &Path) -> Result<Arc<WriterQueue>, DbError> {
+    /// Each open file's queue; entries whose connections have all closed are dropped.
+    type Registry = Mutex<Vec<(PathBuf, Weak<WriterQueue>)>>;
+    static QUEUES: OnceLock<Registry> = OnceLock::new();
+    let path = std::fs::canonicalize(path).map_err(|source| DbError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut queues = QUEUES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    queues.retain(|(_, queue)| queue.strong_count() > 0);
+    if let Some(queue) = queues
+        .iter()
+        .find(|(known, _)| *known == path)
+        .and_then(|(_, queue)| queue.upgrade())
+    {
+        return Ok(queue);
+    }
+    let queue = Arc::new(WriterQueue::default());
+    queues.push((path, Arc::downgrade(&queue)));
+    Ok(queue)
+}
+
+/// Rolls the transaction back when dropped before [`OpenTransaction::commit`] succeeded.
+struct OpenTransaction<'c> {
+    conn: &'c Connection,
+}
+
+impl OpenTransaction<'_> {
+    fn commit(self) -> Result<(), DbError> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
+    }
+}
+
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        // After a successful COMMIT the connection is back in autocommit mode; some errors
+        // (SQLITE_FULL, SQLITE_IOERR) have already rolled back on their own.
+        if !self.conn.is_autocommit() {
+            if let Err(err) = self.conn.execute_batch("ROLLBACK") {
+                log::error!("database rollback failed: {err}");
+            }
+        }
+    }
+}
+
+/// First sleep of a connection waiting for the write lock; it doubles on each retry up to
+/// [`BUSY_SLEEP_MAX`].
+pub const BUSY_SLEEP_MIN: Duration = Duration::from_micros(20);
+
+/// Longest single sleep of a connection waiting for the write lock.
+pub const BUSY_SLEEP_MAX: Duration = Duration::from_millis(1);
+
+/// The busy handler: retries the lock after 20 µs, 40 µs, … then every 1 ms, until `timeout`
+/// has passed since the first refusal. SQLite's own `busy_timeout` handler backs off to 100 ms
+/// sleeps; while two workers keep writing, the one asleep keeps losing the lock, and a
+/// measured write waited 1.3 s (FULL) with it.
+fn busy_waiter(timeout: Duration) -> impl FnMut(i32) -> bool + Send + 'static {
+    let mut first_refusal = Instant::now();
+    move |retries| {
+        if retries == 0 {
+            first_refusal = Instant::now();
+        }
+        let waited = first_refusal.elapsed();
+        if waited >= timeout {
+            return false;
+        }
+        let doublings = retries.clamp(0, 10) as u32;
+        let sleep = BUSY_SLEEP_MIN
+            .saturating_mul(1 << doublings)
+            .min(BUSY_SLEEP_MAX)
+            .min(timeout - waited);
+        std::thread::sleep(sleep);
+        true
+    }
+}
+
+/// Applies the per-connection settings (also used by [`migrate`] for its own connection).
+fn configure(conn: &mut Connection, config: &DbConfig) -> Result<(), DbError> {
+    conn.busy_handler(Some(busy_waiter(config.busy_timeout)))?;
+    // The query planner stability guarantee: plans never depend on bound values. Without it
+    // SQLite marks a statement for re-preparing whenever a `LIMIT ?n`, or a parameter it
+    // compared with a partial index's condition, is bound again, so the cached list
+    // statements were compiled afresh on every call (about 50 µs each).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    conn.pragma_update(None, "synchronous", config.synchronous.pragma_value())?;
+    conn.pragma_update(None, "foreign_keys", 1)?;
+    conn.pragma_update(None, "temp_store", 2)?;
+    conn.pragma_update(None, "cache_size", -CACHE_SIZE_KIB)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{temp::TempDb, *};
+
+    fn pragma(db: &Db, name: &str) -> i64 {
+        db.conn()
+            .pragma_query_value(None, name, |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn settings_are_applied() {
+        let temp = TempDb::new("settings");
+        let db = temp.open();
+        assert_eq!(pragma(&db, "synchronous"), 1);
+        assert_eq!(pragma(&db, "foreign_keys"), 1);
+        assert_eq!(pragma(&db, "temp_store"), 2);
+        assert_eq!(pragma(&db, "cache_size"), -CACHE_SIZE_KIB);
+        let mode: String = db
+            .conn()
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn synchronous_full_is_applied() {
+        let mut temp = TempDb::new("sync-full");
+        temp.config.synchronous = Synchronous::Full;
+        let db = temp.open();
+        assert_eq!(pragma(&db, "synchronous"), 2);
+    }
+
+    #[test]
+    fn a_held_write_lock_is_waited_for_then_busy() {
+        let mut temp = TempDb::new("busy");
+        temp.config.busy_timeout = Duration::from_millis(150);
+        let holder = temp.open();
+        let waiter = temp.open();
+        holder.conn().execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = Instant::now();
+        let err = quotas::set_project(&waiter, "p", &[("cores", 1)]).unwrap_err();
+        let waited = started.elapsed();
+        assert!(matches!(err, DbError::Busy), "{err}");
+        assert!(waited >= Duration::from_millis(150), "{waited:?}");
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+        // Readers are not blocked by the writer (WAL).
+        assert!(flavors::get_by_flavorid(&waiter, "1", None).is_ok());
+        holder.conn().execute_batch("COMMIT").unwrap();
+        quotas::set_project(&waiter, "p", &[("cores", 1)]).unwrap();
+    }
+
+    #[test]
+    fn the_busy_waiter_sleeps_briefly_and_gives_up_on_time() {
+        let mut wait = busy_waiter(Duration::from_millis(30));
+        let started = Instant::now();
+        let mut retries = 0;
+        while wait(retries) {
+            retries += 1;
+        }
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(30), "{waited:?}");
+        assert!(waited < Duration::from_millis(500), "{waited:?}");
+        assert!(retries >= 20, "{retries} retries in {waited:?}");
+    }
+
+    #[test]
+    fn open_refuses_an_unmigrated_file() {
+        let temp = TempDb::unmigrated("unmigrated");
+        std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
+        Connection::open(&temp.config.path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL")
+            .unwrap();
+        let err = Db::open(&temp.config).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DbError::SchemaMismatch {
+                    found: 0,
+                    expected: schema::LATEST
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn open_refuses_a_missing_file() {
+        let temp = TempDb::unmigrated("missing");
+        assert!(matches!(
+            Db::open(&temp.config).unwrap_err(),
+            DbError::Sqlite(_)
+        ));
+        assert!(!temp.config.path.exists());
+    }
+
+    #[test]
+    fn write_commits_on_ok_and_rolls_back_on_err() {
+        let temp = TempDb::new("write");
+        let db = temp.open();
+        let count = |db: &Db| -> i64 {
+            db.conn()
+                .query_row("SELECT count(*) FROM quotas", [], |row| row.get(0))
+                .unwrap()
+        };
+        db.write(|conn| {
+            conn.execute(
+                concat!(
+                    "INSERT INTO quotas (project_id, resource, hard_limit, created_at) \
+                     VALUES ('p', 'cores', 4, ",
+                    now_sql!(),
+                    ")"
+                ),
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count(&db), 1);
+        let failed: Result<(), DbError> = db.write(|conn| {
+            conn.execute("DELETE FROM quotas", [])?;
+            Err(DbError::NotFound)
+        });
+        assert!(matches!(failed, Err(DbError::NotFound)));
+        assert_eq!(count(&db), 1);
+        assert!(db.conn().is_autocommit());
+    }
+
+    #[test]
+    fn write_rolls_back_when_the_body_panics() {
+        let temp = TempDb::new("write-panic");
+        let db = temp.open();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = db.write(|conn| -> Result<(), DbError> {
+                conn.execute("DELETE FROM flavors", [])?;
+                panic!("handler bug");
+            });
+        }));
+        assert!(outcome.is_err());
+        assert!(db.conn().is_autocommit());
+        // The connection still works and the delete did not happen.
+        assert_eq!(
+            flavors::list(
+                &db,
+                &flavors::Filter::default(),
+                flavors::Sort::default(),
+                None,
+                None
+            )
+            .unwrap()
+            .len(),
+            6
+        );
+    }
+}
