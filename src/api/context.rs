@@ -6,8 +6,10 @@
 
 use std::{cell::Cell, net::SocketAddr};
 
+use super::{error::ApiError, services::Services};
 use crate::{
     http::{Head, Version},
+    policy::{Credentials, Target},
     router::Method,
 };
 
@@ -114,6 +116,10 @@ pub struct RequestContext<'a> {
     pub project_id: Option<&'a str>,
     /// Admin context.
     pub is_admin: bool,
+    /// The caller's roles (implied ones included), for policy checks.
+    pub roles: &'static [&'static str],
+    /// The worker's database, policy and settings; `None` outside a worker (unit tests).
+    pub services: Option<&'a Services>,
     /// The negotiated microversion, once the API has set it.
     pub api_version: Option<crate::api::microversion::ApiVersion>,
 }
@@ -138,6 +144,8 @@ impl<'a> RequestContext<'a> {
             user_id: None,
             project_id: None,
             is_admin: false,
+            roles: &[],
+            services: None,
             api_version: None,
         }
     }
@@ -154,5 +162,65 @@ impl<'a> RequestContext<'a> {
     pub fn push_application_url(&self, out: &mut Vec<u8>) {
         self.push_host_url(out);
         out.extend_from_slice(self.script_name.as_bytes());
+    }
+
+    /// The worker's services; a 500 where there are none (a context built outside a worker).
+    pub fn services(&self) -> Result<&'a Services, ApiError> {
+        self.services
+            .ok_or_else(|| ApiError::Internal("no services in this context".into()))
+    }
+
+    /// Whether the negotiated microversion is at least `2.<minor>` (never under `/v2`).
+    #[inline]
+    pub fn at_least(&self, minor: u16) -> bool {
+        self.api_version
+            .is_some_and(|v| v >= crate::api::microversion::ApiVersion::new(2, minor))
+    }
+
+    /// The authenticated user and project; 401 when the pipeline has no auth filter.
+    pub fn identity(&self) -> Result<(&'a str, &'a str), ApiError> {
+        match (self.user_id, self.project_id) {
+            (Some(user), Some(project)) => Ok((user, project)),
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+
+    /// The caller's credentials for the policy engine.
+    pub fn credentials(&self) -> Credentials<'a> {
+        let mut creds = Credentials::new()
+            .with_is_admin(self.is_admin)
+            .with_roles(self.roles.iter().copied());
+        if let Some(user) = self.user_id {
+            creds = creds.with_user_id(user);
+        }
+        if let Some(project) = self.project_id {
+            creds = creds.with_project_id(project);
+        }
+        creds
+    }
+
+    /// Nova's `context.can(rule, target)`: 403 when the policy denies.
+    pub fn authorize(&self, rule: &'static str, target: &Target<'_>) -> Result<(), ApiError> {
+        let services = self.services()?;
+        match services.policy.authorize(rule, &self.credentials(), target) {
+            Ok(()) => Ok(()),
+            Err(crate::policy::AuthorizeError::Denied { .. }) => {
+                Err(ApiError::PolicyNotAuthorized(rule))
+            }
+            Err(err) => Err(ApiError::Internal(err.to_string())),
+        }
+    }
+
+    /// [`authorize`](Self::authorize) with Nova's default target: the caller's own project
+    /// and user.
+    pub fn authorize_own(&self, rule: &'static str) -> Result<(), ApiError> {
+        let mut target = Target::new();
+        if let Some(project) = self.project_id {
+            target.insert("project_id", project);
+        }
+        if let Some(user) = self.user_id {
+            target.insert("user_id", user);
+        }
+        self.authorize(rule, &target)
     }
 }

@@ -55,10 +55,10 @@ pub const MIN_API_VERSION: ApiVersion = ApiVersion::new(2, 1);
 
 /// The newest microversion served: the highest version every change of which is
 /// implemented for every resource served so far (see MICROVERSIONS.md).
-pub const MAX_API_VERSION: ApiVersion = ApiVersion::new(2, 1);
+pub const MAX_API_VERSION: ApiVersion = ApiVersion::new(2, 60);
 
 /// `MAX_API_VERSION` as text, for version documents.
-pub const MAX_API_VERSION_STR: &str = "2.1";
+pub const MAX_API_VERSION_STR: &str = "2.60";
 
 /// Picks the requested version out of the headers; `None` when none was asked for.
 fn requested<'a>(req: &Request<'a>) -> Option<&'a str> {

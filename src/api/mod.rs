@@ -15,17 +15,29 @@
 
 pub mod body;
 pub mod context;
+pub mod error;
 pub mod fault;
+pub mod flavor_access;
+pub mod flavor_extra_specs;
+pub mod flavors;
 pub mod healthcheck;
 pub mod json;
+pub mod keypairs;
+pub mod limits;
 pub mod links;
 pub mod microversion;
 pub mod query;
+pub mod quota_sets;
+pub mod services;
 pub mod validation;
 pub mod versions;
 
+use std::borrow::Cow;
+
 use context::{Request, RequestContext};
+use error::ApiError;
 use fault::Fault;
+use simd_json::BorrowedValue;
 
 use crate::{
     http::Response,
@@ -38,7 +50,45 @@ pub type Handler = for<'a, 'r> fn(
     &mut RequestContext<'a>,
     &Params<'r, 'a>,
     &mut Response,
-) -> Result<(), Fault>;
+) -> Result<(), ApiError>;
+
+/// One `@wsgi.action` handler of a `POST …/action` route: gets the action's argument (the
+/// value under the body's single key).
+pub type ActionHandler = for<'a, 'r, 'v> fn(
+    &Request<'a>,
+    &mut RequestContext<'a>,
+    &Params<'r, 'a>,
+    &'v BorrowedValue<'a>,
+    &mut Response,
+) -> Result<(), ApiError>;
+
+/// One route: method, path relative to the API root (`/flavors/{id}`), handler. Every route
+/// is registered twice, with and without the `{project_id}` segment, as Nova's
+/// `ProjectMapper` does; build routes with [`route!`](crate::route).
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// HTTP method.
+    pub method: Method,
+    /// Path template, without the project segment.
+    pub path: &'static str,
+    /// The same path under `/{project_id:hex}`.
+    pub project_path: &'static str,
+    /// The controller method.
+    pub handler: Handler,
+}
+
+/// `route!(Method::Get, "/flavors/{id}", show)`: a [`Route`] with both path forms.
+#[macro_export]
+macro_rules! route {
+    ($method:expr, $path:literal, $handler:expr) => {
+        $crate::api::Route {
+            method: $method,
+            path: $path,
+            project_path: concat!("/{project_id:hex}", $path),
+            handler: $handler,
+        }
+    };
+}
 
 /// The compiled compute API (`osapi_compute_app_v21`).
 #[derive(Debug)]
@@ -51,26 +101,31 @@ fn show_version(
     ctx: &mut RequestContext<'_>,
     params: &Params<'_, '_>,
     resp: &mut Response,
-) -> Result<(), Fault> {
+) -> Result<(), ApiError> {
     versions::show(ctx, params.get("id").unwrap_or_default(), resp)
 }
 
-/// Every route as (method, path relative to the API root, handler). Each is registered
-/// twice, with and without the `{project_id}` segment, as Nova's `ProjectMapper` does.
-const ROUTES: &[(Method, &str, &str, Handler)] = &[(
-    Method::Get,
-    "/versions/{id}",
-    "/{project_id:hex}/versions/{id}",
-    show_version,
-)];
+/// The version routes of the API root.
+const VERSION_ROUTES: &[Route] = &[crate::route!(Method::Get, "/versions/{id}", show_version)];
+
+/// Every resource's routes, in Nova's `ROUTE_LIST` order.
+const ROUTE_TABLES: &[&[Route]] = &[
+    VERSION_ROUTES,
+    flavors::ROUTES,
+    flavor_access::ROUTES,
+    flavor_extra_specs::ROUTES,
+    keypairs::ROUTES,
+    limits::ROUTES,
+    quota_sets::ROUTES,
+];
 
 impl ApiRouter {
     /// Compiles the route table.
     pub fn new() -> Result<ApiRouter, InsertError> {
         let mut builder = Builder::new();
-        for &(method, plain, with_project, handler) in ROUTES {
-            builder.insert(method, plain, handler)?;
-            builder.insert(method, with_project, handler)?;
+        for route in ROUTE_TABLES.iter().flat_map(|table| table.iter()) {
+            builder.insert(route.method, route.path, route.handler)?;
+            builder.insert(route.method, route.project_path, route.handler)?;
         }
         Ok(ApiRouter {
             router: builder.build(),
@@ -100,7 +155,7 @@ pub fn resource<'a>(
     req: &Request<'a>,
     ctx: &mut RequestContext<'a>,
     resp: &mut Response,
-    handler: impl FnOnce(&mut RequestContext<'a>, &mut Response) -> Result<(), Fault>,
+    handler: impl FnOnce(&mut RequestContext<'a>, &mut Response) -> Result<(), ApiError>,
 ) {
     if !ctx.legacy_v2 {
         match microversion::negotiate(req) {
@@ -114,9 +169,20 @@ pub fn resource<'a>(
             }
         }
     }
-    if let Err(fault) = body::check_content_type(req).and_then(|()| handler(ctx, resp)) {
+    let outcome = body::check_content_type(req)
+        .map_err(|_| ApiError::UnsupportedMediaType)
+        .and_then(|()| handler(ctx, resp));
+    if let Err(err) = outcome {
+        if let ApiError::Internal(text) = &err {
+            log::error!(
+                "{} {}: {text}",
+                String::from_utf8_lossy(req.method_bytes()),
+                req.path
+            );
+        }
         resp.headers.clear();
-        fault.write(resp);
+        resp.shared_body = None;
+        err.fault().write(resp);
     }
     if let Some(version) = ctx.api_version {
         microversion::write_headers(resp, version);
@@ -124,14 +190,66 @@ pub fn resource<'a>(
 }
 
 /// A `{project_id}` in the URL must be the context's project (SPEC §1.5 step 5).
-fn check_project(ctx: &RequestContext<'_>, params: &Params<'_, '_>) -> Result<(), Fault> {
+fn check_project(ctx: &RequestContext<'_>, params: &Params<'_, '_>) -> Result<(), ApiError> {
     match (params.get("project_id"), ctx.project_id) {
-        (Some(url), Some(context)) if url != context => Err(Fault::with_message(
-            400,
-            format!(
-                "Malformed request URL: URL's project_id '{url}' doesn't match Context's project_id '{context}'"
-            ),
-        )),
+        (Some(url), Some(context)) if url != context => Err(ApiError::ProjectMismatch {
+            url: url.to_owned(),
+            context: context.to_owned(),
+        }),
         _ => Ok(()),
     }
+}
+
+/// The request body as JSON, parsed in place; `None` for an empty body. Not JSON → 400
+/// "Malformed request body".
+pub fn json_body<'a>(req: &Request<'a>) -> Result<Option<BorrowedValue<'a>>, ApiError> {
+    body::parse(req).map_err(|_| ApiError::MalformedBody)
+}
+
+/// Validates a body (or `null` for none) against a schema, in `/v2`'s relaxed mode when the
+/// request came through the legacy wrapper.
+pub fn validate(
+    ctx: &RequestContext<'_>,
+    schema: &validation::Schema,
+    value: Option<&BorrowedValue<'_>>,
+) -> Result<(), ApiError> {
+    let null = BorrowedValue::Static(simd_json::StaticNode::Null);
+    validation::validate_body(schema, value.unwrap_or(&null), ctx.legacy_v2)
+        .map_err(ApiError::from_validation)
+}
+
+/// Decoded query parameters, in request order.
+pub type QueryPairs<'q> = Vec<(Cow<'q, str>, Cow<'q, str>)>;
+
+/// The decoded query pairs, in request order. A query that does not decode → 400.
+pub fn query_pairs<'q>(req: &Request<'q>) -> Result<QueryPairs<'q>, ApiError> {
+    query::pairs(req.query)
+        .collect::<Result<Vec<_>, ()>>()
+        .map_err(|()| ApiError::Invalid(Cow::Borrowed("Query string is not UTF-8 encoded")))
+}
+
+/// Validates query pairs against a query schema (relaxed under `/v2`).
+pub fn validate_query(
+    ctx: &RequestContext<'_>,
+    schema: &validation::Schema,
+    pairs: &[(Cow<'_, str>, Cow<'_, str>)],
+) -> Result<(), ApiError> {
+    validation::validate_query(schema, pairs, ctx.legacy_v2).map_err(ApiError::from_validation)
+}
+
+/// `POST …/action`: parses the body, requires exactly one key (400 "Malformed request
+/// body"), and runs the action of that name (400 "There is no such action: <name>").
+pub fn dispatch_action<'a>(
+    req: &Request<'a>,
+    ctx: &mut RequestContext<'a>,
+    params: &Params<'_, 'a>,
+    resp: &mut Response,
+    actions: &[(&str, ActionHandler)],
+) -> Result<(), ApiError> {
+    let body = json_body(req)?;
+    let (name, argument) = body::action(body.as_ref()).map_err(|_| ApiError::MalformedBody)?;
+    let Some(&(_, handler)) = actions.iter().find(|(known, _)| *known == name) else {
+        return Err(ApiError::NoSuchAction(name.to_owned()));
+    };
+    handler(req, ctx, params, argument, resp)
 }

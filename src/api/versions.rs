@@ -8,7 +8,7 @@ use std::{cell::RefCell, rc::Rc};
 
 use super::{
     context::{Request, RequestContext},
-    fault::Fault,
+    error::ApiError,
     json,
     microversion::{MAX_API_VERSION_STR, MIN_API_VERSION},
 };
@@ -226,18 +226,22 @@ fn render_version(ctx: &RequestContext<'_>, v: &VersionInfo, out: &mut Vec<u8>) 
 
 /// The `/v2` and `/v2.1` app (`oscomputeversionapp_v2`): the document of the version the
 /// URL names (v2.0 under the legacy wrapper).
-pub fn v2(_req: &Request<'_>, ctx: &RequestContext<'_>, resp: &mut Response) -> Result<(), Fault> {
+pub fn v2(
+    _req: &Request<'_>,
+    ctx: &RequestContext<'_>,
+    resp: &mut Response,
+) -> Result<(), ApiError> {
     if !(ctx.path_info.is_empty() || ctx.path_info == "/") {
-        return Err(Fault::not_found());
+        return Err(ApiError::VersionNotFound);
     }
     version_document(ctx, resp, ctx.legacy_v2);
     Ok(())
 }
 
 /// `GET /v2.1/versions/{id}` inside the API: the v2.1 document, 404 for any other id.
-pub fn show(ctx: &RequestContext<'_>, id: &str, resp: &mut Response) -> Result<(), Fault> {
+pub fn show(ctx: &RequestContext<'_>, id: &str, resp: &mut Response) -> Result<(), ApiError> {
     if id != "v2.1" {
-        return Err(Fault::not_found());
+        return Err(ApiError::VersionNotFound);
     }
     version_document(ctx, resp, false);
     Ok(())

@@ -108,8 +108,58 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `[database]`: the database file and connection settings.
     pub database: DbConfig,
+    /// `[api] max_limit`: the page size cap of every list.
+    pub max_limit: usize,
+    /// `[quota]`: default limits, by Nova's resource name (`-1` is unlimited).
+    pub quota_defaults: QuotaDefaults,
     /// Things worth a warning at start-up (unknown options).
     pub warnings: Vec<String>,
+}
+
+/// `[quota]`: the default limit of each quota resource (SPEC §6), used where no per-project or
+/// per-user limit is stored. `-1` is unlimited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaDefaults {
+    /// `(resource, limit)` in Nova's resource order, with Nova's resource names
+    /// (`injected_file_path_bytes` is set by the `injected_file_path_length` option).
+    pub limits: [(&'static str, i64); 10],
+}
+
+/// The `[quota]` options and the resource each one sets.
+const QUOTA_OPTIONS: [(&str, &str); 10] = [
+    ("instances", "instances"),
+    ("cores", "cores"),
+    ("ram", "ram"),
+    ("metadata_items", "metadata_items"),
+    ("injected_files", "injected_files"),
+    ("injected_file_content_bytes", "injected_file_content_bytes"),
+    ("injected_file_path_length", "injected_file_path_bytes"),
+    ("key_pairs", "key_pairs"),
+    ("server_groups", "server_groups"),
+    ("server_group_members", "server_group_members"),
+];
+
+impl QuotaDefaults {
+    fn from_reader(r: &Reader<'_>) -> Result<QuotaDefaults, ConfigError> {
+        let mut limits = [("", 0); 10];
+        for (slot, (option, resource)) in limits.iter_mut().zip(QUOTA_OPTIONS) {
+            let limit = r.parse("quota", option, |t| match t.parse::<i64>() {
+                Ok(n) if (-1..=i64::from(i32::MAX)).contains(&n) => Ok(n),
+                _ => Err(format!("expected -1 (unlimited) or 0 to {}", i32::MAX)),
+            })?;
+            *slot = (resource, limit);
+        }
+        Ok(QuotaDefaults { limits })
+    }
+
+    /// The default limit of `resource`; the legacy network resources (and any other name)
+    /// are unlimited.
+    pub fn get(&self, resource: &str) -> i64 {
+        self.limits
+            .iter()
+            .find(|(name, _)| *name == resource)
+            .map_or(-1, |&(_, limit)| limit)
+    }
 }
 
 /// Values given on the command line; they win over the file.
@@ -621,6 +671,8 @@ impl Config {
             log_level: r.parse("ringnova", "log_level", parse_level)?,
             data_dir,
             database,
+            max_limit: r.parse("api", "max_limit", parse_count(1, 1 << 20))?,
+            quota_defaults: QuotaDefaults::from_reader(&r)?,
             warnings: Config::unknown_options(ini)
                 .into_iter()
                 .map(|option| match path {

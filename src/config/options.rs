@@ -31,6 +31,17 @@ opts! {
     ["DEFAULT"] "osapi_compute_listen_port" = "8774": "TCP port the compute API listens on.";
     ["DEFAULT"] "osapi_compute_workers" = "": "Worker threads, one per core; empty means the number of online CPUs.";
     ["api"] "auth_strategy" = "noauth2": "Which pipeline of an api-paste composite to use (noauth2).";
+    ["api"] "max_limit" = "1000": "Most items a list returns in one page (limit is capped to it).";
+    ["quota"] "instances" = "10": "Default instances per project; -1 is unlimited.";
+    ["quota"] "cores" = "20": "Default instance cores (vCPUs) per project; -1 is unlimited.";
+    ["quota"] "ram" = "51200": "Default megabytes of instance RAM per project; -1 is unlimited.";
+    ["quota"] "metadata_items" = "128": "Default metadata items per instance; -1 is unlimited.";
+    ["quota"] "injected_files" = "5": "Default injected files per instance; -1 is unlimited.";
+    ["quota"] "injected_file_content_bytes" = "10240": "Default bytes per injected file; -1 is unlimited.";
+    ["quota"] "injected_file_path_length" = "255": "Default length of an injected file path; -1 is unlimited.";
+    ["quota"] "key_pairs" = "100": "Default key pairs per user; -1 is unlimited.";
+    ["quota"] "server_groups" = "10": "Default server groups per project; -1 is unlimited.";
+    ["quota"] "server_group_members" = "10": "Default servers per server group; -1 is unlimited.";
     ["wsgi"] "api_paste_config" = "api-paste.ini": "Paste pipeline file, relative to the config file's directory; the embedded copy is used when no config file is read.";
     ["oslo_middleware"] "max_request_body_size" = "114688": "Largest request body accepted, in bytes (413 above it).";
     ["oslo_middleware"] "enable_proxy_headers_parsing" = "false": "Honour Forwarded / X-Forwarded-* headers (http_proxy_to_wsgi).";

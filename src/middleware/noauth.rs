@@ -1,40 +1,36 @@
-//! `noauth2` (Nova ≤ 2025.x `NoAuthMiddleware`): trusts `X-Auth-Token: user[:project]`.
+//! `noauth2`: trusts `X-Auth-Token: user[:project]` without asking an identity service.
 //!
-//! Without a token it answers 204 with a token and the management URL, as Nova did, so
-//! clients can "log in". With one, it fills the context: user, project (defaults to the
-//! user), and admin when the user is `admin`. For development and edge boxes behind their
-//! own authentication only.
+//! With a token it fills the context: user, project (defaults to the user), admin when the
+//! user is `admin`, and roles — `admin`, `member`, `reader` for the admin user, `member` and
+//! `reader` for anyone else (Keystone's implied roles, as a real token would carry them).
+//! Without a token it answers 401 with an `unauthorized` fault. For development, tests and
+//! edge boxes behind their own authentication only; it must never be the default of a
+//! pipeline that faces untrusted clients.
 
 use crate::{
-    api::context::{Request, RequestContext},
+    api::{
+        context::{Request, RequestContext},
+        fault::Fault,
+    },
     http::Response,
 };
 
-/// Returns true when the response is complete (the token handshake).
+/// Roles of the `admin` user.
+pub const ADMIN_ROLES: &[&str] = &["admin", "member", "reader"];
+/// Roles of every other user.
+pub const MEMBER_ROLES: &[&str] = &["member", "reader"];
+
+/// Keystone's text for a request without credentials.
+pub const UNAUTHORIZED_MESSAGE: &str = "The request you have made requires authentication.";
+
+/// Returns true when the response is complete (401: no token).
 pub fn on_request<'a>(
     req: &Request<'a>,
     ctx: &mut RequestContext<'a>,
     resp: &mut Response,
 ) -> bool {
-    let Some(token) = req.header_str("x-auth-token") else {
-        let user = req.header_str("x-auth-user").unwrap_or("admin");
-        let project = req.header_str("x-auth-project-id").unwrap_or("admin");
-        resp.status = 204;
-        resp.content_type = "text/plain; charset=UTF-8";
-        let mut token = Vec::with_capacity(user.len() + project.len() + 1);
-        token.extend_from_slice(user.as_bytes());
-        token.push(b':');
-        token.extend_from_slice(project.as_bytes());
-        resp.header("X-Auth-Token", &token);
-        let mut url = Vec::with_capacity(128);
-        ctx.push_application_url(&mut url);
-        url.extend_from_slice(ctx.path_info.as_bytes());
-        while url.last() == Some(&b'/') {
-            url.pop();
-        }
-        url.push(b'/');
-        url.extend_from_slice(project.as_bytes());
-        resp.header("X-Server-Management-Url", &url);
+    let Some(token) = req.header_str("x-auth-token").filter(|t| !t.is_empty()) else {
+        Fault::new(401, UNAUTHORIZED_MESSAGE).write(resp);
         return true;
     };
     let (user, project) = match token.split_once(':') {
@@ -45,5 +41,10 @@ pub fn on_request<'a>(
     ctx.user_id = Some(user);
     ctx.project_id = Some(project);
     ctx.is_admin = user == "admin";
+    ctx.roles = if ctx.is_admin {
+        ADMIN_ROLES
+    } else {
+        MEMBER_ROLES
+    };
     false
 }

@@ -374,9 +374,11 @@ impl Conn<'_> {
             query,
             peer: self.peer,
         };
+        let services = &self.worker.services;
         let outcome = catch_unwind(AssertUnwindSafe(|| match shared.pipeline.select(path) {
             Some((chain, script_name, path_info)) => {
                 let mut ctx = RequestContext::new(&req, script_name, path_info);
+                ctx.services = Some(services);
                 chain.call(&req, &mut ctx, resp);
             }
             None => Fault::not_found().write(resp),

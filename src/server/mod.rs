@@ -25,6 +25,8 @@ use std::{
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 use worker::{Shared, Worker};
 
+use crate::api::services::Services;
+
 use crate::{config::Config, config::DriverChoice, middleware::Pipeline};
 
 /// The I/O driver a worker ended up with.
@@ -163,6 +165,7 @@ pub fn run(
     let shared = Arc::new(Shared {
         config,
         pipeline,
+        policy: Arc::new(crate::policy::Enforcer::new()),
         shutdown: Arc::clone(&shutdown),
     });
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -182,7 +185,17 @@ pub fn run(
                         return;
                     }
                 }
-                let worker = Rc::new(Worker::new(id, shared));
+                let services = match Services::open(&shared.config, Arc::clone(&shared.policy)) {
+                    Ok(services) => services,
+                    Err(err) => {
+                        let _ = ready.send(Err(ServerError::Worker(
+                            id,
+                            format!("cannot open the database: {err}"),
+                        )));
+                        return;
+                    }
+                };
+                let worker = Rc::new(Worker::new(id, shared, services));
                 start_runtime(choice, id, worker, listener, cpu, &ready);
             });
         match spawned {

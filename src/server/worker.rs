@@ -3,7 +3,8 @@
 //!
 //! Thread-per-core model: everything in [`Worker`] is `!Send` (`Rc`, `Cell`, `RefCell`) and
 //! lives on this thread only; the only things shared with other threads are the read-only
-//! [`Shared`] state (configuration, compiled pipeline) and the shutdown flag. Nothing is
+//! [`Shared`] state (configuration, compiled pipeline, policy) and the shutdown flag. Each
+//! worker opens its own database connection when it starts and keeps it in its [`Services`]. Nothing is
 //! stolen or migrated between cores.
 
 use std::{
@@ -22,7 +23,13 @@ use monoio::{
 };
 
 use super::{conn, deadline::Deadlines};
-use crate::{api::fault::write_fault, config::Config, http::Response, middleware::Pipeline};
+use crate::{
+    api::{fault::write_fault, services::Services},
+    config::Config,
+    http::Response,
+    middleware::Pipeline,
+    policy::Enforcer,
+};
 
 /// Read-only state every worker shares.
 #[derive(Debug)]
@@ -31,6 +38,8 @@ pub struct Shared {
     pub config: Config,
     /// The compiled paste pipeline.
     pub pipeline: Pipeline,
+    /// The policy rules.
+    pub policy: Arc<Enforcer>,
     /// Set by SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit.
     pub shutdown: Arc<AtomicBool>,
 }
@@ -63,15 +72,18 @@ pub struct Worker {
     pub busy: Cell<usize>,
     /// Connection timeouts, swept once a tick.
     pub deadlines: Rc<Deadlines>,
+    /// This worker's database connection, policy and API settings.
+    pub services: Services,
     pool: RefCell<Vec<Vec<u8>>>,
 }
 
 impl Worker {
-    /// A worker with an empty pool.
-    pub fn new(id: usize, shared: Arc<Shared>) -> Self {
+    /// A worker with an empty pool and its own services.
+    pub fn new(id: usize, shared: Arc<Shared>, services: Services) -> Self {
         Worker {
             id,
             shared,
+            services,
             active: Cell::new(0),
             busy: Cell::new(0),
             deadlines: Rc::new(Deadlines::default()),

@@ -202,6 +202,31 @@ impl Server {
         ))
     }
 
+    /// An API call as `token` (`user:project`, as noauth2 takes it) at microversion
+    /// `version` (`None` sends no version header), with a JSON body when given.
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        version: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> Response {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut raw = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nX-Auth-Token: {token}\r\nConnection: close\r\n",
+            self.addr
+        );
+        if let Some(version) = version {
+            raw.push_str(&format!("OpenStack-API-Version: compute {version}\r\n"));
+        }
+        if !body.is_empty() {
+            raw.push_str("Content-Type: application/json\r\n");
+        }
+        raw.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        self.roundtrip(&raw)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -1,0 +1,42 @@
+//! What a core worker gives the compute API besides the request: its own database
+//! connection, the shared policy enforcer and the API settings.
+//!
+//! One [`Services`] per core worker, built on that worker's thread when it starts and kept
+//! for its life; handlers reach it through [`RequestContext::services`]. It holds the
+//! worker's `!Send` [`Db`], so it never leaves the thread. It must never hold anything that
+//! changes per request.
+//!
+//! [`RequestContext::services`]: super::context::RequestContext::services
+
+use std::sync::Arc;
+
+use crate::{
+    config::{Config, QuotaDefaults},
+    db::{Db, DbError},
+    policy::Enforcer,
+};
+
+/// Per-worker services of the compute API.
+#[derive(Debug)]
+pub struct Services {
+    /// This worker's connection to the database.
+    pub db: Db,
+    /// The policy rules, shared read-only by every worker.
+    pub policy: Arc<Enforcer>,
+    /// `[api] max_limit`.
+    pub max_limit: usize,
+    /// `[quota]` defaults.
+    pub quota_defaults: QuotaDefaults,
+}
+
+impl Services {
+    /// Opens this worker's connection (migrations must have run) and takes the settings.
+    pub fn open(config: &Config, policy: Arc<Enforcer>) -> Result<Services, DbError> {
+        Ok(Services {
+            db: Db::open(&config.database)?,
+            policy,
+            max_limit: config.max_limit,
+            quota_defaults: config.quota_defaults.clone(),
+        })
+    }
+}
