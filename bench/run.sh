@@ -12,6 +12,9 @@
 #   BENCH_SERVERS   space-separated subset of:
 #                   ringnova-legacy ringnova-uring minimal-legacy minimal-uring actix
 #                   (default: all of them)
+#   BENCH_SET       core (GET / and /healthcheck; default), api (ringnova's
+#                   GET /v2.1/flavors/detail and /v2.1/os-keypairs as admin
+#                   against the minimal peer's one-SQLite-read GET /db), or all
 #   BENCH_PORT_BASE first loopback port; servers use BASE..BASE+4 (default 18080)
 #   BENCH_BODY_FILE body for the peers' GET / when no ringnova server is run
 #   PIPELINE_DEPTH  requests per pipelined write (default 16)
@@ -24,7 +27,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
 COMMAND_LINE="bench/run.sh${*:+ $*}"
-for v in BENCH_SECONDS BENCH_QUICK BENCH_SERVERS BENCH_PORT_BASE BENCH_BODY_FILE PIPELINE_DEPTH; do
+for v in BENCH_SECONDS BENCH_QUICK BENCH_SERVERS BENCH_SET BENCH_PORT_BASE BENCH_BODY_FILE PIPELINE_DEPTH; do
     if [[ -n "${!v:-}" ]]; then
         if [[ "${!v}" =~ ^[A-Za-z0-9._/:-]+$ ]]; then
             COMMAND_LINE="$v=${!v} $COMMAND_LINE"
@@ -48,7 +51,28 @@ else
     DURATION="${BENCH_SECONDS:-10}"
     MODES="c64 c256 pipe-c64"
 fi
-PATHS="/ /healthcheck"
+BENCH_SET="${BENCH_SET:-core}"
+case "$BENCH_SET" in
+    core | api | all) ;;
+    *) echo "BENCH_SET must be core, api or all" >&2; exit 1 ;;
+esac
+# The API scenarios' token (noauth2: user admin, project admin).
+AUTH_HEADER="X-Auth-Token: admin:admin"
+API_PATHS="/v2.1/flavors/detail /v2.1/os-keypairs"
+
+# Paths measured on one server: the core set on every server; the API set on
+# ringnova, and its floor (one SQLite point read, GET /db) on the minimal peer.
+paths_for() { # name
+    local core="" api=""
+    [[ "$BENCH_SET" != api ]] && core="/ /healthcheck"
+    if [[ "$BENCH_SET" != core ]]; then
+        case "$1" in
+            ringnova-*) api="$API_PATHS" ;;
+            minimal-*) api="/db" ;;
+        esac
+    fi
+    echo "$core $api"
+}
 
 OUT_DIR="$REPO_ROOT/bench/out"
 REPORT="$OUT_DIR/latest.md"
@@ -199,7 +223,8 @@ start_server() { # name -> sets SERVER_PID
             ;;
         minimal-*)
             cmd=("$MINIMAL_BIN" --listen "127.0.0.1:$port" --cpu "$SERVER_CPU"
-                --body-file "$BODY_FILE" --driver "${name#minimal-}")
+                --body-file "$BODY_FILE" --driver "${name#minimal-}"
+                --db "$WORK_DIR/world-$name.sqlite")
             ;;
         actix)
             cmd=("$ACTIX_BIN" --listen "127.0.0.1:$port" --cpu "$SERVER_CPU"
@@ -246,6 +271,19 @@ placeholder_body() {
     log "GET / body: $BODY_NOTE"
 }
 
+# The key pairs GET /v2.1/os-keypairs lists: five, imported as admin.
+KEY_BLOB="AAAAC3NzaC1lZDI1NTE5AAAAIHB0iJbMHpTPbDzBXf3XEbvlnMS0eFqO/sV3TY5mODRn"
+seed_keypairs() { # port
+    local i code
+    for i in 1 2 3 4 5; do
+        code="$(curl -s -o /dev/null -w '%{http_code}' -m 5 -H "$AUTH_HEADER" \
+            -H 'Content-Type: application/json' \
+            -d "{\"keypair\": {\"name\": \"bench-$i\", \"public_key\": \"ssh-ed25519 $KEY_BLOB bench-$i\"}}" \
+            "http://127.0.0.1:$1/v2.1/os-keypairs")" || code=000
+        [[ "$code" == 200 ]] || die "could not create key pair bench-$i (HTTP $code)"
+    done
+}
+
 # wrk output -> "rps|p99|requests|non2xx|sockerr"
 parse_wrk() {
     awk '
@@ -286,7 +324,11 @@ run_one() { # name pid port path mode
     slug="${slug//\//_}"
     raw="$RAW_DIR/$name-${slug:-root}-$mode.txt"
     local -a cmd=(taskset -c "$CLIENT_CPU" wrk -t1 "-c$conns" "-d${DURATION}s" --latency
-        "${script[@]}" "http://127.0.0.1:$port$path")
+        "${script[@]}")
+    if [[ "$path" == /v2* ]]; then
+        cmd+=(-H "$AUTH_HEADER")
+    fi
+    cmd+=("http://127.0.0.1:$port$path")
     if [[ ${#script[@]} -gt 0 ]]; then
         cmd+=(-- "$PIPELINE_DEPTH")
     fi
@@ -411,7 +453,10 @@ for name in $ALL_SERVERS; do
         # Unmeasured warm-up: caches, connection setup paths, lazy state.
         taskset -c "$CLIENT_CPU" wrk -t1 -c64 -d1s "http://127.0.0.1:$port/healthcheck" >/dev/null 2>&1 || true
     fi
-    for path in $PATHS; do
+    if [[ "$name" == ringnova-* && "$BENCH_SET" != core ]]; then
+        seed_keypairs "$port"
+    fi
+    for path in $(paths_for "$name"); do
         for mode in $MODES; do
             run_one "$name" "$pid" "$port" "$path" "$mode" || break 2
         done
@@ -420,18 +465,33 @@ for name in $ALL_SERVERS; do
 done
 
 # ---------------------------------------------------------------- ratios
+pipe_ratios() { # path-on-ringnova path-on-peers
+    local driver rn mm ax
+    for driver in legacy uring; do
+        rn="${US_PER_REQ["ringnova-$driver|$1|pipe-c64"]:-}"
+        [[ -n "$rn" ]] || continue
+        mm="${US_PER_REQ["minimal-$driver|$2|pipe-c64"]:-}"
+        if [[ "$1" == "$2" ]]; then
+            ax="${US_PER_REQ["actix|$1|pipe-c64"]:-}"
+            out "- \`$1\` ringnova-$driver $rn µs/req: ÷ minimal-$driver = $(ratio "$rn" "$mm")×, ÷ actix-web = $(ratio "$rn" "$ax")×"
+        else
+            out "- \`$1\` ringnova-$driver $rn µs/req: ÷ minimal-$driver \`$2\` (one SQLite point read) = $(ratio "$rn" "$mm")×"
+        fi
+    done
+}
+
 out ""
 out "## Ratios (server CPU µs per request, pipelined x$PIPELINE_DEPTH c64; lower is better for ringnova)"
 out ""
-for path in $PATHS; do
-    for driver in legacy uring; do
-        rn="${US_PER_REQ["ringnova-$driver|$path|pipe-c64"]:-}"
-        [[ -n "$rn" ]] || continue
-        mm="${US_PER_REQ["minimal-$driver|$path|pipe-c64"]:-}"
-        ax="${US_PER_REQ["actix|$path|pipe-c64"]:-}"
-        out "- \`$path\` ringnova-$driver $rn µs/req: ÷ minimal-$driver = $(ratio "$rn" "$mm")×, ÷ actix-web = $(ratio "$rn" "$ax")×"
+if [[ "$BENCH_SET" != api ]]; then
+    pipe_ratios / /
+    pipe_ratios /healthcheck /healthcheck
+fi
+if [[ "$BENCH_SET" != core ]]; then
+    for path in $API_PATHS; do
+        pipe_ratios "$path" /db
     done
-done
+fi
 if ! want ringnova-legacy && ! want ringnova-uring; then
     out "- ringnova not run (BENCH_SERVERS=\"$BENCH_SERVERS\")"
 fi
@@ -440,7 +500,7 @@ fi
 # uring/legacy over all scenarios that both completed.
 if want ringnova-legacy && want ringnova-uring; then
     uring_wins=0 legacy_wins=0 both=0 log_sum=0
-    for path in $PATHS; do
+    for path in $(paths_for ringnova-uring); do
         for mode in $MODES; do
             l="${US_PER_REQ["ringnova-legacy|$path|$mode"]:-}"
             u="${US_PER_REQ["ringnova-uring|$path|$mode"]:-}"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of ringnova: formatting, lints, unit and integration tests under
-# both I/O drivers, and a seconds-long benchmark smoke run against a release build.
+# both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
+# against the release binary, and a seconds-long benchmark smoke run.
 # Usage: scripts/test.sh            (everything)
-#        SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_E2E=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,11 @@ cargo clippy --all-targets --locked -- -D warnings
 
 step "cargo test (unit, doc and integration tests; drivers: ${RINGNOVA_TEST_DRIVERS:-uring legacy})"
 cargo test --locked -- --test-threads 4
+
+if [ -z "${SKIP_E2E:-}" ]; then
+    step "real OpenStack clients end to end (scripts/e2e_clients.sh)"
+    scripts/e2e_clients.sh
+fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then
     step "benchmark smoke run (1 s per scenario, ringnova only)"

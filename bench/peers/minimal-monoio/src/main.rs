@@ -7,13 +7,17 @@
 //!
 //! * `GET /`            -> the bytes of `--body-file`, `application/json`
 //! * `GET /healthcheck` -> `OK`, `text/plain`
+//! * `GET /db`          -> with `--db PATH` only: one SQLite point read per request
+//!   (TechEmpower's "single query" test): a random row of the 10,000-row `world`
+//!   table, created on first use, as `{"id": N, "randomNumber": M}`. The statement
+//!   is prepared once and cached; the response is built per request.
 //!
 //! Anything else gets a 404; a request that cannot be parsed gets a 400 and
 //! the connection is closed. The responses are built once at start-up; the
 //! only per-second work is patching the cached `Date` value into them.
 //!
 //! Usage:
-//! `minimal-monoio --listen 127.0.0.1:8081 --cpu 0 --body-file root.json --driver uring|legacy`
+//! `minimal-monoio --listen 127.0.0.1:8081 --cpu 0 --body-file root.json --driver uring|legacy [--db world.sqlite]`
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -49,10 +53,12 @@ struct Args {
     cpu: usize,
     body_file: String,
     driver: Driver,
+    db: Option<String>,
 }
 
 fn usage() -> String {
-    "usage: minimal-monoio --listen ADDR --cpu N --body-file PATH --driver uring|legacy".to_owned()
+    "usage: minimal-monoio --listen ADDR --cpu N --body-file PATH --driver uring|legacy [--db PATH]"
+        .to_owned()
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -60,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
     let mut cpu = None;
     let mut body_file = None;
     let mut driver = Driver::Uring;
+    let mut db = None;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -85,6 +92,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--cpu" => cpu = Some(value.parse().map_err(|e| format!("--cpu {value}: {e}"))?),
             "--body-file" => body_file = Some(value),
+            "--db" => db = Some(value),
             "--driver" => {
                 driver = match value.as_str() {
                     "uring" | "iouring" | "io_uring" => Driver::Uring,
@@ -100,7 +108,43 @@ fn parse_args() -> Result<Args, String> {
         cpu: cpu.ok_or_else(|| format!("--cpu is required\n{}", usage()))?,
         body_file: body_file.ok_or_else(|| format!("--body-file is required\n{}", usage()))?,
         driver,
+        db,
     })
+}
+
+/// Rows of the `world` table.
+const WORLD_ROWS: u32 = 10_000;
+
+/// Opens (creating and filling on first use) the `world` table of the `/db` route.
+fn open_world(path: &str) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE IF NOT EXISTS world (id INTEGER PRIMARY KEY, randomnumber INTEGER NOT NULL);",
+    )?;
+    let rows: u32 = conn.query_row("SELECT count(*) FROM world", [], |r| r.get(0))?;
+    if rows < WORLD_ROWS {
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut insert =
+                tx.prepare("INSERT OR REPLACE INTO world (id, randomnumber) VALUES (?1, ?2)")?;
+            let mut seed = 0x9E37_79B9_u32;
+            for id in 1..=WORLD_ROWS {
+                seed = xorshift(seed);
+                insert.execute([id, seed % WORLD_ROWS + 1])?;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(conn)
+}
+
+/// One step of a 32-bit xorshift generator (never returns 0 for a non-zero input).
+fn xorshift(mut x: u32) -> u32 {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    x
 }
 
 /// Pins the calling thread (the only one) to `cpu`.
@@ -156,10 +200,16 @@ struct Shared {
     responses: RefCell<Responses>,
     /// Unix second the cached `Date` was formatted for.
     date_second: Cell<u64>,
+    /// The cached `Date` value, for responses built per request.
+    date: Cell<[u8; DATE_LEN]>,
+    /// The `/db` route's connection, when `--db` was given.
+    db: Option<rusqlite::Connection>,
+    /// State of the `/db` route's random ids.
+    seed: Cell<u32>,
 }
 
 impl Shared {
-    fn new(root_body: &[u8]) -> Self {
+    fn new(root_body: &[u8], db: Option<rusqlite::Connection>) -> Self {
         let shared = Self {
             responses: RefCell::new(Responses {
                 root: Canned::new("200 OK", "application/json", "", root_body),
@@ -173,6 +223,9 @@ impl Shared {
                 ),
             }),
             date_second: Cell::new(u64::MAX),
+            date: Cell::new([b' '; DATE_LEN]),
+            db,
+            seed: Cell::new(0x2545_F491),
         };
         shared.refresh_date();
         shared
@@ -189,6 +242,9 @@ impl Shared {
         let date = httpdate::fmt_http_date(now);
         let date = date.as_bytes();
         debug_assert_eq!(date.len(), DATE_LEN);
+        let mut cached = [b' '; DATE_LEN];
+        cached.copy_from_slice(&date[..DATE_LEN]);
+        self.date.set(cached);
         let mut r = self.responses.borrow_mut();
         r.root.set_date(date);
         r.health.set_date(date);
@@ -244,9 +300,16 @@ impl Shared {
                 // The body has not fully arrived; answer once it has.
                 break;
             }
-            let resp = match (req.method, req.path) {
-                (Some("GET"), Some("/")) => &r.root,
-                (Some("GET"), Some("/healthcheck")) => &r.health,
+            let resp = match (req.method, req.path, &self.db) {
+                (Some("GET"), Some("/"), _) => &r.root,
+                (Some("GET"), Some("/healthcheck"), _) => &r.health,
+                (Some("GET"), Some("/db"), Some(db)) => match self.world_row(db, out) {
+                    Ok(()) => {
+                        pos += total;
+                        continue;
+                    }
+                    Err(_) => &r.bad_request,
+                },
                 _ => &r.not_found,
             };
             out.extend_from_slice(&resp.bytes);
@@ -256,6 +319,43 @@ impl Shared {
             }
         }
         (pos, false)
+    }
+}
+
+impl Shared {
+    /// `GET /db`: reads one random `world` row and appends the whole response to `out`.
+    fn world_row(&self, db: &rusqlite::Connection, out: &mut Vec<u8>) -> rusqlite::Result<()> {
+        let seed = xorshift(self.seed.get());
+        self.seed.set(seed);
+        let id = seed % WORLD_ROWS + 1;
+        let mut stmt = db.prepare_cached("SELECT id, randomnumber FROM world WHERE id = ?1")?;
+        let (id, number): (u32, u32) = stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut body = [0u8; 64];
+        let mut cursor = io::Cursor::new(&mut body[..]);
+        io::Write::write_fmt(
+            &mut cursor,
+            format_args!("{{\"id\": {id}, \"randomNumber\": {number}}}"),
+        )
+        .map_err(|_| rusqlite::Error::InvalidQuery)?;
+        let len = cursor.position() as usize;
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ");
+        let mut digits = [0u8; 10];
+        let mut n = len;
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[at..]);
+        out.extend_from_slice(b"\r\nDate: ");
+        out.extend_from_slice(&self.date.get());
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(&body[..len]);
+        Ok(())
     }
 }
 
@@ -360,7 +460,14 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
-    let shared = Rc::new(Shared::new(&body));
+    let db = match args.db.as_deref().map(open_world).transpose() {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("--db: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let shared = Rc::new(Shared::new(&body, db));
     let result = match args.driver {
         Driver::Uring => {
             build_uring_runtime().and_then(|mut rt| rt.block_on(serve(args.listen, shared)))
