@@ -7,7 +7,10 @@
 //! the flavor lookup (404), then the access rules. From 2.7 adding access to a public flavor
 //! is a 409; before 2.7 (and under `/v2`) it is recorded like any other. Conflict and
 //! not-found texts name the flavor's internal id, as Nova's do. The project named in the body
-//! is not checked against Keystone (there is none). No `unsafe`.
+//! is not checked against Keystone (there is none).
+//!
+//! It must never show or change the access list of a flavor the requester cannot see, and
+//! never answer with anything but Nova's fault texts. No `unsafe`.
 
 use std::borrow::Cow;
 
