@@ -79,6 +79,30 @@ pub struct FlavorRow {
     pub deleted: bool,
 }
 
+impl FlavorRow {
+    /// A borrowed view, for the code that writes responses from either form.
+    pub fn view(&self) -> FlavorRef<'_> {
+        FlavorRef {
+            id: self.id,
+            flavorid: &self.flavorid,
+            name: &self.name,
+            memory_mb: self.memory_mb,
+            vcpus: self.vcpus,
+            root_gb: self.root_gb,
+            ephemeral_gb: self.ephemeral_gb,
+            swap: self.swap,
+            rxtx_factor: self.rxtx_factor,
+            vcpu_weight: self.vcpu_weight,
+            is_public: self.is_public,
+            disabled: self.disabled,
+            description: self.description.as_deref(),
+            created_at: &self.created_at,
+            updated_at: self.updated_at.as_deref(),
+            deleted: self.deleted,
+        }
+    }
+}
+
 /// A flavor borrowed from the row being read, for building a response without copying.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FlavorRef<'r> {
@@ -490,6 +514,14 @@ pub fn list(
     Ok(out)
 }
 
+/// The statement of [`get_by_flavorid`] and [`with_flavorid`].
+const BY_FLAVORID: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM flavors f WHERE f.flavorid = ?1 AND f.deleted = 0 AND ",
+    visible_to!(2)
+);
+
 /// The live flavor with this API id. `visible_to`: `None` for admins; the requester's project
 /// otherwise (a private flavor not shared with it is [`DbError::NotFound`]).
 pub fn get_by_flavorid(
@@ -497,14 +529,20 @@ pub fn get_by_flavorid(
     flavorid: &str,
     visible_to: Option<&str>,
 ) -> Result<FlavorRow, DbError> {
+    with_flavorid(db, flavorid, visible_to, |flavor| flavor.to_row())
+}
+
+/// Like [`get_by_flavorid`], but hands the row to `visit` borrowed (no copy) and returns
+/// what it returns.
+pub fn with_flavorid<R>(
+    db: &Db,
+    flavorid: &str,
+    visible_to: Option<&str>,
+    visit: impl FnOnce(FlavorRef<'_>) -> R,
+) -> Result<R, DbError> {
     db.conn()
-        .prepare_cached(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM flavors f WHERE f.flavorid = ?1 AND f.deleted = 0 AND ",
-            visible_to!(2)
-        ))?
-        .query_row(params![flavorid, visible_to], read_owned)
+        .prepare_cached(BY_FLAVORID)?
+        .query_row(params![flavorid, visible_to], |row| read(row).map(visit))
         .optional()?
         .ok_or(DbError::NotFound)
 }
