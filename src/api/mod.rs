@@ -29,6 +29,7 @@ pub mod microversion;
 pub mod query;
 pub mod quota_sets;
 pub mod services;
+pub mod sshkey;
 pub mod validation;
 pub mod versions;
 

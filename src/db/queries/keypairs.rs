@@ -129,6 +129,51 @@ pub fn list(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// One listed key pair, borrowed from the database row (the list fields only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeypairItem<'r> {
+    /// Name.
+    pub name: &'r str,
+    /// `aa:bb:…` fingerprint.
+    pub fingerprint: &'r str,
+    /// The public key text.
+    pub public_key: &'r str,
+    /// `type`.
+    pub key_type: KeyType,
+}
+
+/// [`list`] without copying: calls `each` with every key pair of the page, in name order, and
+/// returns how many there were. The name of the last one is what a next-page marker needs.
+pub fn list_each(
+    db: &Db,
+    user_id: &str,
+    limit: Option<u32>,
+    marker: Option<&str>,
+    mut each: impl FnMut(KeypairItem<'_>),
+) -> Result<usize, DbError> {
+    if let Some(name) = marker {
+        if !exists(db.conn(), user_id, name)? {
+            return Err(DbError::MarkerNotFound);
+        }
+    }
+    let mut stmt = db.conn().prepare_cached(
+        "SELECT name, fingerprint, public_key, type FROM key_pairs \
+         WHERE user_id = ?1 AND (?2 IS NULL OR name > ?2) ORDER BY name LIMIT ?3",
+    )?;
+    let mut rows = stmt.query(params![user_id, marker, limit_value(limit)])?;
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        each(KeypairItem {
+            name: text(row, 0)?,
+            fingerprint: text(row, 1)?,
+            public_key: text(row, 2)?,
+            key_type: KeyType::parse(text(row, 3)?).unwrap_or_default(),
+        });
+        count += 1;
+    }
+    Ok(count)
+}
+
 fn exists(conn: &Connection, user_id: &str, name: &str) -> Result<bool, DbError> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM key_pairs WHERE user_id = ?1 AND name = ?2")?
@@ -218,6 +263,20 @@ pub fn create_within_quota(
         }
         insert(conn, new)
     })
+}
+
+/// Whether the user's key pairs already fill the `key_pairs` limit (the check of
+/// [`create_within_quota`], read only: it decides which error a request that fails twice
+/// gets, never whether a key pair is stored).
+pub fn quota_full(
+    db: &Db,
+    project_id: &str,
+    default_limit: i64,
+    user_id: &str,
+) -> Result<bool, DbError> {
+    let limit = quotas::limit_in(db.conn(), project_id, Some(user_id), QUOTA_RESOURCE)?
+        .unwrap_or(default_limit);
+    Ok(limit >= 0 && count(db.conn(), user_id)? >= limit)
 }
 
 /// Deletes the user's key pair with this name.
@@ -312,6 +371,32 @@ mod tests {
     }
 
     #[test]
+    fn list_each_borrows_the_same_page() {
+        let temp = TempDb::new("keypairs-each");
+        let db = temp.open();
+        for name in ["b", "a", "c"] {
+            create(&db, &key("u", name)).unwrap();
+        }
+        let mut seen = Vec::new();
+        let count = list_each(&db, "u", Some(2), Some("a"), |item| {
+            seen.push((item.name.to_owned(), item.key_type));
+        })
+        .unwrap();
+        assert_eq!(count, 2);
+        assert_eq!(
+            seen,
+            [
+                ("b".to_owned(), KeyType::Ssh),
+                ("c".to_owned(), KeyType::Ssh)
+            ]
+        );
+        assert!(matches!(
+            list_each(&db, "u", None, Some("zz"), |_| {}),
+            Err(DbError::MarkerNotFound)
+        ));
+    }
+
+    #[test]
     fn list_statement_stays_compiled() {
         let temp = TempDb::new("keypairs-reprepare");
         let db = temp.open();
@@ -349,6 +434,8 @@ mod tests {
             ),
             "{over}"
         );
+        assert!(quota_full(&db, "p", 1, "u").unwrap());
+        assert!(!quota_full(&db, "p", 2, "u").unwrap());
         quotas::set_project(&db, "p", &[(QUOTA_RESOURCE, 2)]).unwrap();
         create_within_quota(&db, "p", 1, &key("u", "b")).unwrap();
         assert!(matches!(

@@ -52,6 +52,17 @@ pub fn get_user(db: &Db, project_id: &str, user_id: &str) -> Result<Vec<QuotaRow
     )
 }
 
+/// The sum of the limits stored for the project's users, by resource name (Nova subtracts
+/// them from the project's limit to find what is left to give out).
+pub fn user_limit_sums(db: &Db, project_id: &str) -> Result<Vec<QuotaRow>, DbError> {
+    collect(
+        db.conn(),
+        "SELECT resource, sum(hard_limit) FROM project_user_quotas \
+         WHERE project_id = ?1 GROUP BY resource ORDER BY resource",
+        [project_id],
+    )
+}
+
 /// Sets project limits (insert or replace each), all in one transaction.
 pub fn set_project(db: &Db, project_id: &str, limits: &[(&str, i64)]) -> Result<(), DbError> {
     db.write(|conn| {
@@ -169,6 +180,12 @@ mod tests {
         );
         set_user(&db, "p", "u", &[("cores", 8)]).unwrap();
         assert_eq!(get_user(&db, "p", "u").unwrap(), [row("cores", 8)]);
+        set_user(&db, "p", "w", &[("cores", 3), ("ram", -1)]).unwrap();
+        assert_eq!(
+            user_limit_sums(&db, "p").unwrap(),
+            [row("cores", 11), row("ram", -1)]
+        );
+        delete_user(&db, "p", "w").unwrap();
         assert!(get_user(&db, "p", "v").unwrap().is_empty());
 
         assert_eq!(limit_for(&db, "p", Some("u"), "cores").unwrap(), Some(8));
