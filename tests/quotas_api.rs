@@ -208,6 +208,16 @@ per_driver!(update_errors, |driver| {
     let put = |path: &str, version: &str, body: Value| {
         server.api("PUT", path, ADMIN, Some(version), Some(&body))
     };
+    // A quota_set that is not an object: a client error, not a 500.
+    for bad in [json!(5), json!("x"), json!([1])] {
+        let resp = put("/v2.1/os-quota-sets/e", "2.60", json!({ "quota_set": bad }));
+        assert_message(
+            &resp,
+            400,
+            "badRequest",
+            "Invalid input for field/attribute quota_set: it must be an object.",
+        );
+    }
     // Schema: range, pattern, removed keys per version, unknown keys.
     let resp = put(
         "/v2.1/os-quota-sets/e",

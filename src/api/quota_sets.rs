@@ -433,8 +433,11 @@ fn update<'a>(
         .and_then(|b| b.get("quota_set"))
         .and_then(|q| q.as_object())
     else {
-        // Nova's schema lets a non-object through and the controller fails on it.
-        return Err(ApiError::Internal("quota_set is not an object".into()));
+        // Nova's schema lets a non-object through and its controller then fails with a 500;
+        // a client error deserves a 400.
+        return Err(ApiError::Invalid(Cow::Borrowed(
+            "Invalid input for field/attribute quota_set: it must be an object.",
+        )));
     };
     if quota_set.contains_key("networks") {
         return Err(ApiError::Invalid(Cow::Borrowed(
@@ -467,7 +470,9 @@ fn update<'a>(
             continue;
         };
         let Some(limit) = int_value(value) else {
-            return Err(ApiError::Internal(format!("quota value of {key}")));
+            return Err(ApiError::Invalid(Cow::Owned(format!(
+                "Invalid input for field/attribute {key}: it must be an integer."
+            ))));
         };
         if !force {
             let (minimum, maximum) = if user.is_some() {
