@@ -75,6 +75,8 @@ pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, 
 
     head.method = Span::within(buf, method.as_bytes());
     head.target = target_span;
+    head.target_text.clear();
+    head.target_text.push_str(target);
     head.path = path;
     head.query = query;
     head.version = version;
@@ -309,6 +311,8 @@ mod tests {
         assert_eq!(h.method.of(b), b"GET");
         assert_eq!(h.path.of(b), b"/v2.1/servers");
         assert_eq!(h.query.unwrap().of(b), b"limit=1");
+        assert_eq!(h.path_str(), Some("/v2.1/servers"));
+        assert_eq!(h.query_str(), Some("limit=1"));
         assert_eq!(h.version, Version::Http11);
         assert!(h.keep_alive);
         assert_eq!(h.len, raw.len());
@@ -405,6 +409,13 @@ mod tests {
         let h = head(raw);
         assert_eq!(h.path.of(raw.as_bytes()), b"/v2.1/");
         assert_eq!(h.query.unwrap().of(raw.as_bytes()), b"x=1");
+        assert_eq!(h.path_str(), Some("/v2.1/"));
+        assert_eq!(h.query_str(), Some("x=1"));
+        let h = head("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            (h.path_str(), h.query_str()),
+            (Some("/caf\u{e9}"), Some(""))
+        );
     }
 
     #[test]
