@@ -80,6 +80,8 @@ pub struct Head {
     pub target: Span,
     /// The path part of the target (absolute-form targets are reduced to their path).
     pub path: Span,
+    /// Whether the path has `%` escapes (needs percent-decoding).
+    pub path_escaped: bool,
     /// The query string without its `?`, if any.
     pub query: Option<Span>,
     /// Protocol version.
@@ -107,6 +109,7 @@ impl Default for Head {
             method: Span::default(),
             target: Span::default(),
             path: Span::default(),
+            path_escaped: false,
             query: None,
             version: Version::Http11,
             headers: SmallVec::new(),

@@ -344,9 +344,8 @@ impl Conn<'_> {
         let method = Method::from_bytes(head.method.of(bytes));
         let keep_alive = head.keep_alive && !shared.shutting_down();
         // The head keeps the target as text, so only a decoded path needs validating.
-        let raw_path = head.path.of(bytes);
-        let path = if raw_path.contains(&b'%') {
-            if percent_decode(raw_path, &mut self.path) {
+        let path = if head.path_escaped {
+            if percent_decode(head.path.of(bytes), &mut self.path) {
                 std::str::from_utf8(&self.path).ok()
             } else {
                 None
