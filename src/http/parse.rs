@@ -23,10 +23,14 @@ pub const MAX_HEADERS_CEILING: usize = 512;
 /// requests so that its inline header storage is never moved). Returns `Ok(false)` while
 /// the head is incomplete.
 pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, FrameError> {
-    let skipped = buf
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count();
+    // Blank lines before a request are allowed (and rare): count them only when present.
+    let skipped = if matches!(buf.first(), Some(b'\r' | b'\n')) {
+        buf.iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count()
+    } else {
+        0
+    };
     // The request-line limit is checked by scanning only when the head is incomplete or
     // invalid; a complete head gets the cheap check below from the spans httparse found.
     let line_too_long = || {
@@ -71,11 +75,14 @@ pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, 
     if len > limits.max_header_size {
         return Err(FrameError::HeadTooLarge);
     }
-    let (path, query) = split_target(buf, target_span)?;
+    let (path, query, path_escaped) = split_target(buf, target_span)?;
 
     head.method = Span::within(buf, method.as_bytes());
     head.target = target_span;
+    head.target_text.clear();
+    head.target_text.push_str(target);
     head.path = path;
+    head.path_escaped = path_escaped;
     head.query = query;
     head.version = version;
     head.headers.clear();
@@ -95,7 +102,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, 
         head.headers
             .push((Span::within(buf, name), Span::within(buf, value)));
         match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => {
+            4 if is_host(name) => {
                 hosts += 1;
                 head.host = Some(Span::within(buf, value));
             }
@@ -170,6 +177,19 @@ pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, 
     Ok(true)
 }
 
+/// Whether a header name is `Host` in any case, compared as one 32-bit word. Setting bit
+/// 0x20 lowercases ASCII letters; every byte of `host` is a lowercase letter, so the only
+/// bytes that become it are that letter in either case, and the comparison is exact.
+#[inline]
+fn is_host(name: &[u8]) -> bool {
+    match *name {
+        [a, b, c, d] => {
+            u32::from_le_bytes([a, b, c, d]) | 0x2020_2020 == u32::from_le_bytes(*b"host")
+        }
+        _ => false,
+    }
+}
+
 /// 505 when the request line names another HTTP version, 400 when it is not HTTP at all.
 fn version_error(buf: &[u8]) -> FrameError {
     let line_end = buf
@@ -241,12 +261,13 @@ fn parse_transfer_encoding(value: &[u8]) -> Result<bool, FrameError> {
     Ok(true)
 }
 
-/// Splits a target into path and query; absolute-form `http://host/p` is reduced to `/p`.
-fn split_target(buf: &[u8], target: Span) -> Result<(Span, Option<Span>), FrameError> {
+/// Splits a target into path and query, and tells whether the path has `%` escapes;
+/// absolute-form `http://host/p` is reduced to `/p`.
+fn split_target(buf: &[u8], target: Span) -> Result<(Span, Option<Span>, bool), FrameError> {
     let bytes = target.of(buf);
     let mut start = target.start;
     if bytes == b"*" {
-        return Ok((target, None));
+        return Ok((target, None, false));
     }
     if bytes.first() != Some(&b'/') {
         let rest = if bytes.len() >= 7 && bytes[..7].eq_ignore_ascii_case(b"http://") {
@@ -263,7 +284,8 @@ fn split_target(buf: &[u8], target: Span) -> Result<(Span, Option<Span>), FrameE
         }
     }
     let path_bytes = &buf[start as usize..target.end as usize];
-    match path_bytes.iter().position(|&b| b == b'?') {
+    let (question, escaped) = scan_path(path_bytes);
+    match question {
         Some(q) => Ok((
             Span {
                 start,
@@ -273,6 +295,7 @@ fn split_target(buf: &[u8], target: Span) -> Result<(Span, Option<Span>), FrameE
                 start: start + q as u32 + 1,
                 end: target.end,
             }),
+            escaped,
         )),
         None => Ok((
             Span {
@@ -280,8 +303,48 @@ fn split_target(buf: &[u8], target: Span) -> Result<(Span, Option<Span>), FrameE
                 end: target.end,
             },
             None,
+            escaped,
         )),
     }
+}
+
+/// The position of the first `?` in `bytes`, and whether a `%` comes before it. Eight bytes
+/// are looked at per step (SWAR): this runs on every request target.
+fn scan_path(bytes: &[u8]) -> (Option<usize>, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Flags the bytes of `word` equal to `b`. Bytes above a real match may be flagged too
+    // (the borrow runs upwards), so the lowest flag is exact and "any flag" means "a match".
+    let matches = |word: u64, b: u8| {
+        let x = word ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    let mut escaped = false;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let percent = matches(word, b'%');
+        let question = matches(word, b'?');
+        if question != 0 {
+            let at = question.trailing_zeros() as usize / 8;
+            // Flags below the `?` byte mean a `%` before it.
+            let below = (1u64 << (at * 8)) - 1;
+            return (Some(base + at), escaped || percent & below != 0);
+        }
+        escaped |= percent != 0;
+        base += 8;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        match b {
+            b'?' => return (Some(base + i), escaped),
+            b'%' => escaped = true,
+            _ => {}
+        }
+    }
+    (None, escaped)
 }
 
 #[cfg(test)]
@@ -309,12 +372,78 @@ mod tests {
         assert_eq!(h.method.of(b), b"GET");
         assert_eq!(h.path.of(b), b"/v2.1/servers");
         assert_eq!(h.query.unwrap().of(b), b"limit=1");
+        assert_eq!(h.path_str(), Some("/v2.1/servers"));
+        assert_eq!(h.query_str(), Some("limit=1"));
         assert_eq!(h.version, Version::Http11);
         assert!(h.keep_alive);
         assert_eq!(h.len, raw.len());
         assert_eq!(h.header(b, "x-y"), Some(&b"z"[..]));
         assert_eq!(h.host.unwrap().of(b), b"a");
         assert_eq!(h.body, BodyKind::None);
+    }
+
+    #[test]
+    fn path_scan() {
+        let naive = |bytes: &[u8]| {
+            let q = bytes.iter().position(|&b| b == b'?');
+            let path = &bytes[..q.unwrap_or(bytes.len())];
+            (q, path.contains(&b'%'))
+        };
+        let samples: &[&[u8]] = &[
+            b"",
+            b"/",
+            b"/healthcheck",
+            b"/v2.1/servers?limit=1",
+            b"/a%20b",
+            b"/a?b%20",
+            b"/abcdefg?%",
+            b"/abcdef%?",
+            b"%",
+            b"?",
+            b"/a/b/c/d/e/f/g/h/i/j%2F?x",
+            b"/0123456789abcdef0123456789abcdef",
+            b"/\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9%",
+        ];
+        for sample in samples {
+            assert_eq!(scan_path(sample), naive(sample), "{sample:?}");
+        }
+        // Every position of `?` and `%` in targets around the step size.
+        for len in 0..20 {
+            for q in 0..=len {
+                for p in 0..=len {
+                    let mut bytes = vec![b'a'; len];
+                    if q < len {
+                        bytes[q] = b'?';
+                    }
+                    if p < len && p != q {
+                        bytes[p] = b'%';
+                    }
+                    assert_eq!(scan_path(&bytes), naive(&bytes), "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn host_names_in_any_case() {
+        for name in ["host", "Host", "HOST", "hOsT"] {
+            assert!(is_host(name.as_bytes()), "{name}");
+        }
+        for name in [
+            "hos",
+            "hostt",
+            "hosu",
+            "Hos\u{14}",
+            "hxst",
+            "h\u{f}st",
+            "ho3t",
+        ] {
+            assert!(!is_host(name.as_bytes()), "{name:?}");
+        }
+        for b in 0..=255u8 {
+            let name = [b, b'o', b's', b't'];
+            assert_eq!(is_host(&name), name.eq_ignore_ascii_case(b"host"), "{b}");
+        }
     }
 
     #[test]
@@ -405,6 +534,13 @@ mod tests {
         let h = head(raw);
         assert_eq!(h.path.of(raw.as_bytes()), b"/v2.1/");
         assert_eq!(h.query.unwrap().of(raw.as_bytes()), b"x=1");
+        assert_eq!(h.path_str(), Some("/v2.1/"));
+        assert_eq!(h.query_str(), Some("x=1"));
+        let h = head("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            (h.path_str(), h.query_str()),
+            (Some("/caf\u{e9}"), Some(""))
+        );
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub struct Head {
     pub target: Span,
     /// The path part of the target (absolute-form targets are reduced to their path).
     pub path: Span,
+    /// Whether the path has `%` escapes (needs percent-decoding).
+    pub path_escaped: bool,
     /// The query string without its `?`, if any.
     pub query: Option<Span>,
     /// Protocol version.
@@ -96,6 +98,9 @@ pub struct Head {
     pub expect_continue: bool,
     /// The Host header's value.
     pub host: Option<Span>,
+    /// A copy of the request target as text (httparse hands it over as UTF-8, so keeping a
+    /// copy spares validating the path and query again); see [`Head::path_str`].
+    pub target_text: String,
 }
 
 impl Default for Head {
@@ -104,6 +109,7 @@ impl Default for Head {
             method: Span::default(),
             target: Span::default(),
             path: Span::default(),
+            path_escaped: false,
             query: None,
             version: Version::Http11,
             headers: SmallVec::new(),
@@ -112,11 +118,35 @@ impl Default for Head {
             keep_alive: true,
             expect_continue: false,
             host: None,
+            target_text: String::new(),
         }
     }
 }
 
 impl Head {
+    /// The text of `span`, a part of the target that starts and ends on a character
+    /// boundary; `None` if it is not such a part.
+    fn target_part(&self, span: Span) -> Option<&str> {
+        let start = span.start.checked_sub(self.target.start)? as usize;
+        let end = span.end.checked_sub(self.target.start)? as usize;
+        self.target_text.get(start..end)
+    }
+
+    /// The path part of the target as text (not percent-decoded).
+    #[inline]
+    pub fn path_str(&self) -> Option<&str> {
+        self.target_part(self.path)
+    }
+
+    /// The query string as text (`""` when there is none).
+    #[inline]
+    pub fn query_str(&self) -> Option<&str> {
+        match self.query {
+            Some(query) => self.target_part(query),
+            None => Some(""),
+        }
+    }
+
     /// The value of the first header named `name` (ASCII case-insensitive).
     pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
         self.headers

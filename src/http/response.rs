@@ -4,6 +4,9 @@
 //! body buffers are reused (no allocation once warm). Handlers write the body; filters add
 //! header lines; [`Response::write_to`] appends status line, `Date`, `Content-Type`,
 //! `Content-Length`, the extra headers and the body to the connection's output batch.
+//! [`Response::write_to_cached`] writes the same bytes, but copies the fixed part of the head
+//! (status line to `Content-Length`) from a per-connection [`HeadCache`] when it has not
+//! changed since the connection's previous response.
 
 use std::rc::Rc;
 
@@ -85,16 +88,79 @@ impl Response {
         version: Version,
         keep_alive: bool,
     ) {
+        self.write(out, None, date, head_only, version, keep_alive);
+    }
+
+    /// [`Response::write_to`], with the fixed part of the head (status line, `Date`,
+    /// `Content-Type`, `Content-Length`) copied from `cache` when the previous response written
+    /// through it had the same status, content type, body length and date; otherwise that part
+    /// is formatted and remembered. The bytes written are the same either way.
+    pub fn write_to_cached(
+        &self,
+        out: &mut Vec<u8>,
+        cache: &mut HeadCache,
+        date: &[u8; DATE_LEN],
+        head_only: bool,
+        version: Version,
+        keep_alive: bool,
+    ) {
+        self.write(out, Some(cache), date, head_only, version, keep_alive);
+    }
+
+    fn write(
+        &self,
+        out: &mut Vec<u8>,
+        cache: Option<&mut HeadCache>,
+        date: &[u8; DATE_LEN],
+        head_only: bool,
+        version: Version,
+        keep_alive: bool,
+    ) {
         let bodyless_status = self.status == 204 || self.status == 304 || self.status < 200;
         let body = self.body_bytes();
-        let mut length = itoa::Buffer::new();
-        let length = length.format(body.len());
+        let send_body = !head_only && !bodyless_status;
+        // The fixed part is at most 96 bytes plus the content type; 26 more cover the
+        // Connection header and the blank line.
         out.reserve(
-            96 + self.content_type.len()
-                + length.len()
+            96 + 26
+                + self.content_type.len()
                 + self.headers.len()
-                + if head_only { 0 } else { body.len() },
+                + if send_body { body.len() } else { 0 },
         );
+        match cache {
+            Some(cache) if cache.matches(self, body.len(), date) => {
+                out.extend_from_slice(&cache.bytes);
+            }
+            Some(cache) => {
+                let start = out.len();
+                self.push_fixed_head(out, date, body.len(), bodyless_status);
+                cache.remember(self, body.len(), date, &out[start..]);
+            }
+            None => self.push_fixed_head(out, date, body.len(), bodyless_status),
+        }
+        if !self.headers.is_empty() {
+            out.extend_from_slice(&self.headers);
+        }
+        if self.close || !keep_alive {
+            out.extend_from_slice(b"Connection: close\r\n\r\n");
+        } else if version == Version::Http10 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n\r\n");
+        } else {
+            out.extend_from_slice(b"\r\n");
+        }
+        if send_body {
+            out.extend_from_slice(body);
+        }
+    }
+
+    /// Status line, `Date`, `Content-Type` and `Content-Length`, each ended by CRLF.
+    fn push_fixed_head(
+        &self,
+        out: &mut Vec<u8>,
+        date: &[u8; DATE_LEN],
+        body_len: usize,
+        bodyless_status: bool,
+    ) {
         // Constant pieces are fused so that a response head is a handful of copies.
         match status_line(self.status) {
             Some(line) => out.extend_from_slice(line),
@@ -111,19 +177,44 @@ impl Response {
         }
         if !bodyless_status {
             out.extend_from_slice(b"\r\nContent-Length: ");
-            out.extend_from_slice(length.as_bytes());
+            out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.headers);
-        if self.close || !keep_alive {
-            out.extend_from_slice(b"Connection: close\r\n");
-        } else if version == Version::Http10 {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        if !head_only && !bodyless_status {
-            out.extend_from_slice(body);
-        }
+    }
+}
+
+/// The fixed part of the last response head written through it (see
+/// [`Response::write_to_cached`]). One lives per connection: pipelined and repeated requests
+/// mostly get responses whose status, type, length and date do not change, and then the
+/// head is one copy instead of being formatted piece by piece.
+#[derive(Debug, Default)]
+pub struct HeadCache {
+    status: u16,
+    content_type: &'static str,
+    body_len: usize,
+    date: [u8; DATE_LEN],
+    /// Empty while nothing is cached.
+    bytes: Vec<u8>,
+}
+
+impl HeadCache {
+    fn matches(&self, resp: &Response, body_len: usize, date: &[u8; DATE_LEN]) -> bool {
+        !self.bytes.is_empty()
+            && self.status == resp.status
+            && self.body_len == body_len
+            && self.content_type.len() == resp.content_type.len()
+            && (std::ptr::eq(self.content_type, resp.content_type)
+                || self.content_type == resp.content_type)
+            && self.date == *date
+    }
+
+    fn remember(&mut self, resp: &Response, body_len: usize, date: &[u8; DATE_LEN], head: &[u8]) {
+        self.status = resp.status;
+        self.content_type = resp.content_type;
+        self.body_len = body_len;
+        self.date = *date;
+        self.bytes.clear();
+        self.bytes.extend_from_slice(head);
     }
 }
 
@@ -262,6 +353,60 @@ mod tests {
         let mut resp = Response::new();
         resp.status = 299;
         assert!(render(&resp, false, Version::Http11, true).starts_with("HTTP/1.1 299 Unknown\r\n"));
+    }
+
+    #[test]
+    fn cached_heads_are_identical() {
+        let mut cache = HeadCache::default();
+        let other_date = *b"Mon, 07 Nov 1994 08:49:37 GMT";
+        let mut cases = Vec::new();
+        for (status, content_type, body, extra) in [
+            (200u16, "application/json", &b"{}"[..], None),
+            (200, "application/json", b"{}", Some(("X-A", &b"1"[..]))),
+            (200, "text/plain", b"{}", None),
+            (200, "application/json", b"{ }", None),
+            (404, "application/json", b"{ }", None),
+            (204, "", b"", None),
+            (299, "", b"", None),
+        ] {
+            let mut resp = Response::new();
+            resp.status = status;
+            resp.content_type = content_type;
+            resp.body.extend_from_slice(body);
+            if let Some((name, value)) = extra {
+                resp.header(name, value);
+            }
+            cases.push(resp);
+        }
+        for round in 0..3 {
+            for resp in &cases {
+                for date in [&DATE, &other_date, &other_date] {
+                    for (head_only, version, keep_alive) in [
+                        (false, Version::Http11, true),
+                        (true, Version::Http11, true),
+                        (false, Version::Http10, true),
+                        (false, Version::Http11, false),
+                    ] {
+                        let mut plain = b"before".to_vec();
+                        resp.write_to(&mut plain, date, head_only, version, keep_alive);
+                        let mut cached = b"before".to_vec();
+                        resp.write_to_cached(
+                            &mut cached,
+                            &mut cache,
+                            date,
+                            head_only,
+                            version,
+                            keep_alive,
+                        );
+                        assert_eq!(
+                            String::from_utf8(cached).unwrap(),
+                            String::from_utf8(plain).unwrap(),
+                            "round {round}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

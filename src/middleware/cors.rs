@@ -24,6 +24,13 @@ impl Cors {
         }
     }
 
+    /// Whether the filter does anything: without `allowed_origin` it neither answers
+    /// preflights nor decorates responses.
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        !self.settings.allowed_origin.is_empty()
+    }
+
     fn allowed_origin<'a>(&self, req: &Request<'a>) -> Option<&'a [u8]> {
         if self.settings.allowed_origin.is_empty() {
             return None;

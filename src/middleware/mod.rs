@@ -10,6 +10,10 @@
 //!  response ◄─ cors ◄──────────────────────── compute_req_id ◄─ (panic→500) ◄─ request_log ◄──────────────────────── app
 //! ```
 //!
+//! Filters that do nothing with the configuration (cors without allowed origins, proxy
+//! headers or the access log switched off, osprofiler) stay listed in the chain but are left
+//! out of what a request runs through.
+//!
 //! A filter may answer by itself (cors preflight, sizelimit's 413, noauth2's token
 //! handshake); the layers outside it still see that response.
 
@@ -97,76 +101,113 @@ pub struct Chain {
     pub filters: Box<[Filter]>,
     /// The app.
     pub app: App,
+    /// `filters` without those that do nothing with this configuration (cors without
+    /// allowed origins, proxy-header parsing or the access log switched off, osprofiler):
+    /// what a request actually runs through.
+    active: Box<[Filter]>,
+}
+
+impl Filter {
+    /// Whether the filter does nothing at all with its settings.
+    fn is_noop(&self) -> bool {
+        match self {
+            Filter::Cors(cors) => !cors.is_active(),
+            Filter::HttpProxyToWsgi { enabled } | Filter::RequestLog { enabled } => !enabled,
+            Filter::Osprofiler => true,
+            _ => false,
+        }
+    }
 }
 
 impl Chain {
+    /// A chain of `filters` (outermost first) around `app`.
+    pub fn new(name: String, filters: Vec<Filter>, app: App) -> Chain {
+        let active = filters.iter().filter(|f| !f.is_noop()).cloned().collect();
+        Chain {
+            name,
+            filters: filters.into(),
+            app,
+            active,
+        }
+    }
+
     /// Runs the request through every filter and the app; always leaves a response.
     pub fn call<'a>(&self, req: &Request<'a>, ctx: &mut RequestContext<'a>, resp: &mut Response) {
         self.call_from(0, req, ctx, resp);
     }
 
+    /// Runs the active filters from `index` on, then the app. Filters with nothing to do
+    /// after the inner layers are stepped over in a loop; only those that act on the
+    /// response on the way out recurse, so a pass-through filter costs a `match` arm rather
+    /// than a call.
     fn call_from<'a>(
         &self,
-        index: usize,
+        mut index: usize,
         req: &Request<'a>,
         ctx: &mut RequestContext<'a>,
         resp: &mut Response,
     ) {
-        let Some(filter) = self.filters.get(index) else {
-            self.app.call(req, ctx, resp);
-            return;
-        };
-        let next = index + 1;
-        match filter {
-            Filter::Cors(cors) => {
-                if cors.preflight(req, resp) {
+        loop {
+            let Some(filter) = self.active.get(index) else {
+                self.app.call(req, ctx, resp);
+                return;
+            };
+            index += 1;
+            match filter {
+                Filter::Cors(cors) => {
+                    if !cors.is_active() {
+                        continue;
+                    }
+                    if cors.preflight(req, resp) {
+                        return;
+                    }
+                    self.call_from(index, req, ctx, resp);
+                    cors.on_response(req, resp);
                     return;
                 }
-                self.call_from(next, req, ctx, resp);
-                cors.on_response(req, resp);
-            }
-            Filter::HttpProxyToWsgi { enabled } => {
-                if *enabled {
-                    proxy_headers::on_request(req, ctx);
+                Filter::HttpProxyToWsgi { enabled } => {
+                    if *enabled {
+                        proxy_headers::on_request(req, ctx);
+                    }
                 }
-                self.call_from(next, req, ctx, resp);
-            }
-            Filter::ComputeReqId => {
-                request_id::on_request(req, ctx);
-                self.call_from(next, req, ctx, resp);
-                request_id::on_response(ctx, resp);
-            }
-            Filter::FaultWrap => {
-                faultwrap::call(resp, |resp| self.call_from(next, req, ctx, resp));
-            }
-            Filter::RequestLog { enabled } => {
-                let started = enabled.then(std::time::Instant::now);
-                self.call_from(next, req, ctx, resp);
-                if let Some(started) = started {
+                Filter::ComputeReqId => {
+                    request_id::on_request(req, ctx);
+                    self.call_from(index, req, ctx, resp);
+                    request_id::on_response(ctx, resp);
+                    return;
+                }
+                Filter::FaultWrap => {
+                    faultwrap::call(resp, |resp| self.call_from(index, req, ctx, resp));
+                    return;
+                }
+                Filter::RequestLog { enabled } => {
+                    if !*enabled {
+                        continue;
+                    }
+                    let started = std::time::Instant::now();
+                    self.call_from(index, req, ctx, resp);
                     request_log::on_response(req, ctx, resp, started);
-                }
-            }
-            Filter::SizeLimit { max } => {
-                if req.body_len > *max {
-                    Fault::with_message(
-                        413,
-                        format!("Request is too large. Larger than max_request_body_size ({max})."),
-                    )
-                    .write(resp);
                     return;
                 }
-                self.call_from(next, req, ctx, resp);
-            }
-            Filter::Osprofiler => self.call_from(next, req, ctx, resp),
-            Filter::NoAuth2 => {
-                if noauth::on_request(req, ctx, resp) {
-                    return;
+                Filter::SizeLimit { max } => {
+                    if req.body_len > *max {
+                        Fault::with_message(
+                            413,
+                            format!(
+                                "Request is too large. Larger than max_request_body_size ({max})."
+                            ),
+                        )
+                        .write(resp);
+                        return;
+                    }
                 }
-                self.call_from(next, req, ctx, resp);
-            }
-            Filter::LegacyV2Compatible => {
-                ctx.legacy_v2 = true;
-                self.call_from(next, req, ctx, resp);
+                Filter::Osprofiler => {}
+                Filter::NoAuth2 => {
+                    if noauth::on_request(req, ctx, resp) {
+                        return;
+                    }
+                }
+                Filter::LegacyV2Compatible => ctx.legacy_v2 = true,
             }
         }
     }
@@ -195,6 +236,11 @@ impl Pipeline {
     /// same prefix.
     pub fn select<'p>(&self, path: &'p str) -> Option<(&Chain, &'static str, &'p str)> {
         for entry in &self.entries {
+            // Prefixes start with `/`: comparing the next byte first rejects most entries
+            // without a full comparison.
+            if entry.prefix.len() > 1 && path.as_bytes().get(1) != entry.prefix.as_bytes().get(1) {
+                continue;
+            }
             let Some(rest) = path.strip_prefix(entry.prefix) else {
                 continue;
             };

@@ -217,11 +217,7 @@ impl<'a> Compiler<'a> {
                 })?;
                 self.pipeline(name, &entry.value, entry.line)?
             }
-            "app" => Chain {
-                name: name.to_owned(),
-                filters: Box::new([]),
-                app: self.app(name, line)?,
-            },
+            "app" => Chain::new(name.to_owned(), Vec::new(), self.app(name, line)?),
             _ => {
                 return Err(self.error(
                     line,
@@ -250,11 +246,7 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|filter| self.filter(filter, line))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Chain {
-            name: name.to_owned(),
-            filters: filters.into(),
-            app: self.app(last, line)?,
-        })
+        Ok(Chain::new(name.to_owned(), filters, self.app(last, line)?))
     }
 
     fn filter(&self, name: &str, line: usize) -> Result<Filter, PasteError> {

@@ -41,14 +41,16 @@ impl Method {
     /// Parses a method token exactly as sent (case-sensitive, as RFC 9110 says): `b"GET"` is
     /// [`Method::Get`], `b"get"` is `None`.
     pub fn from_bytes(token: &[u8]) -> Option<Method> {
-        Some(match token {
-            b"GET" => Method::Get,
-            b"HEAD" => Method::Head,
-            b"POST" => Method::Post,
-            b"PUT" => Method::Put,
-            b"PATCH" => Method::Patch,
-            b"DELETE" => Method::Delete,
-            b"OPTIONS" => Method::Options,
+        // Byte patterns (not byte-string literals) compile to a length switch and a few
+        // compares instead of calls to memcmp.
+        Some(match *token {
+            [b'G', b'E', b'T'] => Method::Get,
+            [b'H', b'E', b'A', b'D'] => Method::Head,
+            [b'P', b'O', b'S', b'T'] => Method::Post,
+            [b'P', b'U', b'T'] => Method::Put,
+            [b'P', b'A', b'T', b'C', b'H'] => Method::Patch,
+            [b'D', b'E', b'L', b'E', b'T', b'E'] => Method::Delete,
+            [b'O', b'P', b'T', b'I', b'O', b'N', b'S'] => Method::Options,
             _ => return None,
         })
     }

@@ -31,8 +31,8 @@ use crate::{
     },
     http::{
         date::{http_date, DATE_LEN},
-        parse_head, BodyKind, ChunkedDecoder, ChunkedProgress, FrameError, Head, Limits, Response,
-        Version,
+        parse_head, BodyKind, ChunkedDecoder, ChunkedProgress, FrameError, Head, HeadCache, Limits,
+        Response, Version,
     },
     router::Method,
 };
@@ -69,6 +69,8 @@ struct Conn<'w> {
     buf: Vec<u8>,
     out: Vec<u8>,
     resp: Response,
+    /// The fixed part of the last response head, reused while it does not change.
+    head_cache: HeadCache,
     path: Vec<u8>,
     /// Start of the current request in `buf`.
     start: usize,
@@ -93,6 +95,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         buf: worker.take_buffer(),
         out: worker.take_buffer(),
         resp: Response::new(),
+        head_cache: HeadCache::default(),
         path: Vec::new(),
         start: 0,
         head: Head::default(),
@@ -340,23 +343,21 @@ impl Conn<'_> {
         resp.reset();
         let method = Method::from_bytes(head.method.of(bytes));
         let keep_alive = head.keep_alive && !shared.shutting_down();
-        let raw_path = head.path.of(bytes);
-        let path = if raw_path.contains(&b'%') {
-            percent_decode(raw_path, &mut self.path).then_some(self.path.as_slice())
+        // The head keeps the target as text, so only a decoded path needs validating.
+        let path = if head.path_escaped {
+            if percent_decode(head.path.of(bytes), &mut self.path) {
+                std::str::from_utf8(&self.path).ok()
+            } else {
+                None
+            }
         } else {
-            Some(raw_path)
+            head.path_str()
         };
-        let query = head.query.map_or(&b""[..], |q| q.of(bytes));
-        let query = if query.is_empty() {
-            Ok("")
-        } else {
-            std::str::from_utf8(query)
-        };
-        let (Some(path), Ok(query)) = (path.and_then(|p| std::str::from_utf8(p).ok()), query)
-        else {
+        let (Some(path), Some(query)) = (path, head.query_str()) else {
             Fault::new(400, "Malformed request URL.").write(resp);
-            resp.write_to(
+            resp.write_to_cached(
                 &mut self.out,
+                &mut self.head_cache,
                 &self.date,
                 method == Some(Method::Head),
                 head.version,
@@ -391,8 +392,9 @@ impl Conn<'_> {
         if resp.close || !keep_alive {
             self.close = true;
         }
-        resp.write_to(
+        resp.write_to_cached(
             &mut self.out,
+            &mut self.head_cache,
             &self.date,
             req.is_head(),
             head.version,
