@@ -39,7 +39,7 @@ summary() {
 
 echo "# mixed read/write latency"
 echo
-echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); machine: $(nproc) CPUs, $(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
+echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); machine: $(nproc) CPUs, $(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r); load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- command: \`bench/mixed_rw.sh\` (BENCH_SECONDS=$SECONDS_PER_RUN); ringnova --workers 2, reads \`wrk -t1 -c32 GET /v2.1/flavors/detail\`, writes \`wrk -t1 -c8 -s bench/keypair_writes.lua\` (key pair import + delete)"
 echo
 echo "| synchronous | load | read req/s | read p50 | read p99 | read max | write req/s | write p99 |"
