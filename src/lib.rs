@@ -9,6 +9,7 @@
 //!   └─ middleware  the paste pipeline compiled to a static filter chain
 //!        └─ api    Nova's Resource machinery, faults, microversions, apps
 //!             └─ router   the compiled radix router
+//! ratelimit  per-user request rates, one state shared by every worker (used by middleware, api)
 //! config   start-up only: oslo.config INI, CLI overrides, validation
 //! logging  the process logger and the access-log thread
 //! ```
@@ -23,5 +24,6 @@ pub mod http;
 pub mod logging;
 pub mod middleware;
 pub mod policy;
+pub mod ratelimit;
 pub mod router;
 pub mod server;

@@ -122,6 +122,8 @@ pub struct RequestContext<'a> {
     pub services: Option<&'a Services>,
     /// The negotiated microversion, once the API has set it.
     pub api_version: Option<crate::api::microversion::ApiVersion>,
+    /// The ratelimit filter's limiter, when the pipeline has one (for `GET /limits`).
+    pub rate_limiter: Option<&'static crate::ratelimit::RateLimiter>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -147,6 +149,7 @@ impl<'a> RequestContext<'a> {
             roles: &[],
             services: None,
             api_version: None,
+            rate_limiter: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! `GET /limits` (SPEC §4.5, Nova's `compute/limits.py` and `views/limits.py`): a project's
-//! absolute limits and what it uses of them; `rate` is always empty.
+//! absolute limits and what it uses of them, and under `rate` the caller's standing against the
+//! ratelimit filter's limits (empty without that filter).
 //!
 //! Core worker, innermost layer. The limits are the project's quotas as
 //! [`super::quota_sets::project_limits`] resolves them (stored overrides, else `[quota]`
@@ -7,7 +8,8 @@
 //! never part of it). Per microversion: from 2.36 the network limits and usages are gone, from
 //! 2.39 `maxImageMeta`, from 2.57 the personality limits. `?tenant_id=` (its last value, even
 //! empty) reads another project and needs `os_compute_api:limits:other_project`. The body is
-//! written straight into the response; this module never writes anything to the database.
+//! written straight into the response; this module never writes anything to the database and
+//! never charges a rate limit.
 
 use super::{
     context::{Request, RequestContext},
@@ -21,6 +23,7 @@ use super::{
 use crate::{
     http::Response,
     policy::Target,
+    ratelimit::{push_isotime, RateLimiter},
     router::{Method, Params},
 };
 
@@ -165,7 +168,49 @@ fn index<'a>(
         };
         out.extend_from_slice(digits.format(number).as_bytes());
     }
-    out.extend_from_slice(b"}, \"rate\": []}}");
+    out.extend_from_slice(b"}, \"rate\": [");
+    if let Some(limiter) = ctx.rate_limiter {
+        push_rate(out, limiter, ctx.user_id);
+    }
+    out.extend_from_slice(b"]}}");
     resp.content_type = "application/json";
     Ok(())
+}
+
+/// Folsom's `rate` view: one entry per URI and regex, each with its limits and the caller's
+/// remaining requests and next-available time.
+fn push_rate(out: &mut Vec<u8>, limiter: &RateLimiter, user: Option<&str>) {
+    let statuses = limiter.snapshot(user);
+    let mut digits = itoa::Buffer::new();
+    for (g, group) in limiter.groups().iter().enumerate() {
+        if g > 0 {
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(b"{\"uri\": ");
+        super::json::push_str(out, &group.uri);
+        out.extend_from_slice(b", \"regex\": ");
+        super::json::push_str(out, &group.regex);
+        out.extend_from_slice(b", \"limit\": [");
+        for (m, &index) in group.members.iter().enumerate() {
+            let (Some(limit), Some(status)) = (limiter.limits().get(index), statuses.get(index))
+            else {
+                continue;
+            };
+            if m > 0 {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(b"{\"verb\": ");
+            super::json::push_str(out, &limit.verb);
+            out.extend_from_slice(b", \"value\": ");
+            out.extend_from_slice(digits.format(limit.value).as_bytes());
+            out.extend_from_slice(b", \"remaining\": ");
+            out.extend_from_slice(digits.format(status.remaining).as_bytes());
+            out.extend_from_slice(b", \"unit\": \"");
+            out.extend_from_slice(limit.unit.name().as_bytes());
+            out.extend_from_slice(b"\", \"next-available\": \"");
+            push_isotime(out, status.next_available);
+            out.extend_from_slice(b"\"}");
+        }
+        out.extend_from_slice(b"]}");
+    }
 }

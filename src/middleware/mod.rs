@@ -22,6 +22,7 @@ pub mod faultwrap;
 pub mod noauth;
 pub mod paste;
 pub mod proxy_headers;
+pub mod ratelimit;
 pub mod request_id;
 pub mod request_log;
 
@@ -66,6 +67,8 @@ pub enum Filter {
     NoAuth2,
     /// Nova's LegacyV2CompatibleWrapper.
     LegacyV2Compatible,
+    /// Nova's RateLimitingMiddleware, with the process-wide limiter.
+    RateLimit(&'static crate::ratelimit::RateLimiter),
 }
 
 /// The app at the end of a pipeline.
@@ -208,6 +211,11 @@ impl Chain {
                     }
                 }
                 Filter::LegacyV2Compatible => ctx.legacy_v2 = true,
+                Filter::RateLimit(limiter) => {
+                    if ratelimit::on_request(limiter, req, ctx, resp) {
+                        return;
+                    }
+                }
             }
         }
     }

@@ -8,6 +8,7 @@
 //! in an app, is an error naming the file and line.
 
 use std::{
+    cell::RefCell,
     collections::HashMap,
     fmt,
     path::{Path, PathBuf},
@@ -21,6 +22,7 @@ use crate::{
         ini::{Ini, Section},
         Config,
     },
+    ratelimit::{LimitError, RateLimiter},
 };
 
 /// The paste file shipped in `config/`, compiled in for running without a config file.
@@ -65,6 +67,7 @@ enum FilterKind {
     Osprofiler,
     NoAuth2,
     LegacyV2Compatible,
+    RateLimit,
 }
 
 const FILTER_FACTORIES: &[(&str, FilterKind)] = &[
@@ -109,6 +112,11 @@ const FILTER_FACTORIES: &[(&str, FilterKind)] = &[
         "nova.api.openstack:LegacyV2CompatibleWrapper.factory",
         FilterKind::LegacyV2Compatible,
     ),
+    (
+        "nova.api.openstack.compute.limits:RateLimitingMiddleware.factory",
+        FilterKind::RateLimit,
+    ),
+    ("ringnova:ratelimit", FilterKind::RateLimit),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -164,6 +172,8 @@ struct Compiler<'a> {
     chains: Vec<Chain>,
     built: HashMap<&'a str, usize>,
     api: Option<Arc<ApiRouter>>,
+    /// One limiter per ratelimit section, shared by every pipeline that lists it.
+    limiters: RefCell<HashMap<String, &'static RateLimiter>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -283,7 +293,45 @@ impl<'a> Compiler<'a> {
             FilterKind::Osprofiler => Filter::Osprofiler,
             FilterKind::NoAuth2 => Filter::NoAuth2,
             FilterKind::LegacyV2Compatible => Filter::LegacyV2Compatible,
+            FilterKind::RateLimit => Filter::RateLimit(self.rate_limiter(name, section)?),
         })
+    }
+
+    /// The limiter of `[filter:name]` (built on first use): `limits` and `max_users` keys.
+    fn rate_limiter(
+        &self,
+        name: &str,
+        section: &Section,
+    ) -> Result<&'static RateLimiter, PasteError> {
+        if let Some(limiter) = self.limiters.borrow().get(name) {
+            return Ok(limiter);
+        }
+        for entry in &section.entries {
+            if !matches!(
+                entry.key.as_str(),
+                "paste.filter_factory" | "limits" | "max_users"
+            ) {
+                return Err(self.error(
+                    entry.line,
+                    format!("[filter:{name}] has unknown key {:?}", entry.key),
+                ));
+            }
+        }
+        let line = |key| section.entry(key).map_or(section.line, |e| e.line);
+        let limits = section.get("limits");
+        let max_users = section.get("max_users");
+        let limiter = RateLimiter::from_settings(limits, max_users).map_err(|err| {
+            let key = match err {
+                LimitError::MaxUsers(_) => "max_users",
+                _ => "limits",
+            };
+            self.error(line(key), format!("[filter:{name}] {key}: {err}"))
+        })?;
+        // Start-up only: one limiter per section lives as long as the process, and every
+        // worker's chain points at it.
+        let limiter: &'static RateLimiter = Box::leak(Box::new(limiter));
+        self.limiters.borrow_mut().insert(name.to_owned(), limiter);
+        Ok(limiter)
     }
 
     fn app(&mut self, name: &str, line: usize) -> Result<App, PasteError> {
@@ -330,6 +378,7 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
         chains: Vec::new(),
         built: HashMap::new(),
         api: None,
+        limiters: RefCell::default(),
     };
     for section in &ini.sections {
         if section.name == "DEFAULT" {
@@ -492,6 +541,86 @@ mod tests {
             compile_text("[app:x]\npaste.app_factory = oslo_middleware:Healthcheck.app_factory\n")
                 .unwrap_err();
         assert!(err.reason.contains("osapi_compute"));
+    }
+
+    /// The embedded file with `ratelimit` after `noauth2` in both API pipelines.
+    fn with_ratelimit(limits: &str) -> String {
+        let text = EMBEDDED.replace(" noauth2 ", " noauth2 ratelimit ");
+        match limits {
+            "" => text,
+            limits => text
+                .lines()
+                .map(|l| match l.starts_with("limits = ") {
+                    true => format!("{limits}\n"),
+                    false => format!("{l}\n"),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn ratelimit_is_one_limiter_for_every_pipeline() {
+        let pipeline = compile_text(&with_ratelimit("")).unwrap();
+        let limiter = |path| {
+            let (chain, _, _) = pipeline.select(path).unwrap();
+            let found = chain.filters.iter().find_map(|f| match f {
+                Filter::RateLimit(limiter) => Some(*limiter),
+                _ => None,
+            });
+            found.expect("the chain has the filter")
+        };
+        let v21 = limiter("/v2.1/servers");
+        assert!(std::ptr::eq(v21, limiter("/v2/p/servers")));
+        // The shipped section spells out Folsom's defaults.
+        let defaults = crate::ratelimit::default_limits();
+        assert_eq!(v21.limits().len(), defaults.len());
+        for (a, b) in v21.limits().iter().zip(&defaults) {
+            assert_eq!(
+                (&a.verb, &a.uri, &a.regex, a.value),
+                (&b.verb, &b.uri, &b.regex, b.value)
+            );
+        }
+        // The factory alias, and no limits meaning Folsom's defaults.
+        let text = with_ratelimit("")
+            .replace(
+                "nova.api.openstack.compute.limits:RateLimitingMiddleware.factory",
+                "ringnova:ratelimit",
+            )
+            .replace("max_users = 100000\n", "");
+        let text: String = text
+            .lines()
+            .filter(|l| !l.starts_with("limits = "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let pipeline = compile_text(&text).unwrap();
+        let (chain, _, _) = pipeline.select("/v2.1/servers").unwrap();
+        assert!(chain
+            .filters
+            .iter()
+            .any(|f| matches!(f, Filter::RateLimit(l) if l.limits().len() == 5)));
+    }
+
+    #[test]
+    fn ratelimit_errors_name_the_line() {
+        let line_of =
+            |text: &str, key: &str| 1 + text.lines().position(|l| l.starts_with(key)).unwrap();
+        for (limits, reason) in [
+            ("limits = (POST, *, .*, 10, FORTNIGHT)", "invalid unit"),
+            ("limits = (POST, *, (, 10, MINUTE)", "invalid regex"),
+            ("limits = POST", "parentheses"),
+            ("max_users = 0", "max_users"),
+            ("limiter = x.y", "unknown key"),
+        ] {
+            let text = match limits.strip_prefix("max_users = ") {
+                Some(value) => with_ratelimit("")
+                    .replace("max_users = 100000", &format!("max_users = {value}")),
+                None => with_ratelimit(limits),
+            };
+            let err = compile_text(&text).unwrap_err();
+            let key = limits.split(' ').next().unwrap();
+            assert_eq!(err.line, line_of(&text, key), "{err}");
+            assert!(err.reason.contains(reason), "{err}");
+        }
     }
 
     #[test]
