@@ -2,10 +2,11 @@
 //! connection count and buffer pool.
 //!
 //! Thread-per-core model: everything in [`Worker`] is `!Send` (`Rc`, `Cell`, `RefCell`) and
-//! lives on this thread only; the only things shared with other threads are the read-only
-//! [`Shared`] state (configuration, compiled pipeline, policy) and the shutdown flag. Each
-//! worker opens its own database connection when it starts and keeps it in its [`Services`]. Nothing is
-//! stolen or migrated between cores.
+//! lives on this thread only; the only things shared with other threads are the [`Shared`]
+//! state (configuration, compiled pipeline, policy — read-only, except the rate limiter a
+//! `ratelimit` filter holds, whose per-user buckets are locked per shard) and the shutdown
+//! flag. Each worker opens its own database connection when it starts and keeps it in its
+//! [`Services`]. Nothing is stolen or migrated between cores.
 
 use std::{
     cell::{Cell, RefCell},
