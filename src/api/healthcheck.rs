@@ -4,7 +4,7 @@
 //! Core worker; answers from memory, touches nothing shared.
 
 use super::context::Request;
-use crate::http::Response;
+use crate::http::{response::SharedBody, Response};
 
 /// Answers a health check.
 pub fn call(req: &Request<'_>, resp: &mut Response) {
@@ -21,10 +21,11 @@ pub fn call(req: &Request<'_>, resp: &mut Response) {
     });
     if wants_json {
         resp.content_type = "application/json";
-        resp.body
-            .extend_from_slice(br#"{"detailed": false, "reasons": ["OK"]}"#);
+        resp.shared_body = Some(SharedBody::Static(
+            br#"{"detailed": false, "reasons": ["OK"]}"#,
+        ));
     } else {
         resp.content_type = "text/plain; charset=UTF-8";
-        resp.body.extend_from_slice(b"OK");
+        resp.shared_body = Some(SharedBody::Static(b"OK"));
     }
 }

@@ -134,13 +134,13 @@ fn cached(
     RENDERED.with(|cell| {
         let mut entries = cell.borrow_mut();
         if let Some(hit) = entries.iter().find(|e| e.matches(doc, ctx)) {
-            resp.shared_body = Some(Rc::clone(&hit.body));
+            resp.shared_body = Some(Rc::clone(&hit.body).into());
             return;
         }
         let mut body = Vec::with_capacity(512);
         render(&mut body);
         let body: Rc<[u8]> = body.into();
-        resp.shared_body = Some(Rc::clone(&body));
+        resp.shared_body = Some(Rc::clone(&body).into());
         let entry = Rendered {
             doc,
             https: ctx.scheme.len() == 5,

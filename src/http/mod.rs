@@ -24,4 +24,4 @@ pub use error::FrameError;
 pub use limits::Limits;
 pub use parse::parse_head;
 pub use request::{BodyKind, Head, Span, Version};
-pub use response::{reason_phrase, HeadCache, Response};
+pub use response::{reason_phrase, HeadCache, Response, SharedBody};

@@ -1,10 +1,11 @@
 //! The request-head parser: httparse for the syntax, our rules for the framing.
 //!
 //! `parse_head` is called with every byte received so far for the current request. It
-//! returns `Ok(None)` while the head is incomplete (more bytes are needed), `Ok(Some(head))`
-//! once the head is complete and valid, and a [`FrameError`] as soon as the bytes can no
-//! longer become an acceptable request — including when the request line or head grows past
-//! its limit before it is even complete.
+//! returns `Ok(None)` while the head is incomplete (more bytes are needed), `Ok(Some(target))`
+//! once the head is complete and valid (the head itself is filled in place; the request
+//! target comes back as text, which httparse has validated), and a [`FrameError`] as soon as
+//! the bytes can no longer become an acceptable request — including when the request line or
+//! head grows past its limit before it is even complete.
 
 use std::mem::MaybeUninit;
 
@@ -20,9 +21,13 @@ use super::{
 pub const MAX_HEADERS_CEILING: usize = 512;
 
 /// Parses and validates a request head at the start of `buf` into `head` (reused between
-/// requests so that its inline header storage is never moved). Returns `Ok(false)` while
-/// the head is incomplete.
-pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, FrameError> {
+/// requests so that its inline header storage is never moved). Returns the request target's
+/// text once the head is complete, `Ok(None)` while it is not.
+pub fn parse_head<'b>(
+    buf: &'b [u8],
+    limits: &Limits,
+    head: &mut Head,
+) -> Result<Option<&'b str>, FrameError> {
     // Blank lines before a request are allowed (and rare): count them only when present.
     let skipped = if matches!(buf.first(), Some(b'\r' | b'\n')) {
         buf.iter()
@@ -52,7 +57,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, 
             if buf.len() > limits.max_header_size {
                 return Err(FrameError::HeadTooLarge);
             }
-            return Ok(false);
+            return Ok(None);
         }
         Err(_) if line_too_long() => return Err(FrameError::RequestLineTooLong),
         Err(httparse::Error::TooManyHeaders) => return Err(FrameError::TooManyHeaders),
@@ -79,8 +84,6 @@ pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, 
 
     head.method = Span::within(buf, method.as_bytes());
     head.target = target_span;
-    head.target_text.clear();
-    head.target_text.push_str(target);
     head.path = path;
     head.path_escaped = path_escaped;
     head.query = query;
@@ -174,7 +177,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits, head: &mut Head) -> Result<bool, 
     if head.body == BodyKind::None {
         head.expect_continue = false;
     }
-    Ok(true)
+    Ok(Some(target))
 }
 
 /// Whether a header name is `Host` in any case, compared as one 32-bit word. Setting bit
@@ -353,7 +356,11 @@ mod tests {
 
     fn parse_with(raw: &[u8], limits: &Limits) -> Result<Option<Head>, FrameError> {
         let mut head = Head::default();
-        Ok(parse_head(raw, limits, &mut head)?.then_some(head))
+        let target = parse_head(raw, limits, &mut head)?;
+        if let Some(target) = target {
+            assert_eq!(head.target_str(raw), Some(target));
+        }
+        Ok(target.map(|_| head))
     }
 
     fn parse(raw: &str) -> Result<Option<Head>, FrameError> {
@@ -372,8 +379,9 @@ mod tests {
         assert_eq!(h.method.of(b), b"GET");
         assert_eq!(h.path.of(b), b"/v2.1/servers");
         assert_eq!(h.query.unwrap().of(b), b"limit=1");
-        assert_eq!(h.path_str(), Some("/v2.1/servers"));
-        assert_eq!(h.query_str(), Some("limit=1"));
+        let target = h.target_str(b).unwrap();
+        assert_eq!(h.path_str(target), Some("/v2.1/servers"));
+        assert_eq!(h.query_str(target), Some("limit=1"));
         assert_eq!(h.version, Version::Http11);
         assert!(h.keep_alive);
         assert_eq!(h.len, raw.len());
@@ -534,11 +542,14 @@ mod tests {
         let h = head(raw);
         assert_eq!(h.path.of(raw.as_bytes()), b"/v2.1/");
         assert_eq!(h.query.unwrap().of(raw.as_bytes()), b"x=1");
-        assert_eq!(h.path_str(), Some("/v2.1/"));
-        assert_eq!(h.query_str(), Some("x=1"));
-        let h = head("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n");
+        let target = h.target_str(raw.as_bytes()).unwrap();
+        assert_eq!(h.path_str(target), Some("/v2.1/"));
+        assert_eq!(h.query_str(target), Some("x=1"));
+        let raw = "GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n";
+        let h = head(raw);
+        let target = h.target_str(raw.as_bytes()).unwrap();
         assert_eq!(
-            (h.path_str(), h.query_str()),
+            (h.path_str(target), h.query_str(target)),
             (Some("/caf\u{e9}"), Some(""))
         );
     }

@@ -98,9 +98,6 @@ pub struct Head {
     pub expect_continue: bool,
     /// The Host header's value.
     pub host: Option<Span>,
-    /// A copy of the request target as text (httparse hands it over as UTF-8, so keeping a
-    /// copy spares validating the path and query again); see [`Head::path_str`].
-    pub target_text: String,
 }
 
 impl Default for Head {
@@ -118,31 +115,39 @@ impl Default for Head {
             keep_alive: true,
             expect_continue: false,
             host: None,
-            target_text: String::new(),
         }
     }
 }
 
 impl Head {
+    /// The target as text, validated here. [`super::parse_head`] hands the text over with
+    /// a complete head, so this is needed only once the head's bytes have been let go.
+    pub fn target_str<'b>(&self, buf: &'b [u8]) -> Option<&'b str> {
+        std::str::from_utf8(self.target.of(buf)).ok()
+    }
+
     /// The text of `span`, a part of the target that starts and ends on a character
-    /// boundary; `None` if it is not such a part.
-    fn target_part(&self, span: Span) -> Option<&str> {
+    /// boundary, cut from `target` (the target's text); `None` if it is not such a part.
+    #[inline]
+    fn target_part<'t>(&self, target: &'t str, span: Span) -> Option<&'t str> {
         let start = span.start.checked_sub(self.target.start)? as usize;
         let end = span.end.checked_sub(self.target.start)? as usize;
-        self.target_text.get(start..end)
+        target.get(start..end)
     }
 
-    /// The path part of the target as text (not percent-decoded).
+    /// The path part of the target as text (not percent-decoded), cut from `target`, the
+    /// text of this head's target.
     #[inline]
-    pub fn path_str(&self) -> Option<&str> {
-        self.target_part(self.path)
+    pub fn path_str<'t>(&self, target: &'t str) -> Option<&'t str> {
+        self.target_part(target, self.path)
     }
 
-    /// The query string as text (`""` when there is none).
+    /// The query string as text (`""` when there is none), cut from `target`, the text of
+    /// this head's target.
     #[inline]
-    pub fn query_str(&self) -> Option<&str> {
+    pub fn query_str<'t>(&self, target: &'t str) -> Option<&'t str> {
         match self.query {
-            Some(query) => self.target_part(query),
+            Some(query) => self.target_part(target, query),
             None => Some(""),
         }
     }

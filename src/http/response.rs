@@ -1,16 +1,58 @@
 //! Responses: a reusable builder and the serializer that appends them to a write batch.
 //!
 //! One [`Response`] lives per connection and is reset between requests, so its header and
-//! body buffers are reused (no allocation once warm). Handlers write the body; filters add
-//! header lines; [`Response::write_to`] appends status line, `Date`, `Content-Type`,
-//! `Content-Length`, the extra headers and the body to the connection's output batch.
-//! [`Response::write_to_cached`] writes the same bytes, but copies the fixed part of the head
-//! (status line to `Content-Length`) from a per-connection [`HeadCache`] when it has not
-//! changed since the connection's previous response.
+//! body buffers are reused (no allocation once warm). Handlers write the body (or point at a
+//! [`SharedBody`]: a cached document or a constant); filters add header lines;
+//! [`Response::write_to`] appends status line, `Date`, `Content-Type`, `Content-Length`, the
+//! extra headers and the body to the connection's output batch.
+//! [`Response::write_to_cached`] writes the same bytes from a per-connection [`HeadCache`]:
+//! a response with a shared body, no extra headers and nothing to say about the connection
+//! is copied whole (head and body in one copy) when it is the same as the last such response;
+//! any other response gets the fixed part of its head (status line to `Content-Length`)
+//! copied when that has not changed since the connection's previous response.
 
 use std::rc::Rc;
 
 use super::{date::DATE_LEN, request::Version};
+
+/// A body that a response points at instead of owning.
+#[derive(Debug, Clone)]
+pub enum SharedBody {
+    /// A document this worker rendered and keeps (immutable while shared).
+    Rc(Rc<[u8]>),
+    /// A constant.
+    Static(&'static [u8]),
+}
+
+impl SharedBody {
+    /// The body bytes.
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            SharedBody::Rc(bytes) => bytes,
+            SharedBody::Static(bytes) => bytes,
+        }
+    }
+
+    /// Whether both are the very same bytes: one allocation (kept alive, and so never
+    /// reused, by whichever of the two is held), or one constant.
+    #[inline]
+    fn same(&self, other: &SharedBody) -> bool {
+        match (self, other) {
+            (SharedBody::Rc(a), SharedBody::Rc(b)) => Rc::ptr_eq(a, b),
+            (SharedBody::Static(a), SharedBody::Static(b)) => {
+                a.len() == b.len() && std::ptr::eq(a.as_ptr(), b.as_ptr())
+            }
+            _ => false,
+        }
+    }
+}
+
+impl From<Rc<[u8]>> for SharedBody {
+    fn from(bytes: Rc<[u8]>) -> Self {
+        SharedBody::Rc(bytes)
+    }
+}
 
 /// A response under construction.
 #[derive(Debug, Default)]
@@ -23,9 +65,9 @@ pub struct Response {
     pub headers: Vec<u8>,
     /// Body bytes.
     pub body: Vec<u8>,
-    /// A shared, immutable body (a cached document) sent instead of `body` when set; it
-    /// saves copying the document into `body` first.
-    pub shared_body: Option<Rc<[u8]>>,
+    /// A shared, immutable body (a cached document or a constant) sent instead of `body`
+    /// when set; it saves copying the document into `body` first.
+    pub shared_body: Option<SharedBody>,
     /// Close the connection after this response.
     pub close: bool,
 }
@@ -62,7 +104,10 @@ impl Response {
 
     /// The body that will be sent.
     pub fn body_bytes(&self) -> &[u8] {
-        self.shared_body.as_deref().unwrap_or(&self.body)
+        match &self.shared_body {
+            Some(shared) => shared.bytes(),
+            None => &self.body,
+        }
     }
 
     /// Whether a header named `name` was added (ASCII case-insensitive).
@@ -91,10 +136,13 @@ impl Response {
         self.write(out, None, date, head_only, version, keep_alive);
     }
 
-    /// [`Response::write_to`], with the fixed part of the head (status line, `Date`,
-    /// `Content-Type`, `Content-Length`) copied from `cache` when the previous response written
-    /// through it had the same status, content type, body length and date; otherwise that part
-    /// is formatted and remembered. The bytes written are the same either way.
+    /// [`Response::write_to`], from `cache` where it can be. A response with a shared body,
+    /// no extra header lines, a body to send and a kept-alive HTTP/1.1 connection is copied
+    /// whole when the last such response had the same body, status, content type and date
+    /// (otherwise it is built and remembered). Any other response gets the fixed part of its
+    /// head (status line, `Date`, `Content-Type`, `Content-Length`) copied when the previous
+    /// one had the same status, content type, body length and date. The bytes written are
+    /// the same either way.
     pub fn write_to_cached(
         &self,
         out: &mut Vec<u8>,
@@ -110,15 +158,39 @@ impl Response {
     fn write(
         &self,
         out: &mut Vec<u8>,
-        cache: Option<&mut HeadCache>,
+        mut cache: Option<&mut HeadCache>,
         date: &[u8; DATE_LEN],
         head_only: bool,
         version: Version,
         keep_alive: bool,
     ) {
         let bodyless_status = self.status == 204 || self.status == 304 || self.status < 200;
-        let body = self.body_bytes();
         let send_body = !head_only && !bodyless_status;
+        // The whole response is the status line, the fixed headers, a blank line and the
+        // shared body: copy it from the cache (or build it there) in one piece.
+        if let (Some(cache), Some(shared)) = (cache.as_deref_mut(), &self.shared_body) {
+            if send_body
+                && self.headers.is_empty()
+                && !self.close
+                && keep_alive
+                && version == Version::Http11
+            {
+                if !cache.whole.matches(self, shared, date) {
+                    let whole = &mut cache.whole;
+                    whole.bytes.clear();
+                    self.push_fixed_head(&mut whole.bytes, date, shared.bytes().len(), false);
+                    whole.bytes.extend_from_slice(b"\r\n");
+                    whole.bytes.extend_from_slice(shared.bytes());
+                    whole.status = self.status;
+                    whole.content_type = self.content_type;
+                    whole.date = *date;
+                    whole.body = Some(shared.clone());
+                }
+                out.extend_from_slice(&cache.whole.bytes);
+                return;
+            }
+        }
+        let body = self.body_bytes();
         // The fixed part is at most 96 bytes plus the content type; 26 more cover the
         // Connection header and the blank line.
         out.reserve(
@@ -183,18 +255,20 @@ impl Response {
     }
 }
 
-/// The fixed part of the last response head written through it (see
-/// [`Response::write_to_cached`]). One lives per connection: pipelined and repeated requests
-/// mostly get responses whose status, type, length and date do not change, and then the
-/// head is one copy instead of being formatted piece by piece.
+/// What a connection remembers of the responses it wrote (see
+/// [`Response::write_to_cached`]). Pipelined and repeated requests mostly get responses
+/// whose status, type, length and date do not change: then a head is one copy instead of
+/// being formatted piece by piece, and a cached document with its head is one copy in all.
 #[derive(Debug, Default)]
 pub struct HeadCache {
     status: u16,
     content_type: &'static str,
     body_len: usize,
     date: [u8; DATE_LEN],
-    /// Empty while nothing is cached.
+    /// The fixed part of the last head written; empty while nothing is cached.
     bytes: Vec<u8>,
+    /// The last whole response with a shared body.
+    whole: WholeResponse,
 }
 
 impl HeadCache {
@@ -202,9 +276,7 @@ impl HeadCache {
         !self.bytes.is_empty()
             && self.status == resp.status
             && self.body_len == body_len
-            && self.content_type.len() == resp.content_type.len()
-            && (std::ptr::eq(self.content_type, resp.content_type)
-                || self.content_type == resp.content_type)
+            && same_str(self.content_type, resp.content_type)
             && self.date == *date
     }
 
@@ -216,6 +288,34 @@ impl HeadCache {
         self.bytes.clear();
         self.bytes.extend_from_slice(head);
     }
+}
+
+/// A complete response (head, blank line, body) whose body is a [`SharedBody`], sent on a
+/// kept-alive HTTP/1.1 connection with no extra header lines.
+#[derive(Debug, Default)]
+struct WholeResponse {
+    /// `None` while nothing is cached.
+    body: Option<SharedBody>,
+    status: u16,
+    content_type: &'static str,
+    date: [u8; DATE_LEN],
+    bytes: Vec<u8>,
+}
+
+impl WholeResponse {
+    #[inline]
+    fn matches(&self, resp: &Response, body: &SharedBody, date: &[u8; DATE_LEN]) -> bool {
+        self.body.as_ref().is_some_and(|cached| cached.same(body))
+            && self.status == resp.status
+            && same_str(self.content_type, resp.content_type)
+            && self.date == *date
+    }
+}
+
+/// String equality that skips the comparison when both are the same constant.
+#[inline]
+fn same_str(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
 }
 
 /// Appends the decimal form of `n`.
@@ -382,6 +482,82 @@ mod tests {
             for resp in &cases {
                 for date in [&DATE, &other_date, &other_date] {
                     for (head_only, version, keep_alive) in [
+                        (false, Version::Http11, true),
+                        (true, Version::Http11, true),
+                        (false, Version::Http10, true),
+                        (false, Version::Http11, false),
+                    ] {
+                        let mut plain = b"before".to_vec();
+                        resp.write_to(&mut plain, date, head_only, version, keep_alive);
+                        let mut cached = b"before".to_vec();
+                        resp.write_to_cached(
+                            &mut cached,
+                            &mut cache,
+                            date,
+                            head_only,
+                            version,
+                            keep_alive,
+                        );
+                        assert_eq!(
+                            String::from_utf8(cached).unwrap(),
+                            String::from_utf8(plain).unwrap(),
+                            "round {round}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn whole_responses_with_shared_bodies_are_identical() {
+        let mut cache = HeadCache::default();
+        let other_date = *b"Mon, 07 Nov 1994 08:49:37 GMT";
+        let doc: Rc<[u8]> = b"{\"versions\": []}".to_vec().into();
+        let same_bytes: Rc<[u8]> = b"{\"versions\": []}".to_vec().into();
+        let other_doc: Rc<[u8]> = b"{\"version\": {}}".to_vec().into();
+        let mut cases = Vec::new();
+        for (status, content_type, body, extra) in [
+            (
+                200u16,
+                "application/json",
+                SharedBody::Rc(Rc::clone(&doc)),
+                None,
+            ),
+            (200, "application/json", SharedBody::Rc(same_bytes), None),
+            (200, "application/json", SharedBody::Rc(other_doc), None),
+            (200, "text/plain", SharedBody::Rc(Rc::clone(&doc)), None),
+            (
+                300,
+                "application/json",
+                SharedBody::Rc(Rc::clone(&doc)),
+                None,
+            ),
+            (200, "text/plain", SharedBody::Static(b"OK"), None),
+            (200, "text/plain", SharedBody::Static(b"OK!"), None),
+            (
+                200,
+                "text/plain",
+                SharedBody::Static(b"OK"),
+                Some(("X-A", &b"1"[..])),
+            ),
+            (204, "text/plain", SharedBody::Static(b"OK"), None),
+        ] {
+            let mut resp = Response::new();
+            resp.status = status;
+            resp.content_type = content_type;
+            resp.shared_body = Some(body);
+            if let Some((name, value)) = extra {
+                resp.header(name, value);
+            }
+            cases.push(resp);
+        }
+        cases[4].close = true;
+        for round in 0..3 {
+            for resp in &cases {
+                for date in [&DATE, &DATE, &other_date, &other_date] {
+                    for (head_only, version, keep_alive) in [
+                        (false, Version::Http11, true),
                         (false, Version::Http11, true),
                         (true, Version::Http11, true),
                         (false, Version::Http10, true),

@@ -53,10 +53,14 @@ enum BodyProgress {
 /// What the framer found at the start of the unread bytes.
 enum Framed {
     NeedMore,
-    /// A complete request (its head is in `Conn::head`): end of its body and of its bytes,
-    /// both relative to the request start.
+    /// A complete request with a body (its head is in `Conn::head`): end of its body and of
+    /// its bytes, both relative to the request start.
     Ready {
         body_end: usize,
+        consumed: usize,
+    },
+    /// A complete request without a body, already answered: the length of its bytes.
+    Answered {
         consumed: usize,
     },
     Error(FrameError),
@@ -67,11 +71,6 @@ struct Conn<'w> {
     worker: &'w Worker,
     peer: SocketAddr,
     buf: Vec<u8>,
-    out: Vec<u8>,
-    resp: Response,
-    /// The fixed part of the last response head, reused while it does not change.
-    head_cache: HeadCache,
-    path: Vec<u8>,
     /// Start of the current request in `buf`.
     start: usize,
     /// The current request's head, parsed in place.
@@ -82,6 +81,20 @@ struct Conn<'w> {
     sent_continue: bool,
     /// When the first byte of the current head arrived.
     head_started: Option<Instant>,
+    sink: Sink,
+}
+
+/// The answering side of a connection: runs complete requests through the pipeline and
+/// collects their responses into the output batch. Kept apart from the read side so that a
+/// request can be answered while its bytes (and the target text the parser handed back) are
+/// still borrowed from the read buffer.
+struct Sink {
+    out: Vec<u8>,
+    resp: Response,
+    /// What the connection remembers of its last responses, reused while they do not change.
+    head_cache: HeadCache,
+    /// The percent-decoded path of the current request, when it had escapes.
+    path: Vec<u8>,
     /// The `Date` value for this batch of responses.
     date: [u8; DATE_LEN],
     close: bool,
@@ -93,27 +106,29 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         worker,
         peer,
         buf: worker.take_buffer(),
-        out: worker.take_buffer(),
-        resp: Response::new(),
-        head_cache: HeadCache::default(),
-        path: Vec::new(),
         start: 0,
         head: Head::default(),
         pending: None,
         sent_continue: false,
         head_started: None,
-        date: [b' '; DATE_LEN],
-        close: false,
+        sink: Sink {
+            out: worker.take_buffer(),
+            resp: Response::new(),
+            head_cache: HeadCache::default(),
+            path: Vec::new(),
+            date: [b' '; DATE_LEN],
+            close: false,
+        },
     };
     let mut busy = false;
     let limits = &worker.shared.config.limits;
     let deadlines = &worker.deadlines;
     let slot = deadlines.register();
     loop {
-        conn.date = http_date();
+        conn.sink.date = http_date();
         // Answer every complete request already buffered, up to one output batch.
         let mut batch_full = false;
-        while !conn.close && conn.start < conn.buf.len() {
+        while !conn.sink.close && conn.start < conn.buf.len() {
             if !busy {
                 busy = true;
                 worker.busy.set(worker.busy.get() + 1);
@@ -127,35 +142,39 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                     break;
                 }
                 Framed::Ready { body_end, consumed } => {
-                    conn.dispatch(body_end, consumed);
+                    conn.dispatch_with_body(body_end, consumed);
+                    conn.start += consumed;
+                    conn.head_started = None;
+                }
+                Framed::Answered { consumed } => {
                     conn.start += consumed;
                     conn.head_started = None;
                 }
                 Framed::Error(err) => conn.frame_error(err, limits),
             }
-            if conn.out.len() >= OUT_HIGH_WATER {
+            if conn.sink.out.len() >= OUT_HIGH_WATER {
                 batch_full = true;
                 break;
             }
         }
         if conn.pending.is_some() && conn.head.expect_continue && !conn.sent_continue {
             conn.sent_continue = true;
-            conn.out.extend_from_slice(CONTINUE);
+            conn.sink.out.extend_from_slice(CONTINUE);
         }
-        if !conn.out.is_empty() {
-            let out = std::mem::take(&mut conn.out);
+        if !conn.sink.out.is_empty() {
+            let out = std::mem::take(&mut conn.sink.out);
             match deadlines
                 .guard(&slot, limits.send_timeout, stream.write_all(out))
                 .await
             {
                 Ok((Ok(_), mut out)) => {
                     out.clear();
-                    conn.out = out;
+                    conn.sink.out = out;
                 }
                 _ => break,
             }
         }
-        if conn.close {
+        if conn.sink.close {
             linger(&mut stream, std::mem::take(&mut conn.buf), LINGER_TIME).await;
             break;
         }
@@ -203,9 +222,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                 // The read buffer went down with the cancelled read; the connection is done.
                 // A client that stalled mid-request is told so; an idle one is just closed.
                 if conn.head_started.is_some() {
-                    conn.out.clear();
-                    conn.error_response(408, "Request timed out.");
-                    let out = std::mem::take(&mut conn.out);
+                    conn.sink.out.clear();
+                    conn.sink.error_response(408, "Request timed out.");
+                    let out = std::mem::take(&mut conn.sink.out);
                     let _ =
                         monoio::time::timeout(Duration::from_secs(1), stream.write_all(out)).await;
                 }
@@ -216,7 +235,11 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
     if busy {
         worker.busy.set(worker.busy.get() - 1);
     }
-    let Conn { buf, out, .. } = conn;
+    let Conn {
+        buf,
+        sink: Sink { out, .. },
+        ..
+    } = conn;
     if buf.capacity() > 0 {
         worker.give_buffer(buf);
     }
@@ -274,19 +297,26 @@ impl Conn<'_> {
     /// Frames the request starting at `self.start`.
     fn frame(&mut self, limits: &Limits) -> Framed {
         if self.pending.is_none() {
-            match parse_head(&self.buf[self.start..], limits, &mut self.head) {
-                Ok(true) => {}
-                Ok(false) => return Framed::NeedMore,
+            let target = match parse_head(&self.buf[self.start..], limits, &mut self.head) {
+                Ok(Some(target)) => target,
+                Ok(None) => return Framed::NeedMore,
                 Err(err) => return Framed::Error(err),
-            }
+            };
             let len = self.head.len;
             self.sent_continue = false;
             self.pending = Some(match self.head.body {
                 BodyKind::None => {
-                    return Framed::Ready {
-                        body_end: len,
-                        consumed: len,
-                    }
+                    // Nothing more to wait for: answer now, with the target text in hand.
+                    let bytes = &self.buf[self.start..self.start + len];
+                    self.sink.dispatch(
+                        self.worker,
+                        self.peer,
+                        &self.head,
+                        bytes,
+                        &mut [],
+                        Some(target),
+                    );
+                    return Framed::Answered { consumed: len };
                 }
                 BodyKind::Length(n) if n > limits.max_body as u64 => {
                     return Framed::Error(FrameError::BodyTooLarge(n))
@@ -332,33 +362,77 @@ impl Conn<'_> {
         framed
     }
 
-    /// Runs one complete request through the pipeline and appends its response.
-    fn dispatch(&mut self, body_end: usize, consumed: usize) {
-        let shared = &self.worker.shared;
+    /// Answers the complete request at `self.start` whose body has arrived.
+    fn dispatch_with_body(&mut self, body_end: usize, consumed: usize) {
         let head = &self.head;
         let (bytes, body) = self.buf[self.start..self.start + consumed].split_at_mut(head.len);
         let bytes: &[u8] = bytes;
         let body = &mut body[..body_end - head.len];
-        let resp = &mut self.resp;
+        let target = head.target_str(bytes);
+        self.sink
+            .dispatch(self.worker, self.peer, head, bytes, body, target);
+    }
+    /// Answers a framing error and marks the connection for closing.
+    fn frame_error(&mut self, err: FrameError, limits: &Limits) {
+        let message;
+        let text = match err {
+            FrameError::BodyTooLarge(_) => {
+                message = format!(
+                    "Request is too large. Larger than max_request_body_size ({}).",
+                    limits.max_body
+                );
+                message.as_str()
+            }
+            other => other.message(),
+        };
+        self.sink.error_response(err.status(), text);
+        self.pending = None;
+    }
+}
+
+impl Sink {
+    /// Runs one complete request through the pipeline and appends its response. `bytes`
+    /// are the request's head, `target` the text of its target (`None` if it is not UTF-8).
+    fn dispatch(
+        &mut self,
+        worker: &Worker,
+        peer: SocketAddr,
+        head: &Head,
+        bytes: &[u8],
+        body: &mut [u8],
+        target: Option<&str>,
+    ) {
+        let Sink {
+            out,
+            resp,
+            head_cache,
+            path: decoded,
+            date,
+            close,
+        } = self;
+        let shared = &worker.shared;
         resp.reset();
         let method = Method::from_bytes(head.method.of(bytes));
         let keep_alive = head.keep_alive && !shared.shutting_down();
-        // The head keeps the target as text, so only a decoded path needs validating.
-        let path = if head.path_escaped {
-            if percent_decode(head.path.of(bytes), &mut self.path) {
-                std::str::from_utf8(&self.path).ok()
-            } else {
-                None
-            }
-        } else {
-            head.path_str()
+        // The parser hands the target over as text, so only a decoded path needs validating.
+        let (path, query) = match target {
+            Some(target) if head.path_escaped => (
+                if percent_decode(head.path.of(bytes), decoded) {
+                    std::str::from_utf8(decoded).ok()
+                } else {
+                    None
+                },
+                head.query_str(target),
+            ),
+            Some(target) => (head.path_str(target), head.query_str(target)),
+            None => (None, None),
         };
-        let (Some(path), Some(query)) = (path, head.query_str()) else {
+        let (Some(path), Some(query)) = (path, query) else {
             Fault::new(400, "Malformed request URL.").write(resp);
             resp.write_to_cached(
-                &mut self.out,
-                &mut self.head_cache,
-                &self.date,
+                out,
+                head_cache,
+                date,
                 method == Some(Method::Head),
                 head.version,
                 keep_alive,
@@ -373,9 +447,9 @@ impl Conn<'_> {
             method,
             path,
             query,
-            peer: self.peer,
+            peer,
         };
-        let services = &self.worker.services;
+        let services = &worker.services;
         let outcome = catch_unwind(AssertUnwindSafe(|| match shared.pipeline.select(path) {
             Some((chain, script_name, path_info)) => {
                 let mut ctx = RequestContext::new(&req, script_name, path_info);
@@ -390,33 +464,16 @@ impl Conn<'_> {
             resp.close = true;
         }
         if resp.close || !keep_alive {
-            self.close = true;
+            *close = true;
         }
         resp.write_to_cached(
-            &mut self.out,
-            &mut self.head_cache,
-            &self.date,
+            out,
+            head_cache,
+            date,
             req.is_head(),
             head.version,
             keep_alive,
         );
-    }
-
-    /// Answers a framing error and marks the connection for closing.
-    fn frame_error(&mut self, err: FrameError, limits: &Limits) {
-        let message;
-        let text = match err {
-            FrameError::BodyTooLarge(_) => {
-                message = format!(
-                    "Request is too large. Larger than max_request_body_size ({}).",
-                    limits.max_body
-                );
-                message.as_str()
-            }
-            other => other.message(),
-        };
-        self.error_response(err.status(), text);
-        self.pending = None;
     }
 
     fn error_response(&mut self, status: u16, message: &str) {
