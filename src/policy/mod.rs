@@ -304,7 +304,7 @@ impl Enforcer {
             Ok(true) => Ok(()),
             Ok(false) => Err(denied(Denial::Rule)),
             Err(Abort::TooDeep) => Err(denied(Denial::TooDeep)),
-            Err(Abort::Unevaluable) => Err(denied(Denial::Unevaluable)),
+            Err(Abort::Unevaluable | Abort::MissingKey) => Err(denied(Denial::Unevaluable)),
         }
     }
 
@@ -339,7 +339,7 @@ impl Enforcer {
         self.evaluate(slot, creds, target)
             .map_err(|abort| match abort {
                 Abort::TooDeep => Denial::TooDeep,
-                Abort::Unevaluable => Denial::Unevaluable,
+                Abort::Unevaluable | Abort::MissingKey => Denial::Unevaluable,
             })
     }
 
@@ -474,7 +474,7 @@ impl Enforcer {
         };
         eval(&rule.root, &env, 0).map_err(|abort| match abort {
             Abort::TooDeep => Denial::TooDeep,
-            Abort::Unevaluable => Denial::Unevaluable,
+            Abort::Unevaluable | Abort::MissingKey => Denial::Unevaluable,
         })
     }
 
