@@ -11,6 +11,11 @@
 //! resource has been fetched, with the request's [`Credentials`] and a [`Target`]. The
 //! module uses nothing else in the crate.
 //!
+//! An enforcer is never modified. Operators' policy files ([`files`]) are compiled into a
+//! new one, at start-up and again whenever they change; [`live`] publishes it and each
+//! worker swaps its `Arc` on its next check, without locking per request. [`sample`]
+//! prints the defaults as a commented `policy.yaml`.
+//!
 //! # What it must never do
 //!
 //! * **Allocate per check.** Evaluation compares borrowed text with compiled pieces; a
