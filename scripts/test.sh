@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of ringnova: formatting, lints, unit and integration tests under
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
-# against the release binary, and a seconds-long benchmark smoke run.
+# against the release binary, the policy engine against oslo.policy on random cases, and a
+# seconds-long benchmark smoke run.
 # Usage: scripts/test.sh            (everything)
-#        SKIP_E2E=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,11 @@ cargo test --locked -- --test-threads 4
 if [ -z "${SKIP_E2E:-}" ]; then
     step "real OpenStack clients end to end (scripts/e2e_clients.sh)"
     scripts/e2e_clients.sh
+fi
+
+if [ -z "${SKIP_POLICY_DIFF:-}" ]; then
+    step "policy engine against oslo.policy (scripts/policy_diff.sh)"
+    scripts/policy_diff.sh
 fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then

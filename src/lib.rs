@@ -18,6 +18,7 @@
 //! (`logging`), and the main thread, which only starts and stops the rest.
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;

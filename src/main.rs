@@ -44,10 +44,22 @@ struct Cli {
     /// Check the configuration and the paste pipeline, then exit.
     #[arg(long)]
     check_config: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Tools that run instead of the server.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Policy tools: check a rule, list the effective rules, print a sample file.
+    Policy(ringnova::cli::policy::PolicyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Policy(args)) = cli.command {
+        return ringnova::cli::policy::run(args, cli.config_file.as_deref());
+    }
     let overrides = Overrides {
         listen: cli.listen,
         workers: cli.workers,
@@ -74,6 +86,10 @@ fn main() -> ExitCode {
         }
     };
     if cli.check_config {
+        if let Err(err) = config.policy.load() {
+            eprintln!("ringnova: {err}");
+            return ExitCode::from(2);
+        }
         let source = config.config_file.as_ref().map_or_else(
             || "built-in defaults".to_string(),
             |p| p.display().to_string(),

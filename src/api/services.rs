@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::{
     config::{Config, QuotaDefaults},
     db::{Db, DbError},
-    policy::Enforcer,
+    policy::{LivePolicy, WorkerPolicy},
 };
 
 /// Per-worker services of the compute API.
@@ -21,8 +21,9 @@ use crate::{
 pub struct Services {
     /// This worker's connection to the database.
     pub db: Db,
-    /// The policy rules, shared read-only by every worker.
-    pub policy: Arc<Enforcer>,
+    /// This worker's view of the policy rules: checked without locking, and up to date
+    /// within a second of a policy file change.
+    pub policy: WorkerPolicy,
     /// `[api] max_limit`.
     pub max_limit: usize,
     /// `[quota]` defaults.
@@ -31,10 +32,10 @@ pub struct Services {
 
 impl Services {
     /// Opens this worker's connection (migrations must have run) and takes the settings.
-    pub fn open(config: &Config, policy: Arc<Enforcer>) -> Result<Services, DbError> {
+    pub fn open(config: &Config, policy: Arc<LivePolicy>) -> Result<Services, DbError> {
         Ok(Services {
             db: Db::open(&config.database)?,
-            policy,
+            policy: WorkerPolicy::new(policy),
             max_limit: config.max_limit,
             quota_defaults: config.quota_defaults.clone(),
         })

@@ -112,6 +112,8 @@ pub struct Config {
     pub max_limit: usize,
     /// `[quota]`: default limits, by Nova's resource name (`-1` is unlimited).
     pub quota_defaults: QuotaDefaults,
+    /// `[oslo_policy]`: the policy files and how to compile them.
+    pub policy: crate::policy::PolicyFiles,
     /// Things worth a warning at start-up (unknown options).
     pub warnings: Vec<String>,
 }
@@ -455,6 +457,31 @@ fn parse_listen(text: &str, port: u16) -> Result<SocketAddr, String> {
         .map_err(|_| "expected an IP address (or IP:PORT)".into())
 }
 
+/// `[oslo_policy]`: paths are resolved against the config file's directory (the working
+/// directory when there is no file), as oslo.config finds them.
+fn policy_files(
+    r: &Reader<'_>,
+    path: Option<&Path>,
+) -> Result<crate::policy::PolicyFiles, ConfigError> {
+    let base = path.and_then(Path::parent).unwrap_or_else(|| Path::new(""));
+    let policy_file = r.parse("oslo_policy", "policy_file", |t| {
+        if t.is_empty() {
+            Err("must not be empty".to_string())
+        } else {
+            Ok(base.join(t))
+        }
+    })?;
+    let policy_dirs = r.parse("oslo_policy", "policy_dirs", |t| {
+        Ok(parse_list(t).into_iter().map(|d| base.join(d)).collect())
+    })?;
+    Ok(crate::policy::PolicyFiles {
+        policy_file,
+        policy_dirs,
+        enforce_new_defaults: r.parse("oslo_policy", "enforce_new_defaults", parse_bool)?,
+        default_rule: r.parse("oslo_policy", "policy_default_rule", |t| Ok(t.to_owned()))?,
+    })
+}
+
 impl Config {
     /// Loads the configuration: `--config-file` if given, else `config/ringnova.conf` in the
     /// working directory if present, else built-in defaults; then applies the CLI overrides.
@@ -673,6 +700,7 @@ impl Config {
             database,
             max_limit: r.parse("api", "max_limit", parse_count(1, 1 << 20))?,
             quota_defaults: QuotaDefaults::from_reader(&r)?,
+            policy: policy_files(&r, path)?,
             warnings: Config::unknown_options(ini)
                 .into_iter()
                 .map(|option| match path {

@@ -69,6 +69,10 @@ opts! {
     ["ringnova"] "access_log" = "true": "Write one access-log line per request (formatted on the logging thread).";
     ["ringnova"] "log_level" = "info": "Least severe log level written: error, warn, info, debug.";
     ["ringnova"] "data_dir" = "data": "Directory for the SQLite database and other state.";
+    ["oslo_policy"] "policy_file" = "policy.yaml": "Policy file (YAML or JSON, {rule: check string}), relative to the config file's directory; a missing file means Nova's defaults. Re-read within a second of a change.";
+    ["oslo_policy"] "policy_dirs" = "policy.d": "Comma list of directories whose files (sorted by name, dot-files skipped) are applied over policy_file, relative to the config file's directory; missing ones are skipped.";
+    ["oslo_policy"] "enforce_new_defaults" = "true": "Enforce the new (scoped, role-based) defaults only; false also accepts each rule's deprecated default.";
+    ["oslo_policy"] "policy_default_rule" = "default": "The rule a rule: check falls back to when it names no rule; empty means no fallback (the check is false).";
 }
 
 /// Looks up an option by section and name.

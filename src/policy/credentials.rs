@@ -39,8 +39,10 @@ pub struct Credentials<'a> {
     pub project_domain_id: Option<&'a str>,
     /// Further credential values, for generic checks on other names.
     pub extra: &'a [(&'a str, Value<'a>)],
-    /// Lower-cased at construction.
+    /// Lower-cased at construction, for `role:` checks.
     roles: SmallVec<[Cow<'a, str>; INLINE_ROLES]>,
+    /// As given, for generic `roles:` checks (which oslo compares case-sensitively).
+    raw_roles: SmallVec<[&'a str; INLINE_ROLES]>,
 }
 
 /// A token's scope, as oslo derives it from the credentials.
@@ -138,6 +140,7 @@ impl<'a> Credentials<'a> {
                 Cow::Owned(role.to_lowercase())
             };
             self.roles.push(lowered);
+            self.raw_roles.push(role);
         }
         self
     }
@@ -177,7 +180,7 @@ impl<'a> Credentials<'a> {
             "user_domain_id" => text(self.user_domain_id),
             "project_domain_id" => text(self.project_domain_id),
             "is_admin" => Field::Value(Value::Bool(self.is_admin)),
-            "roles" => Field::Roles(&self.roles),
+            "roles" => Field::Roles(&self.raw_roles),
             _ => Field::Value(lookup(self.extra, name)?),
         })
     }
@@ -187,7 +190,7 @@ impl<'a> Credentials<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Field<'c, 'a> {
     Value(Value<'a>),
-    Roles(&'c [Cow<'a, str>]),
+    Roles(&'c [&'a str]),
 }
 
 /// The value under `key` in a dict-like slice.

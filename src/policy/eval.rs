@@ -40,6 +40,10 @@ pub(crate) enum Abort {
     TooDeep,
     /// A check this engine cannot evaluate, or one that raises in oslo.
     Unevaluable,
+    /// A remote check's URL names a target key that is missing: oslo raises `KeyError`,
+    /// which the nearest enclosing `rule:` check turns into false (oslo's `RuleCheck`
+    /// catches `KeyError` around the rule it evaluates); at the top it denies.
+    MissingKey,
 }
 
 /// Everything an evaluation reads.
@@ -86,19 +90,29 @@ fn eval_check(test: &Test, env: &Env<'_, '_, '_>, hops: usize) -> Result<bool, A
             if hops >= MAX_RULE_DEPTH {
                 return Err(Abort::TooDeep);
             }
-            eval(&rule.root, env, hops + 1)
+            match eval(&rule.root, env, hops + 1) {
+                Err(Abort::MissingKey) => Ok(false),
+                other => other,
+            }
         }
-        Test::Role(template) => Ok(Filled::new(template, env.target)
+        Test::Role(template) => Ok(Filled::new(template, env.target)?
             .is_some_and(|filled| env.creds.roles().any(|role| filled.eq_lowercase(role)))),
         Test::IsAdmin(expected) => Ok(env.creds.is_admin == *expected),
         Test::Literal { value, template } => {
-            Ok(Filled::new(template, env.target).is_some_and(|filled| filled.eq_str(value)))
+            Ok(Filled::new(template, env.target)?.is_some_and(|filled| filled.eq_str(value)))
         }
-        Test::Creds { path, template } => match Filled::new(template, env.target) {
+        Test::Creds { path, template } => match Filled::new(template, env.target)? {
             Some(filled) => creds_path(env.creds, path, &filled),
             None => Ok(false),
         },
-        Test::Unsupported => Err(Abort::Unevaluable),
+        Test::Raises(template) => match Filled::new(template, env.target)? {
+            Some(_) => Err(Abort::Unevaluable),
+            None => Ok(false),
+        },
+        Test::Remote(template) => match Filled::new(template, env.target)? {
+            Some(_) => Err(Abort::Unevaluable),
+            None => Err(Abort::MissingKey),
+        },
     }
 }
 
@@ -159,13 +173,21 @@ pub(crate) struct Filled<'s, 't> {
 }
 
 impl<'s, 't: 's> Filled<'s, 't> {
-    /// `None` when a key is missing from the target (oslo's `KeyError`: the check is
-    /// false).
-    pub(crate) fn new(template: &'s Template, target: &'s Target<'t>) -> Option<Self> {
-        template
-            .keys()
-            .all(|key| target.get(key).is_some())
-            .then_some(Filled { template, target })
+    /// Formats `template` with `target` as Python's `%` does, left to right: `Ok(None)`
+    /// when a key is missing (oslo's `KeyError`: the check is false), `Err` when a
+    /// [`Piece::Invalid`] is reached first (Python raises).
+    pub(crate) fn new(
+        template: &'s Template,
+        target: &'s Target<'t>,
+    ) -> Result<Option<Self>, Abort> {
+        for piece in &*template.pieces {
+            match piece {
+                Piece::Key(key) if target.get(key).is_none() => return Ok(None),
+                Piece::Invalid => return Err(Abort::Unevaluable),
+                Piece::Key(_) | Piece::Text(_) => {}
+            }
+        }
+        Ok(Some(Filled { template, target }))
     }
 
     fn pieces(&self) -> Pieces<'s, 't> {
@@ -208,6 +230,7 @@ impl<'s, 't: 's> Filled<'s, 't> {
                     Some(after) => rest = after,
                     None => return false,
                 },
+                Piece::Invalid => return false,
                 Piece::Key(key) => {
                     let value = self.target.get(key).unwrap_or_default();
                     for c in value.chars().flat_map(char::to_lowercase) {
@@ -238,6 +261,8 @@ impl<'s, 't: 's> Iterator for Pieces<'s, 't> {
             Piece::Text(text) => text,
             // `Filled::new` checked every key is present.
             Piece::Key(key) => self.target.get(key).unwrap_or_default(),
+            // `Filled::new` refused templates holding it.
+            Piece::Invalid => "",
         })
     }
 }
@@ -512,10 +537,12 @@ mod tests {
                 allow("is_admin:True"),
                 allow("is_admin:true"),
                 deny("is_admin:False"),
-                // The generic check on the role list: any element, exact text.
+                // The generic check on the role list: any element, exact text as the
+                // token spells it (oslo compares `creds['roles']` as given; only `role:`
+                // ignores case).
                 allow("roles:reader"),
-                allow("roles:member"),
-                deny("roles:Member"),
+                deny("roles:member"),
+                allow("roles:Member"),
                 deny("roles:admin"),
                 deny("missing:x"),
                 abort("user_id.x:u1"),
@@ -630,9 +657,9 @@ mod tests {
 
     #[test]
     fn filled_comparisons() {
-        let template = crate::policy::parse::parse_template("a%(k)sc%%").unwrap();
+        let template = crate::policy::parse::parse_template("a%(k)sc%%");
         let target = Target::from_pairs(&[("k", "B")]);
-        let filled = Filled::new(&template, &target).unwrap();
+        let filled = Filled::new(&template, &target).unwrap().unwrap();
         assert!(filled.eq_str("aBc%"));
         assert!(!filled.eq_str("aBc"));
         assert!(!filled.eq_str("aBc%%"));
@@ -641,12 +668,27 @@ mod tests {
         assert!(!filled.eq_display(&"aBc"));
         assert!(!filled.eq_display(&"aBc%x"));
         assert!(filled.eq_display(&format_args!("a{}c%", "B")));
-        assert!(Filled::new(&template, &Target::new()).is_none());
-        let number = crate::policy::parse::parse_template("-%(n)s").unwrap();
+        assert_eq!(
+            Filled::new(&template, &Target::new()).map(|f| f.is_none()),
+            Ok(true)
+        );
+        let number = crate::policy::parse::parse_template("-%(n)s");
         let target = Target::from_pairs(&[("n", "42")]);
-        let filled = Filled::new(&number, &target).unwrap();
+        let filled = Filled::new(&number, &target).unwrap().unwrap();
         assert!(filled.eq_display(&Value::Int(-42)));
         assert!(!filled.eq_display(&Value::Int(-4)));
         assert!(!filled.eq_display(&Value::Int(-420)));
+        // Python formats left to right: a missing key before a bad format is a
+        // `KeyError` (false), the bad format first raises.
+        let bad = crate::policy::parse::parse_template("%(k)s-%(n)d");
+        assert_eq!(
+            Filled::new(&bad, &Target::new()).map(|f| f.is_none()),
+            Ok(true)
+        );
+        assert_eq!(
+            Filled::new(&bad, &Target::from_pairs(&[("k", "x")])).map(|f| f.is_none()),
+            Ok(true)
+        );
+        assert!(Filled::new(&bad, &Target::from_pairs(&[("k", "x"), ("n", "1")])).is_err());
     }
 }

@@ -11,6 +11,11 @@
 //! resource has been fetched, with the request's [`Credentials`] and a [`Target`]. The
 //! module uses nothing else in the crate.
 //!
+//! An enforcer is never modified. Operators' policy files ([`files`]) are compiled into a
+//! new one, at start-up and again whenever they change; [`live`] publishes it and each
+//! worker swaps its `Arc` on its next check, without locking per request. [`sample`]
+//! prints the defaults as a commented `policy.yaml`.
+//!
 //! # What it must never do
 //!
 //! * **Allocate per check.** Evaluation compares borrowed text with compiled pieces; a
@@ -82,8 +87,11 @@
 mod credentials;
 mod defaults;
 mod eval;
+pub mod files;
+pub mod live;
 mod parse;
 mod rule;
+pub mod sample;
 mod target;
 
 use std::fmt;
@@ -93,6 +101,8 @@ use ahash::AHashMap;
 pub use credentials::{Credentials, Scope, Value, INLINE_ROLES};
 pub use defaults::{defaults, RuleDefault, ScopeTypes};
 pub use eval::MAX_RULE_DEPTH;
+pub use files::{PolicyFileError, PolicyFiles};
+pub use live::{LivePolicy, WorkerPolicy};
 pub use parse::{Parsed, Warning};
 pub use rule::{Rule, MAX_NESTING};
 pub use target::{Target, INLINE_TARGET};
@@ -123,6 +133,9 @@ pub struct Enforcer {
 #[derive(Debug, Clone)]
 struct Entry {
     name: Box<str>,
+    /// The check string the rule was compiled from (`(new) or (deprecated)` when the
+    /// deprecated default is OR'd back in).
+    check_str: Box<str>,
     scope_types: ScopeTypes,
     /// Registered by Nova (else added by an override).
     registered: bool,
@@ -133,6 +146,7 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct Builder {
     enforce_new_defaults: bool,
+    registered_defaults: bool,
     default_rule: Box<str>,
     overrides: Vec<(Box<str>, Box<str>)>,
 }
@@ -141,6 +155,7 @@ impl Default for Builder {
     fn default() -> Self {
         Builder {
             enforce_new_defaults: true,
+            registered_defaults: true,
             default_rule: DEFAULT_RULE.into(),
             overrides: Vec::new(),
         }
@@ -158,6 +173,15 @@ impl Builder {
     /// deprecated check string that are not overridden evaluate `(new) or (deprecated)`.
     pub fn with_enforce_new_defaults(mut self, enforce_new_defaults: bool) -> Self {
         self.enforce_new_defaults = enforce_new_defaults;
+        self
+    }
+
+    /// Whether Nova's registered defaults are included (the default). Without them the
+    /// enforcer holds only the overrides, none of them registered, as a bare
+    /// `oslo_policy.policy.Enforcer` with rules set from a file does; used by the
+    /// `ringnova policy` tools.
+    pub fn with_registered_defaults(mut self, registered_defaults: bool) -> Self {
+        self.registered_defaults = registered_defaults;
         self
     }
 
@@ -203,30 +227,30 @@ impl Builder {
             enforce_new_defaults: self.enforce_new_defaults,
             warnings: Vec::new(),
         };
-        for default in defaults() {
-            let root = match overrides.get(default.name) {
-                Some(check) => enforcer.compile(default.name, check),
+        let registered = self.registered_defaults;
+        for default in defaults().filter(|_| registered) {
+            let (root, text) = match overrides.get(default.name) {
+                Some(check) => (enforcer.compile(default.name, check), (*check).into()),
                 None => {
                     let new = enforcer.compile(default.name, default.check_str);
                     match default.deprecated {
-                        Some(old) if !self.enforce_new_defaults && old != default.check_str => {
-                            Node::Or(vec![new, enforcer.compile(default.name, old)])
-                        }
-                        _ => new,
+                        Some(old) if !self.enforce_new_defaults && old != default.check_str => (
+                            Node::Or(vec![new, enforcer.compile(default.name, old)]),
+                            format!("({}) or ({old})", default.check_str).into(),
+                        ),
+                        _ => (new, default.check_str.into()),
                     }
                 }
             };
-            enforcer.add(default.name, root, default.scope_types, true);
+            enforcer.add(default.name, root, text, default.scope_types, true);
         }
         for name in added {
             if enforcer.by_name.contains_key(name) {
                 continue;
             }
-            let root = match overrides.get(name) {
-                Some(check) => enforcer.compile(name, check),
-                None => Node::False,
-            };
-            enforcer.add(name, root, ScopeTypes::ANY, false);
+            let check = overrides.get(name).copied().unwrap_or("!");
+            let root = enforcer.compile(name, check);
+            enforcer.add(name, root, check.into(), ScopeTypes::ANY, false);
         }
         enforcer.link(&self.default_rule);
         enforcer
@@ -285,7 +309,7 @@ impl Enforcer {
             Ok(true) => Ok(()),
             Ok(false) => Err(denied(Denial::Rule)),
             Err(Abort::TooDeep) => Err(denied(Denial::TooDeep)),
-            Err(Abort::Unevaluable) => Err(denied(Denial::Unevaluable)),
+            Err(Abort::Unevaluable | Abort::MissingKey) => Err(denied(Denial::Unevaluable)),
         }
     }
 
@@ -293,19 +317,35 @@ impl Enforcer {
     /// unknown name falls back to the default rule (or is `false`) instead of being an
     /// error. The scope is checked for registered rules only.
     pub fn enforce(&self, rule: &str, creds: &Credentials<'_>, target: &Target<'_>) -> bool {
+        self.enforce_detailed(rule, creds, target) == Ok(true)
+    }
+
+    /// [`enforce`](Self::enforce) saying why it denies: `Ok(false)` when the rule
+    /// evaluated false (or names nothing and there is no default rule), `Err` for a token
+    /// of the wrong scope, a rule loop or a check that cannot be evaluated.
+    pub fn enforce_detailed(
+        &self,
+        rule: &str,
+        creds: &Credentials<'_>,
+        target: &Target<'_>,
+    ) -> Result<bool, Denial> {
         let slot = match self.entry(rule) {
             Some((slot, entry)) => {
                 if !entry.scope_types.allows(creds.scope()) {
-                    return false;
+                    return Err(Denial::Scope);
                 }
                 slot
             }
             None => match self.default_slot {
                 Some(slot) => slot,
-                None => return false,
+                None => return Ok(false),
             },
         };
-        self.evaluate(slot, creds, target).unwrap_or(false)
+        self.evaluate(slot, creds, target)
+            .map_err(|abort| match abort {
+                Abort::TooDeep => Denial::TooDeep,
+                Abort::Unevaluable | Abort::MissingKey => Denial::Unevaluable,
+            })
     }
 
     /// True when Nova registers `rule` (overrides do not register).
@@ -368,12 +408,20 @@ impl Enforcer {
         parsed.rule.root
     }
 
-    fn add(&mut self, name: &str, root: Node, scope_types: ScopeTypes, registered: bool) {
+    fn add(
+        &mut self,
+        name: &str,
+        root: Node,
+        check_str: Box<str>,
+        scope_types: ScopeTypes,
+        registered: bool,
+    ) {
         let slot = u32::try_from(self.rules.len()).unwrap_or(u32::MAX);
         self.by_name.insert(name.into(), slot);
         self.rules.push(Rule { root });
         self.entries.push(Entry {
             name: name.into(),
+            check_str,
             scope_types,
             registered,
         });
@@ -389,17 +437,74 @@ impl Enforcer {
         let by_name = &self.by_name;
         let mut unknown = Vec::new();
         for (rule, entry) in self.rules.iter_mut().zip(&self.entries) {
-            rule.root.for_each_check_mut(&mut |check| {
-                if let Test::Rule { name, slot } = &mut check.test {
-                    *slot = by_name.get(&**name).copied().or(default_slot);
-                    if slot.is_none() {
-                        unknown.push((entry.name.clone(), Warning::UnknownRule(name.clone())));
-                    }
-                }
+            link_node(&mut rule.root, by_name, default_slot, &mut |warning| {
+                unknown.push((entry.name.clone(), warning));
             });
         }
         self.warnings.extend(unknown);
     }
+
+    /// Compiles `text` as a rule evaluated among this enforcer's rules: its `rule:`
+    /// checks name them (an unknown name falls back to the default rule, as in
+    /// [`enforce`](Self::enforce)). Evaluate it with [`check`](Self::check). This is
+    /// oslo's `enforce(parse_rule(text), target, creds)`, what `oslopolicy-checker` and
+    /// `ringnova policy check --expression` do.
+    pub fn compile_expression(&self, text: &str) -> Parsed {
+        let mut parsed = Rule::parse(text);
+        let default_slot = self.default_slot.and_then(|slot| u32::try_from(slot).ok());
+        let warnings = &mut parsed.warnings;
+        link_node(
+            &mut parsed.rule.root,
+            &self.by_name,
+            default_slot,
+            &mut |w| warnings.push(w),
+        );
+        parsed
+    }
+
+    /// Evaluates `rule` (from [`compile_expression`](Self::compile_expression) on this
+    /// enforcer) without any scope check: `Ok(allowed)`, or `Err` with
+    /// [`Denial::TooDeep`] (a rule loop) or [`Denial::Unevaluable`] (a check that cannot
+    /// be evaluated, where oslo raises an exception). Does not allocate.
+    pub fn check(
+        &self,
+        rule: &Rule,
+        creds: &Credentials<'_>,
+        target: &Target<'_>,
+    ) -> Result<bool, Denial> {
+        let env = Env {
+            rules: &self.rules,
+            creds,
+            target,
+        };
+        eval(&rule.root, &env, 0).map_err(|abort| match abort {
+            Abort::TooDeep => Denial::TooDeep,
+            Abort::Unevaluable | Abort::MissingKey => Denial::Unevaluable,
+        })
+    }
+
+    /// The check string the rule called `name` was compiled from.
+    pub fn check_str(&self, name: &str) -> Option<&str> {
+        self.entry(name).map(|(_, entry)| &*entry.check_str)
+    }
+}
+
+/// Points every `rule:` check under `node` at the rule it names in `by_name`, or at
+/// `default_slot`; reports names that resolve to nothing.
+fn link_node(
+    node: &mut Node,
+    by_name: &AHashMap<Box<str>, u32>,
+    default_slot: Option<u32>,
+    report: &mut impl FnMut(Warning),
+) {
+    node.for_each_check_mut(&mut |check| {
+        if let Test::Rule { name, slot } = &mut check.test {
+            *slot = by_name.get(&**name).copied().or(default_slot);
+            if slot.is_none() {
+                report(Warning::UnknownRule(name.clone()));
+            }
+        }
+    });
 }
 
 /// Why [`Enforcer::authorize`] refused.

@@ -408,19 +408,19 @@ fn parse_check(text: &str, warnings: &mut Vec<Warning>) -> Node {
     let test = match kind {
         "http" | "https" => {
             warnings.push(Warning::Remote(text.into()));
-            Test::Unsupported
+            Test::Remote(parse_template(matched))
         }
         "rule" => Test::Rule {
             name: matched.into(),
             slot: None,
         },
-        "role" => match parse_template(matched) {
-            Some(template) => Test::Role(lowercase_text(template)),
-            None => {
+        "role" => {
+            let template = parse_template(matched);
+            if !template.is_valid() {
                 warnings.push(Warning::Format(text.into()));
-                Test::Unsupported
             }
-        },
+            Test::Role(lowercase_text(template))
+        }
         "is_admin" => Test::IsAdmin(matched.to_lowercase() == "true"),
         _ => generic(kind, matched, text, warnings),
     };
@@ -432,10 +432,10 @@ fn parse_check(text: &str, warnings: &mut Vec<Warning>) -> Node {
 
 /// The generic `kind:match` check: a literal kind or a credential path.
 fn generic(kind: &str, matched: &str, text: &str, warnings: &mut Vec<Warning>) -> Test {
-    let Some(template) = parse_template(matched) else {
+    let template = parse_template(matched);
+    if !template.is_valid() {
         warnings.push(Warning::Format(text.into()));
-        return Test::Unsupported;
-    };
+    }
     match classify_kind(kind) {
         Kind::Literal(value) => Test::Literal {
             value: value.into(),
@@ -447,18 +447,25 @@ fn generic(kind: &str, matched: &str, text: &str, warnings: &mut Vec<Warning>) -
         },
         Kind::Unknown => {
             warnings.push(Warning::Literal(text.into()));
-            Test::Unsupported
+            Test::Raises(template)
         }
     }
 }
 
 /// Splits a match string into text and `%(key)s` pieces, as Python's `match % target`
-/// reads it. `%%` is a literal `%`. Any other use of `%` (`%s`, `%(k)d`, `%(k)-5s`, a `%`
-/// at the end) is refused: in oslo it formats the whole target or raises.
-pub(crate) fn parse_template(text: &str) -> Option<Template> {
+/// reads it, left to right. `%%` is a literal `%`. Any other use of `%` (`%s`, `%(k)d`,
+/// `%(k)-5s`, `%(k`, a `%` at the end) ends the template with [`Piece::Invalid`]: Python
+/// raises there (or, for the rare forms it accepts, such as `%(k)r` or a width, formats
+/// something this engine does not reproduce), after looking up any key before it.
+pub(crate) fn parse_template(text: &str) -> Template {
     let mut pieces = Vec::new();
     let mut literal = String::new();
     let mut rest = text;
+    let flush = |literal: &mut String, pieces: &mut Vec<Piece>| {
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(literal).into()));
+        }
+    };
     while let Some(at) = rest.find('%') {
         literal.push_str(&rest[..at]);
         rest = &rest[at + 1..];
@@ -467,7 +474,13 @@ pub(crate) fn parse_template(text: &str) -> Option<Template> {
             rest = after;
             continue;
         }
-        let after_open = rest.strip_prefix('(')?;
+        flush(&mut literal, &mut pieces);
+        let Some(after_open) = rest.strip_prefix('(') else {
+            pieces.push(Piece::Invalid);
+            return Template {
+                pieces: pieces.into(),
+            };
+        };
         // Python counts nested parentheses inside the key.
         let mut depth = 1usize;
         let mut end = None;
@@ -484,21 +497,28 @@ pub(crate) fn parse_template(text: &str) -> Option<Template> {
                 _ => {}
             }
         }
-        let end = end?;
-        let key = &after_open[..end];
-        rest = after_open[end + 1..].strip_prefix('s')?;
-        if !literal.is_empty() {
-            pieces.push(Piece::Text(std::mem::take(&mut literal).into()));
+        let Some(end) = end else {
+            pieces.push(Piece::Invalid);
+            return Template {
+                pieces: pieces.into(),
+            };
+        };
+        pieces.push(Piece::Key(after_open[..end].into()));
+        match after_open[end + 1..].strip_prefix('s') {
+            Some(after) => rest = after,
+            None => {
+                pieces.push(Piece::Invalid);
+                return Template {
+                    pieces: pieces.into(),
+                };
+            }
         }
-        pieces.push(Piece::Key(key.into()));
     }
     literal.push_str(rest);
-    if !literal.is_empty() {
-        pieces.push(Piece::Text(literal.into()));
-    }
-    Some(Template {
+    flush(&mut literal, &mut pieces);
+    Template {
         pieces: pieces.into(),
-    })
+    }
 }
 
 /// Lower-cases a role template's literal text (its keys' values are lower-cased when
@@ -548,10 +568,45 @@ fn classify_kind(kind: &str) -> Kind {
     let starts_number = matches!(body.as_bytes(), [b'0'..=b'9', ..] | [b'.', b'0'..=b'9', ..]);
     if !starts_number {
         // A name, an attribute chain, `-x`, `--1`: `literal_eval` raises ValueError
-        // and oslo reads the kind as a credential path.
-        return Kind::Path;
+        // and oslo reads the kind as a credential path. Anything else (`)`, `a.`,
+        // `a.True`, `$x`) is a Python syntax error, which oslo raises.
+        return if is_path_expression(kind) {
+            Kind::Path
+        } else {
+            Kind::Unknown
+        };
     }
     number(body, negative).map_or(Kind::Unknown, Kind::Literal)
+}
+
+/// Python keywords: a name that is one is a syntax error (`True`, `False` and `None` are
+/// literals, handled before).
+const KEYWORDS: &[&str] = &[
+    "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif",
+    "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
+    "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "True",
+    "False", "None",
+];
+
+/// True for the kinds `ast.literal_eval` rejects with `ValueError` (a valid expression
+/// that is not a literal) in the shapes oslo's generic check uses: optional unary signs
+/// (`-`, `+`, `~`) before a number or a dotted chain of names. Other valid non-literal
+/// expressions (`a-b`, `a[0]`, `f()`) are not recognised and read as syntax errors: the
+/// check is false when a target key is missing, and otherwise denies (oslo would look
+/// them up in the credentials, where no such key exists in practice).
+fn is_path_expression(kind: &str) -> bool {
+    let body = kind.trim_start_matches(['-', '+', '~']);
+    if body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        // `--1`, `~1`: a valid expression, not a literal.
+        return number(body, false).is_some();
+    }
+    !body.is_empty()
+        && body.split('.').all(|name| {
+            let mut chars = name.chars();
+            chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+                && chars.all(|c| c == '_' || c.is_alphanumeric())
+                && !KEYWORDS.contains(&name)
+        })
 }
 
 /// A plain quoted string literal, optionally with a `u`/`U` prefix, without escapes or
@@ -955,14 +1010,15 @@ mod tests {
             ("%(a(b)c)s", Some(vec![key("a(b)c")])),
             ("%(a.b)s", Some(vec![key("a.b")])),
             ("%()s", Some(vec![key("")])),
-            ("%", None),
-            ("%s", None),
-            ("%(k)", None),
-            ("%(k)r", None),
-            ("%(k", None),
+            ("%", Some(vec![Piece::Invalid])),
+            ("%s", Some(vec![Piece::Invalid])),
+            ("%(k)", Some(vec![key("k"), Piece::Invalid])),
+            ("%(k)r", Some(vec![key("k"), Piece::Invalid])),
+            ("a%(j)s%(k", Some(vec![text("a"), key("j"), Piece::Invalid])),
+            ("x%(k)dyz", Some(vec![text("x"), key("k"), Piece::Invalid])),
         ];
         for (input, expected) in cases {
-            let got = parse_template(input).map(|t| t.pieces.into_vec());
+            let got = Some(parse_template(input).pieces.into_vec());
             assert_eq!(&got, expected, "{input:?}");
         }
     }

@@ -73,11 +73,16 @@ pub(crate) enum Test {
         path: Box<[Box<str>]>,
         template: Template,
     },
-    /// A check this engine cannot evaluate (`http:`/`https:` remote checks, a `%` format
-    /// other than `%(key)s`, a kind that is neither a name nor a literal we understand).
-    /// Evaluating it aborts the whole authorization, which then denies, wherever the
-    /// check sits (even under `not`). Oslo raises an exception in most of these cases.
-    Unsupported,
+    /// A generic check whose kind is neither a name nor a literal this engine understands
+    /// (oslo's `ast.literal_eval` raises on it). The match is formatted first, as in
+    /// oslo: a missing target key makes the check false; otherwise it aborts like
+    /// [`Test::Remote`].
+    Raises(Template),
+    /// An `http:`/`https:` remote check, which this engine does not make. Its URL is
+    /// formatted first, as in oslo: a missing target key raises a `KeyError` there (which
+    /// an enclosing `rule:` check turns into false, as oslo's `RuleCheck` does);
+    /// otherwise the whole authorization aborts and denies, even under `not`.
+    Remote(Template),
 }
 
 /// A check's match string with its `%(key)s` references split out, so it can be compared
@@ -94,15 +99,16 @@ pub(crate) enum Piece {
     Text(Box<str>),
     /// `%(key)s`: the target's value for `key`.
     Key(Box<str>),
+    /// Where Python's `match % target` raises (a `%` other than `%(key)s` or `%%`): a
+    /// missing key before it still makes the check false, as the `KeyError` comes first;
+    /// reaching it aborts the evaluation. Always the last piece.
+    Invalid,
 }
 
 impl Template {
-    /// The keys this template reads from the target, in order.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
-        self.pieces.iter().filter_map(|piece| match piece {
-            Piece::Key(key) => Some(&**key),
-            Piece::Text(_) => None,
-        })
+    /// False when formatting it raises in Python (it holds [`Piece::Invalid`]).
+    pub(crate) fn is_valid(&self) -> bool {
+        !self.pieces.contains(&Piece::Invalid)
     }
 }
 
@@ -209,6 +215,15 @@ mod tests {
         else {
             panic!("not a creds check: {rule:?}");
         };
-        assert_eq!(template.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            &*template.pieces,
+            [
+                Piece::Key("a".into()),
+                Piece::Text("-".into()),
+                Piece::Key("b".into()),
+                Piece::Text("%".into())
+            ]
+        );
+        assert!(template.is_valid());
     }
 }

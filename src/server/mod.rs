@@ -56,6 +56,8 @@ pub enum ServerError {
     Worker(usize, String),
     /// Installing the signal handlers failed.
     Signals(std::io::Error),
+    /// The policy files could not be loaded, or their watcher could not start.
+    Policy(String),
 }
 
 impl fmt::Display for ServerError {
@@ -64,6 +66,7 @@ impl fmt::Display for ServerError {
             ServerError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
             ServerError::Worker(id, why) => write!(f, "worker {id} failed to start: {why}"),
             ServerError::Signals(err) => write!(f, "cannot install signal handlers: {err}"),
+            ServerError::Policy(why) => write!(f, "policy: {why}"),
         }
     }
 }
@@ -162,10 +165,17 @@ pub fn run(
     let plan = cpus::plan(&config.cpus, config.workers);
     let choice = config.driver;
     let workers = config.workers;
+    // Read before any socket serves; a broken file refuses the start. The watcher thread
+    // re-reads the files when they change and stops with the last reference.
+    let policy = crate::policy::LivePolicy::load(config.policy.clone())
+        .map_err(|err| ServerError::Policy(err.to_string()))?;
+    policy
+        .watch(crate::policy::live::CHECK_INTERVAL)
+        .map_err(|err| ServerError::Policy(format!("cannot start the policy watcher: {err}")))?;
     let shared = Arc::new(Shared {
         config,
         pipeline,
-        policy: Arc::new(crate::policy::Enforcer::new()),
+        policy,
         shutdown: Arc::clone(&shutdown),
     });
     let (ready_tx, ready_rx) = mpsc::channel();

@@ -29,7 +29,7 @@ use crate::{
     config::Config,
     http::Response,
     middleware::Pipeline,
-    policy::Enforcer,
+    policy::LivePolicy,
 };
 
 /// Read-only state every worker shares.
@@ -39,8 +39,8 @@ pub struct Shared {
     pub config: Config,
     /// The compiled paste pipeline.
     pub pipeline: Pipeline,
-    /// The policy rules.
-    pub policy: Arc<Enforcer>,
+    /// The policy rules, republished when the policy files change.
+    pub policy: Arc<LivePolicy>,
     /// Set by SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit.
     pub shutdown: Arc<AtomicBool>,
 }
