@@ -20,6 +20,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod identity;
 pub mod logging;
 pub mod middleware;
 pub mod policy;

@@ -24,7 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "ringnova", version, about)]
 struct Cli {
     /// Configuration file (default: config/ringnova.conf in the working directory, if present).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     config_file: Option<PathBuf>,
     /// Address to listen on, overriding the file.
     #[arg(long, value_name = "HOST:PORT")]
@@ -33,7 +33,7 @@ struct Cli {
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
     /// Directory for the database and other state.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// I/O driver: auto, uring or legacy.
     #[arg(long, value_name = "DRIVER")]
@@ -44,6 +44,19 @@ struct Cli {
     /// Check the configuration and the paste pipeline, then exit.
     #[arg(long)]
     check_config: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Administrative commands; without one, ringnova serves.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Manage the built-in identity endpoint's users (auth_strategy = token).
+    #[command(subcommand)]
+    User(ringnova::identity::cli::UserCommand),
+    /// Manage token signing keys (auth_strategy = token).
+    #[command(subcommand)]
+    Token(ringnova::identity::cli::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -100,9 +113,38 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    if let Some(command) = &cli.command {
+        return run_command(command, &config);
+    }
+    match ringnova::identity::start_for(&pipeline, &config) {
+        Ok(Some(password)) => eprintln!(
+            "ringnova: created identity user 'admin' (project 'admin', role admin) with password: {password}\n\
+             ringnova: this is shown once; change it with 'ringnova user passwd admin'"
+        ),
+        Ok(None) => {}
+        Err(err) => {
+            eprintln!("ringnova: identity start-up failed: {err}");
+            return ExitCode::from(1);
+        }
+    }
     let shutdown = Arc::new(AtomicBool::new(false));
     let result = server::run(config, pipeline, shutdown, server::print_ready);
     ringnova::logging::flush(std::time::Duration::from_secs(2));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ringnova: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs an administrative subcommand on the configured data directory.
+fn run_command(command: &Command, config: &Config) -> ExitCode {
+    let result = match command {
+        Command::User(user) => ringnova::identity::cli::run_user(user, config),
+        Command::Token(token) => ringnova::identity::cli::run_token(token, config),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -66,6 +66,8 @@ pub enum Filter {
     NoAuth2,
     /// Nova's LegacyV2CompatibleWrapper.
     LegacyV2Compatible,
+    /// ringnova's token verifier (keystonemiddleware authtoken + Nova's keystonecontext).
+    AuthToken(Arc<crate::identity::Identity>),
 }
 
 /// The app at the end of a pipeline.
@@ -79,6 +81,8 @@ pub enum App {
     Api(Arc<ApiRouter>),
     /// oslo.middleware Healthcheck.
     Healthcheck,
+    /// ringnova's Keystone-v3-compatible identity endpoint.
+    Identity(Arc<crate::identity::Identity>),
 }
 
 impl App {
@@ -88,6 +92,7 @@ impl App {
             App::VersionsV2 => resource(req, ctx, resp, |ctx, resp| versions::v2(req, ctx, resp)),
             App::Api(router) => router.call(req, ctx, resp),
             App::Healthcheck => healthcheck::call(req, resp),
+            App::Identity(identity) => crate::identity::api::call(identity, req, ctx, resp),
         }
     }
 }
@@ -208,6 +213,11 @@ impl Chain {
                     }
                 }
                 Filter::LegacyV2Compatible => ctx.legacy_v2 = true,
+                Filter::AuthToken(identity) => {
+                    if crate::identity::filter::on_request(identity, req, ctx, resp) {
+                        return;
+                    }
+                }
             }
         }
     }

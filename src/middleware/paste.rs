@@ -21,6 +21,7 @@ use crate::{
         ini::{Ini, Section},
         Config,
     },
+    identity::Identity,
 };
 
 /// The paste file shipped in `config/`, compiled in for running without a config file.
@@ -65,6 +66,7 @@ enum FilterKind {
     Osprofiler,
     NoAuth2,
     LegacyV2Compatible,
+    AuthToken,
 }
 
 const FILTER_FACTORIES: &[(&str, FilterKind)] = &[
@@ -109,6 +111,7 @@ const FILTER_FACTORIES: &[(&str, FilterKind)] = &[
         "nova.api.openstack:LegacyV2CompatibleWrapper.factory",
         FilterKind::LegacyV2Compatible,
     ),
+    ("ringnova.identity:AuthToken.factory", FilterKind::AuthToken),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +120,7 @@ enum AppKind {
     VersionsV2,
     Api,
     Healthcheck,
+    Identity,
 }
 
 const APP_FACTORIES: &[(&str, AppKind)] = &[
@@ -140,6 +144,7 @@ const APP_FACTORIES: &[(&str, AppKind)] = &[
         "oslo_middleware.healthcheck:Healthcheck.app_factory",
         AppKind::Healthcheck,
     ),
+    ("ringnova.identity:IdentityApp.factory", AppKind::Identity),
 ];
 
 /// Loads the paste file the configuration names (or the embedded one) and compiles it.
@@ -164,6 +169,7 @@ struct Compiler<'a> {
     chains: Vec<Chain>,
     built: HashMap<&'a str, usize>,
     api: Option<Arc<ApiRouter>>,
+    identity: Option<Arc<Identity>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -249,7 +255,16 @@ impl<'a> Compiler<'a> {
         Ok(Chain::new(name.to_owned(), filters, self.app(last, line)?))
     }
 
-    fn filter(&self, name: &str, line: usize) -> Result<Filter, PasteError> {
+    /// The one identity service the filter and the app share.
+    fn identity(&mut self) -> Arc<Identity> {
+        let config = self.config;
+        Arc::clone(
+            self.identity
+                .get_or_insert_with(|| Arc::new(Identity::new(&config.identity))),
+        )
+    }
+
+    fn filter(&mut self, name: &str, line: usize) -> Result<Filter, PasteError> {
         let (kind, section) = self.find(name, line)?;
         if kind != "filter" {
             return Err(self.error(line, format!("{name:?} in a pipeline is not a filter")));
@@ -283,6 +298,7 @@ impl<'a> Compiler<'a> {
             FilterKind::Osprofiler => Filter::Osprofiler,
             FilterKind::NoAuth2 => Filter::NoAuth2,
             FilterKind::LegacyV2Compatible => Filter::LegacyV2Compatible,
+            FilterKind::AuthToken => Filter::AuthToken(self.identity()),
         })
     }
 
@@ -304,6 +320,7 @@ impl<'a> Compiler<'a> {
             AppKind::Versions => App::Versions,
             AppKind::VersionsV2 => App::VersionsV2,
             AppKind::Healthcheck => App::Healthcheck,
+            AppKind::Identity => App::Identity(self.identity()),
             AppKind::Api => {
                 if self.api.is_none() {
                     let router = ApiRouter::new()
@@ -330,6 +347,7 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
         chains: Vec::new(),
         built: HashMap::new(),
         api: None,
+        identity: None,
     };
     for section in &ini.sections {
         if section.name == "DEFAULT" {
