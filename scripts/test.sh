@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of ringnova: formatting, lints, unit and integration tests under
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
-# against the release binary, the policy engine against oslo.policy on random cases, and a
+# against the release binary, the openstack CLI against the built-in identity endpoint
+# (auth_strategy = token), the policy engine against oslo.policy on random cases, and a
 # seconds-long benchmark smoke run.
 # Usage: scripts/test.sh            (everything)
 #        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
@@ -22,6 +23,8 @@ cargo test --locked -- --test-threads 4
 if [ -z "${SKIP_E2E:-}" ]; then
     step "real OpenStack clients end to end (scripts/e2e_clients.sh)"
     scripts/e2e_clients.sh
+    step "auth_strategy = token end to end: openstack CLI and openstacksdk (scripts/e2e_identity.sh)"
+    scripts/e2e_identity.sh
 fi
 
 if [ -z "${SKIP_POLICY_DIFF:-}" ]; then

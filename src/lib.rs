@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod identity;
 pub mod logging;
 pub mod middleware;
 pub mod policy;

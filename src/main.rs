@@ -24,7 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "ringnova", version, about)]
 struct Cli {
     /// Configuration file (default: config/ringnova.conf in the working directory, if present).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     config_file: Option<PathBuf>,
     /// Address to listen on, overriding the file.
     #[arg(long, value_name = "HOST:PORT")]
@@ -33,7 +33,7 @@ struct Cli {
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
     /// Directory for the database and other state.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// I/O driver: auto, uring or legacy.
     #[arg(long, value_name = "DRIVER")]
@@ -48,16 +48,23 @@ struct Cli {
     command: Option<Command>,
 }
 
-/// Tools that run instead of the server.
+/// Commands run instead of the server; without one, ringnova serves.
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Policy tools: check a rule, list the effective rules, print a sample file.
     Policy(ringnova::cli::policy::PolicyArgs),
+    /// Manage the built-in identity endpoint's users (auth_strategy = token).
+    #[command(subcommand)]
+    User(ringnova::identity::cli::UserCommand),
+    /// Manage token signing keys (auth_strategy = token).
+    #[command(subcommand)]
+    Token(ringnova::identity::cli::TokenCommand),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(Command::Policy(args)) = cli.command {
+    let mut cli = Cli::parse();
+    // The policy tools need no server configuration beyond the policy files.
+    if let Some(Command::Policy(args)) = cli.command.take_if(|c| matches!(c, Command::Policy(_))) {
         return ringnova::cli::policy::run(args, cli.config_file.as_deref());
     }
     let overrides = Overrides {
@@ -116,9 +123,41 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    if let Some(command) = cli.command {
+        return run_command(command, &config);
+    }
+    match ringnova::identity::start_for(&pipeline, &config) {
+        Ok(Some(password)) => eprintln!(
+            "ringnova: created identity user 'admin' (project 'admin', role admin) with password: {password}\n\
+             ringnova: this is shown once; change it with 'ringnova user passwd admin'"
+        ),
+        Ok(None) => {}
+        Err(err) => {
+            eprintln!("ringnova: identity start-up failed: {err}");
+            return ExitCode::from(1);
+        }
+    }
     let shutdown = Arc::new(AtomicBool::new(false));
     let result = server::run(config, pipeline, shutdown, server::print_ready);
     ringnova::logging::flush(std::time::Duration::from_secs(2));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ringnova: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs an administrative subcommand on the configured data directory.
+fn run_command(command: Command, config: &Config) -> ExitCode {
+    let result = match command {
+        Command::Policy(args) => {
+            return ringnova::cli::policy::run(args, config.config_file.as_deref())
+        }
+        Command::User(user) => ringnova::identity::cli::run_user(&user, config),
+        Command::Token(token) => ringnova::identity::cli::run_token(&token, config),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

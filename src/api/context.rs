@@ -88,6 +88,35 @@ impl<'a> Request<'a> {
     }
 }
 
+/// The caller's role names, borrowed: a fixed list (noauth2) or a token's `~`-joined roles
+/// field (the `token` strategy), split only when read.
+#[derive(Debug, Clone, Copy)]
+pub enum Roles<'a> {
+    /// A fixed list.
+    Static(&'static [&'static str]),
+    /// Names joined by `~`.
+    Joined(&'a str),
+}
+
+impl<'a> Roles<'a> {
+    /// The role names.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> {
+        let (fixed, joined): (&'static [&'static str], &'a str) = match *self {
+            Roles::Static(fixed) => (fixed, ""),
+            Roles::Joined(joined) => (&[], joined),
+        };
+        fixed
+            .iter()
+            .copied()
+            .chain(joined.split('~').filter(|r| !r.is_empty()))
+    }
+
+    /// Whether `role` is among them (exact match).
+    pub fn contains(&self, role: &str) -> bool {
+        self.iter().any(|r| r == role)
+    }
+}
+
 /// What filters learn about a request, for the filters and app inside them.
 #[derive(Debug, Clone)]
 pub struct RequestContext<'a> {
@@ -117,7 +146,7 @@ pub struct RequestContext<'a> {
     /// Admin context.
     pub is_admin: bool,
     /// The caller's roles (implied ones included), for policy checks.
-    pub roles: &'static [&'static str],
+    pub roles: Roles<'a>,
     /// The worker's database, policy and settings; `None` outside a worker (unit tests).
     pub services: Option<&'a Services>,
     /// The negotiated microversion, once the API has set it.
@@ -146,7 +175,7 @@ impl<'a> RequestContext<'a> {
             user_id: None,
             project_id: None,
             is_admin: false,
-            roles: &[],
+            roles: Roles::Static(&[]),
             services: None,
             api_version: None,
             rate_limiter: None,
@@ -192,7 +221,7 @@ impl<'a> RequestContext<'a> {
     pub fn credentials(&self) -> Credentials<'a> {
         let mut creds = Credentials::new()
             .with_is_admin(self.is_admin)
-            .with_roles(self.roles.iter().copied());
+            .with_roles(self.roles.iter());
         if let Some(user) = self.user_id {
             creds = creds.with_user_id(user);
         }

@@ -11,6 +11,7 @@
 //! assert_eq!(cfg.max_request_body_size, 114_688);
 //! ```
 
+mod identity;
 pub mod ini;
 pub mod options;
 
@@ -23,6 +24,7 @@ use std::{
 
 use crate::db::{DbConfig, Synchronous};
 pub use crate::http::Limits;
+pub use identity::IdentityConfig;
 use ini::Ini;
 
 /// The default configuration file, read from the working directory when present.
@@ -114,6 +116,8 @@ pub struct Config {
     pub quota_defaults: QuotaDefaults,
     /// `[oslo_policy]`: the policy files and how to compile them.
     pub policy: crate::policy::PolicyFiles,
+    /// `[identity]`: the built-in identity endpoint and token verification.
+    pub identity: IdentityConfig,
     /// Things worth a warning at start-up (unknown options).
     pub warnings: Vec<String>,
 }
@@ -648,6 +652,7 @@ impl Config {
             synchronous: r.parse("database", "synchronous", parse_synchronous)?,
             busy_timeout: r.parse("database", "busy_timeout", parse_busy_timeout)?,
         };
+        let identity = IdentityConfig::from_reader(&r, &data_dir)?;
         Ok(Config {
             config_file: path.map(Path::to_path_buf),
             listen,
@@ -701,6 +706,7 @@ impl Config {
             max_limit: r.parse("api", "max_limit", parse_count(1, 1 << 20))?,
             quota_defaults: QuotaDefaults::from_reader(&r)?,
             policy: policy_files(&r, path)?,
+            identity,
             warnings: Config::unknown_options(ini)
                 .into_iter()
                 .map(|option| match path {

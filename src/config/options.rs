@@ -30,7 +30,7 @@ opts! {
     ["DEFAULT"] "osapi_compute_listen" = "0.0.0.0": "IP address the compute API listens on.";
     ["DEFAULT"] "osapi_compute_listen_port" = "8774": "TCP port the compute API listens on.";
     ["DEFAULT"] "osapi_compute_workers" = "": "Worker threads, one per core; empty means the number of online CPUs.";
-    ["api"] "auth_strategy" = "noauth2": "Which pipeline of an api-paste composite to use (noauth2).";
+    ["api"] "auth_strategy" = "noauth2": "Which pipeline of an api-paste composite to use (noauth2, or token for the built-in identity endpoint).";
     ["api"] "max_limit" = "1000": "Most items a list returns in one page (limit is capped to it).";
     ["quota"] "instances" = "10": "Default instances per project; -1 is unlimited.";
     ["quota"] "cores" = "20": "Default instance cores (vCPUs) per project; -1 is unlimited.";
@@ -73,6 +73,12 @@ opts! {
     ["oslo_policy"] "policy_dirs" = "policy.d": "Comma list of directories whose files (sorted by name, dot-files skipped) are applied over policy_file, relative to the config file's directory; missing ones are skipped.";
     ["oslo_policy"] "enforce_new_defaults" = "true": "Enforce the new (scoped, role-based) defaults only; false also accepts each rule's deprecated default.";
     ["oslo_policy"] "policy_default_rule" = "default": "The rule a rule: check falls back to when it names no rule; empty means no fallback (the check is false).";
+    ["identity"] "bootstrap_file" = "": "Users, projects and role assignments created at start-up (auth_strategy = token), relative to the config file's directory; empty creates user admin in project admin with a random password printed once, when there are no users.";
+    ["identity"] "token_expiration" = "3600": "Seconds an issued token stays valid (1 to 2592000).";
+    ["identity"] "compute_endpoint" = "": "Compute URL in the token catalog; empty builds it from the request's scheme and Host plus /v2.1.";
+    ["identity"] "public_endpoint" = "": "Identity URL in the token catalog and WWW-Authenticate; empty builds it from the request's scheme and Host plus /identity.";
+    ["identity"] "region_name" = "RegionOne": "Region of the catalog's endpoints.";
+    ["identity"] "max_active_keys" = "3": "Token signing keys kept by 'ringnova token rotate-key': the newest signs, all of them verify (2 to 32).";
 }
 
 /// Looks up an option by section and name.

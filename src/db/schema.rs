@@ -22,6 +22,11 @@
 //! project_user_quotas  project_id, user_id, resource, hard_limit  unique (project_id, user_id, resource)
 //! ```
 //!
+//! Version 2 (the built-in identity endpoint, `[api] auth_strategy = token`): the tables of
+//! [`crate::identity::store`] — `identity_projects`, `identity_users`, `identity_roles` (seeded
+//! with Keystone's `admin`, `member`, `reader`), `identity_assignments` and
+//! `identity_revocations`.
+//!
 //! Flavors are soft-deleted (`deleted = 1`) so servers created from them can still show them;
 //! key pairs and quotas are deleted outright. Timestamps are Nova's text form in UTC
 //! (`2014-05-07T12:06:13.681000`). Version 1 also seeds the six flavors of Nova's API samples
@@ -51,11 +56,18 @@ struct Migration {
 }
 
 /// Every migration, in order; versions are 1, 2, 3, … without gaps.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    summary: "flavors, extra specs, flavor access, key pairs, quotas; sample flavors 1-6",
-    sql: V1,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        summary: "flavors, extra specs, flavor access, key pairs, quotas; sample flavors 1-6",
+        sql: V1,
+    },
+    Migration {
+        version: 2,
+        summary: "identity: users, projects, roles, role assignments, token revocations",
+        sql: crate::identity::store::MIGRATION_SQL,
+    },
+];
 
 const V1: &str = concat!(
     "

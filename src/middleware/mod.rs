@@ -69,6 +69,8 @@ pub enum Filter {
     LegacyV2Compatible,
     /// Nova's RateLimitingMiddleware, with the process-wide limiter.
     RateLimit(&'static crate::ratelimit::RateLimiter),
+    /// ringnova's token verifier (keystonemiddleware authtoken + Nova's keystonecontext).
+    AuthToken(Arc<crate::identity::Identity>),
 }
 
 /// The app at the end of a pipeline.
@@ -82,6 +84,8 @@ pub enum App {
     Api(Arc<ApiRouter>),
     /// oslo.middleware Healthcheck.
     Healthcheck,
+    /// ringnova's Keystone-v3-compatible identity endpoint.
+    Identity(Arc<crate::identity::Identity>),
 }
 
 impl App {
@@ -91,6 +95,7 @@ impl App {
             App::VersionsV2 => resource(req, ctx, resp, |ctx, resp| versions::v2(req, ctx, resp)),
             App::Api(router) => router.call(req, ctx, resp),
             App::Healthcheck => healthcheck::call(req, resp),
+            App::Identity(identity) => crate::identity::api::call(identity, req, ctx, resp),
         }
     }
 }
@@ -213,6 +218,11 @@ impl Chain {
                 Filter::LegacyV2Compatible => ctx.legacy_v2 = true,
                 Filter::RateLimit(limiter) => {
                     if ratelimit::on_request(limiter, req, ctx, resp) {
+                        return;
+                    }
+                }
+                Filter::AuthToken(identity) => {
+                    if crate::identity::filter::on_request(identity, req, ctx, resp) {
                         return;
                     }
                 }

@@ -9,7 +9,7 @@
 
 use crate::{
     api::{
-        context::{Request, RequestContext},
+        context::{Request, RequestContext, Roles},
         fault::Fault,
     },
     http::Response,
@@ -41,10 +41,10 @@ pub fn on_request<'a>(
     ctx.user_id = Some(user);
     ctx.project_id = Some(project);
     ctx.is_admin = user == "admin";
-    ctx.roles = if ctx.is_admin {
+    ctx.roles = Roles::Static(if ctx.is_admin {
         ADMIN_ROLES
     } else {
         MEMBER_ROLES
-    };
+    });
     false
 }

@@ -22,6 +22,7 @@ use crate::{
         ini::{Ini, Section},
         Config,
     },
+    identity::Identity,
     ratelimit::{LimitError, RateLimiter},
 };
 
@@ -68,6 +69,7 @@ enum FilterKind {
     NoAuth2,
     LegacyV2Compatible,
     RateLimit,
+    AuthToken,
 }
 
 const FILTER_FACTORIES: &[(&str, FilterKind)] = &[
@@ -117,6 +119,7 @@ const FILTER_FACTORIES: &[(&str, FilterKind)] = &[
         FilterKind::RateLimit,
     ),
     ("ringnova:ratelimit", FilterKind::RateLimit),
+    ("ringnova.identity:AuthToken.factory", FilterKind::AuthToken),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -125,6 +128,7 @@ enum AppKind {
     VersionsV2,
     Api,
     Healthcheck,
+    Identity,
 }
 
 const APP_FACTORIES: &[(&str, AppKind)] = &[
@@ -148,6 +152,7 @@ const APP_FACTORIES: &[(&str, AppKind)] = &[
         "oslo_middleware.healthcheck:Healthcheck.app_factory",
         AppKind::Healthcheck,
     ),
+    ("ringnova.identity:IdentityApp.factory", AppKind::Identity),
 ];
 
 /// Loads the paste file the configuration names (or the embedded one) and compiles it.
@@ -174,6 +179,7 @@ struct Compiler<'a> {
     api: Option<Arc<ApiRouter>>,
     /// One limiter per ratelimit section, shared by every pipeline that lists it.
     limiters: RefCell<HashMap<String, &'static RateLimiter>>,
+    identity: Option<Arc<Identity>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -259,7 +265,16 @@ impl<'a> Compiler<'a> {
         Ok(Chain::new(name.to_owned(), filters, self.app(last, line)?))
     }
 
-    fn filter(&self, name: &str, line: usize) -> Result<Filter, PasteError> {
+    /// The one identity service the filter and the app share.
+    fn identity(&mut self) -> Arc<Identity> {
+        let config = self.config;
+        Arc::clone(
+            self.identity
+                .get_or_insert_with(|| Arc::new(Identity::new(&config.identity))),
+        )
+    }
+
+    fn filter(&mut self, name: &str, line: usize) -> Result<Filter, PasteError> {
         let (kind, section) = self.find(name, line)?;
         if kind != "filter" {
             return Err(self.error(line, format!("{name:?} in a pipeline is not a filter")));
@@ -294,6 +309,7 @@ impl<'a> Compiler<'a> {
             FilterKind::NoAuth2 => Filter::NoAuth2,
             FilterKind::LegacyV2Compatible => Filter::LegacyV2Compatible,
             FilterKind::RateLimit => Filter::RateLimit(self.rate_limiter(name, section)?),
+            FilterKind::AuthToken => Filter::AuthToken(self.identity()),
         })
     }
 
@@ -352,6 +368,7 @@ impl<'a> Compiler<'a> {
             AppKind::Versions => App::Versions,
             AppKind::VersionsV2 => App::VersionsV2,
             AppKind::Healthcheck => App::Healthcheck,
+            AppKind::Identity => App::Identity(self.identity()),
             AppKind::Api => {
                 if self.api.is_none() {
                     let router = ApiRouter::new()
@@ -379,6 +396,7 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
         built: HashMap::new(),
         api: None,
         limiters: RefCell::default(),
+        identity: None,
     };
     for section in &ini.sections {
         if section.name == "DEFAULT" {

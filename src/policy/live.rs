@@ -218,6 +218,12 @@ impl WorkerPolicy {
         self.current.borrow().authorize(rule, creds, target)
     }
 
+    /// [`Enforcer::enforce`] against the current rules (oslo's boolean `enforce()`).
+    pub fn enforce(&self, rule: &str, creds: &Credentials<'_>, target: &Target<'_>) -> bool {
+        self.refresh();
+        self.current.borrow().enforce(rule, creds, target)
+    }
+
     /// The current rules (a clone of the `Arc`; for tools and tests, not per request).
     pub fn enforcer(&self) -> Arc<Enforcer> {
         self.refresh();
