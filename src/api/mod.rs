@@ -21,6 +21,7 @@ pub mod flavor_access;
 pub mod flavor_extra_specs;
 pub mod flavors;
 pub mod healthcheck;
+pub mod images;
 pub mod json;
 pub mod keypairs;
 pub mod limits;
@@ -28,6 +29,10 @@ pub mod links;
 pub mod microversion;
 pub mod query;
 pub mod quota_sets;
+pub mod server_actions;
+pub mod server_create;
+pub mod server_metadata;
+pub mod servers;
 pub mod services;
 pub mod sshkey;
 pub mod validation;
@@ -118,6 +123,11 @@ const ROUTE_TABLES: &[&[Route]] = &[
     keypairs::ROUTES,
     limits::ROUTES,
     quota_sets::ROUTES,
+    servers::ROUTES,
+    server_create::ROUTES,
+    server_actions::ROUTES,
+    server_metadata::ROUTES,
+    images::ROUTES,
 ];
 
 impl ApiRouter {

@@ -27,6 +27,26 @@
 //! with Keystone's `admin`, `member`, `reader`), `identity_assignments` and
 //! `identity_revocations`.
 //!
+//! Version 3 (servers and orchestration):
+//!
+//! ```text
+//! instances            uuid, project_id, user_id, display_name, display_description,
+//!                      image_ref, instance_type_id + flavor (JSON snapshot: flavorid, name,
+//!                      vcpus, memory_mb, root_gb, ephemeral_gb, swap, extra_specs),
+//!                      old_flavor/new_flavor (resize), vcpus/memory_mb/root_gb/ephemeral_gb
+//!                      (what the quota counts), vm_state, task_state, power_state, host,
+//!                      node, availability_zone, key_name/key_data, network_info (JSON
+//!                      addresses), security_groups (JSON), locked, progress,
+//!                      reservation_id, launch_index, timestamps, deleted (soft delete)
+//! instance_metadata    instance_uuid, key, value                 primary key (uuid, key)
+//! instance_tags        instance_uuid, tag
+//! instance_faults      instance_uuid, code, message, details, created_at
+//! images               id, name, status, min_disk, min_ram, size, metadata (JSON),
+//!                      server_uuid (createImage), timestamps     seeded from configuration
+//! tasks                instance_uuid, kind, state (queued|running|done|failed), params
+//!                      (JSON), attempts, timestamps              the orchestration queue
+//! ```
+//!
 //! Flavors are soft-deleted (`deleted = 1`) so servers created from them can still show them;
 //! key pairs and quotas are deleted outright. Timestamps are Nova's text form in UTC
 //! (`2014-05-07T12:06:13.681000`). Version 1 also seeds the six flavors of Nova's API samples
@@ -67,7 +87,113 @@ const MIGRATIONS: &[Migration] = &[
         summary: "identity: users, projects, roles, role assignments, token revocations",
         sql: crate::identity::store::MIGRATION_SQL,
     },
+    Migration {
+        version: 3,
+        summary: "servers: instances, metadata, tags, faults, images, orchestration tasks",
+        sql: V3,
+    },
 ];
+
+/// Version 3: the cell database's instance tables as the servers API and the orchestration
+/// thread need them, the image catalogue the images proxy serves, and the durable task queue.
+const V3: &str = "
+CREATE TABLE instances (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid TEXT NOT NULL UNIQUE,
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    display_description TEXT,
+    hostname TEXT,
+    image_ref TEXT NOT NULL DEFAULT '',
+    instance_type_id INTEGER NOT NULL,
+    flavor TEXT NOT NULL,
+    old_flavor TEXT,
+    new_flavor TEXT,
+    vcpus INTEGER NOT NULL,
+    memory_mb INTEGER NOT NULL,
+    root_gb INTEGER NOT NULL,
+    ephemeral_gb INTEGER NOT NULL DEFAULT 0,
+    vm_state TEXT NOT NULL,
+    task_state TEXT,
+    power_state INTEGER NOT NULL DEFAULT 0,
+    host TEXT,
+    node TEXT,
+    availability_zone TEXT,
+    key_name TEXT,
+    key_data TEXT,
+    config_drive TEXT NOT NULL DEFAULT '',
+    auto_disk_config INTEGER NOT NULL DEFAULT 0,
+    access_ip_v4 TEXT,
+    access_ip_v6 TEXT,
+    user_data TEXT,
+    network_info TEXT NOT NULL DEFAULT '{}',
+    security_groups TEXT NOT NULL DEFAULT '[]',
+    locked INTEGER NOT NULL DEFAULT 0,
+    locked_by TEXT,
+    progress INTEGER NOT NULL DEFAULT 0,
+    reservation_id TEXT NOT NULL,
+    launch_index INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT,
+    launched_at TEXT,
+    terminated_at TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    deleted_at TEXT
+);
+CREATE INDEX instances_project_created ON instances (project_id, deleted, created_at, id);
+CREATE INDEX instances_updated ON instances (updated_at);
+CREATE INDEX instances_reservation ON instances (reservation_id);
+
+CREATE TABLE instance_metadata (
+    instance_uuid TEXT NOT NULL REFERENCES instances (uuid),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (instance_uuid, key)
+) WITHOUT ROWID;
+
+CREATE TABLE instance_tags (
+    instance_uuid TEXT NOT NULL REFERENCES instances (uuid),
+    tag TEXT NOT NULL,
+    PRIMARY KEY (instance_uuid, tag)
+) WITHOUT ROWID;
+
+CREATE TABLE instance_faults (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_uuid TEXT NOT NULL REFERENCES instances (uuid),
+    code INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    details TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX instance_faults_instance ON instance_faults (instance_uuid, id);
+
+CREATE TABLE images (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'ACTIVE',
+    min_disk INTEGER NOT NULL DEFAULT 0,
+    min_ram INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
+    progress INTEGER NOT NULL DEFAULT 100,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    server_uuid TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_uuid TEXT NOT NULL REFERENCES instances (uuid),
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    params TEXT NOT NULL DEFAULT '{}',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX tasks_unfinished ON tasks (state, id) WHERE state IN ('queued', 'running');
+";
 
 const V1: &str = concat!(
     "
