@@ -34,7 +34,7 @@ impl Services {
     /// Opens this worker's connection (migrations must have run) and takes the settings.
     pub fn open(config: &Config, policy: Arc<LivePolicy>) -> Result<Services, DbError> {
         Ok(Services {
-            db: Db::open(&config.database)?,
+            db: Db::open_for_worker(&config.database)?,
             policy: WorkerPolicy::new(policy),
             max_limit: config.max_limit,
             quota_defaults: config.quota_defaults.clone(),

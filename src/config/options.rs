@@ -52,7 +52,7 @@ opts! {
     ["cors"] "allow_methods" = "GET,PUT,POST,DELETE,PATCH": "Methods allowed in CORS requests.";
     ["cors"] "allow_headers" = "X-Auth-Token,X-Openstack-Request-Id,X-Identity-Status,X-Roles,X-Service-Catalog,X-User-Id,X-Tenant-Id,X-OpenStack-Nova-API-Version,OpenStack-API-Version": "Headers allowed in CORS requests.";
     ["database"] "connection" = "": "Database location: sqlite:///relative/path, sqlite:////absolute/path (SQLAlchemy's form) or a plain file path; empty means ringnova.sqlite in data_dir. Only SQLite is supported.";
-    ["database"] "synchronous" = "normal": "SQLite durability: normal (a commit survives a crash of ringnova; the last commits may be lost on power failure) or full (each commit is on disk before it returns). off is refused.";
+    ["database"] "synchronous" = "normal": "SQLite durability: normal (a commit survives a crash of ringnova; the last commits may be lost on power failure) or full (a write is acknowledged only once it is on disk; workers share one flush of the log instead of each waiting in its commit). off is refused.";
     ["database"] "busy_timeout" = "5": "Seconds a worker waits for another connection's write lock before the request fails (more than 0, at most 60).";
     ["ringnova"] "driver" = "auto": "I/O driver: auto (io_uring, falling back to epoll), uring or legacy (epoll).";
     ["ringnova"] "cpus" = "": "CPU list to pin workers to, e.g. 0-3,6; empty pins worker i to the i-th allowed CPU; 'off' disables pinning.";

@@ -26,8 +26,11 @@
 //! - **Cached statements stay compiled**: connections have SQLite's query planner stability
 //!   guarantee, so binding new values (a `LIMIT ?`, a marker) never forces a re-prepare.
 //! - **synchronous** is NORMAL (a commit survives a crash of the process; the last commits may
-//!   be lost on power failure) or FULL (every commit is on disk before it returns). OFF is
-//!   refused by the configuration.
+//!   be lost on power failure) or FULL (every acknowledged commit is on disk). OFF is refused
+//!   by the configuration. Under FULL, worker connections ([`Db::open_for_worker`]) commit
+//!   without flushing and their acknowledgements wait for a shared group flush of the WAL
+//!   ([`durability`]), so a disk flush never stops a worker's event loop; other connections
+//!   ([`Db::open`]: the migration, the CLI, background threads) use SQLite's own FULL.
 //! - A database written by a newer ringnova (a higher schema version) is refused, never
 //!   downgraded; a worker refuses a database whose migrations have not run.
 //!
@@ -64,6 +67,7 @@ macro_rules! now_sql {
     };
 }
 
+pub mod durability;
 mod error;
 pub mod queries;
 pub mod schema;
@@ -149,6 +153,11 @@ pub struct Db {
     conn: Connection,
     /// Shared by every `Db` of this file in this process: writers queue here.
     writers: Arc<WriterQueue>,
+    /// Worker connections under `synchronous = full`: the group commit their
+    /// acknowledgements wait for (see [`durability`]).
+    group_sync: Option<Arc<durability::GroupSync>>,
+    /// The sequence number of this connection's last commit not yet handed to a waiter.
+    pending_durable: std::cell::Cell<u64>,
     path: PathBuf,
     /// Makes `Db` neither `Send` nor `Sync`.
     _not_send: PhantomData<*const ()>,
@@ -196,9 +205,56 @@ impl Db {
         Ok(Db {
             conn,
             writers: writer_queue(&config.path)?,
+            group_sync: None,
+            pending_durable: std::cell::Cell::new(0),
             path: config.path.clone(),
             _not_send: PhantomData,
         })
+    }
+
+    /// Opens a core worker's connection. Under `synchronous = full` it commits without
+    /// flushing and joins the file's group commit instead: the worker must then hold each
+    /// acknowledgement back until [`Db::take_durable_wait`]'s wait is over (see
+    /// [`durability`]). Under `normal` it is [`Db::open`].
+    pub fn open_for_worker(config: &DbConfig) -> Result<Db, DbError> {
+        if config.synchronous != Synchronous::Full {
+            return Db::open(config);
+        }
+        let mut db = Db::open(&DbConfig {
+            synchronous: Synchronous::Normal,
+            ..config.clone()
+        })?;
+        let canonical = std::fs::canonicalize(&config.path).map_err(|source| DbError::Io {
+            path: config.path.clone(),
+            source,
+        })?;
+        db.group_sync = Some(
+            durability::for_file(&canonical).map_err(|source| DbError::Io {
+                path: config.path.clone(),
+                source,
+            })?,
+        );
+        Ok(db)
+    }
+
+    /// After a batch of requests: the durability the responses must wait for, if any of
+    /// them committed a write on a group-commit connection. Clears it.
+    pub fn take_durable_wait(&self) -> Option<DurableWait> {
+        let seq = self.pending_durable.replace(0);
+        match (&self.group_sync, seq) {
+            (Some(sync), 1..) => Some(DurableWait {
+                sync: Arc::clone(sync),
+                seq,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Numbers a commit for the group flush (worker connections under FULL only).
+    fn committed(&self) {
+        if let Some(sync) = &self.group_sync {
+            self.pending_durable.set(sync.request());
+        }
     }
 
     /// A connection with a writer queue of its own, as if it were in another process (only
@@ -241,6 +297,7 @@ impl Db {
         let open = OpenTransaction { conn: &self.conn };
         let value = body(&self.conn)?;
         open.commit()?;
+        self.committed();
         Ok(value)
     }
 
@@ -248,7 +305,24 @@ impl Db {
     /// writers; returns the number of rows changed.
     pub(crate) fn write_one(&self, sql: &str, params: impl Params) -> Result<usize, DbError> {
         let _turn = self.queue();
-        Ok(self.conn.prepare_cached(sql)?.execute(params)?)
+        let changed = self.conn.prepare_cached(sql)?.execute(params)?;
+        self.committed();
+        Ok(changed)
+    }
+}
+
+/// A commit whose acknowledgement must wait for the group flush.
+#[derive(Debug)]
+pub struct DurableWait {
+    sync: Arc<durability::GroupSync>,
+    seq: u64,
+}
+
+impl DurableWait {
+    /// Whether the commit is on disk.
+    #[inline]
+    pub fn is_done(&self) -> bool {
+        self.sync.is_durable(self.seq)
     }
 }
 
@@ -386,6 +460,51 @@ mod tests {
         temp.config.synchronous = Synchronous::Full;
         let db = temp.open();
         assert_eq!(pragma(&db, "synchronous"), 2);
+        assert!(
+            db.take_durable_wait().is_none(),
+            "plain FULL waits inside COMMIT"
+        );
+    }
+
+    #[test]
+    fn worker_connections_under_full_use_the_group_flush() {
+        let mut temp = TempDb::new("sync-group");
+        temp.config.synchronous = Synchronous::Full;
+        let _migrated = temp.open();
+        let db = Db::open_for_worker(&temp.config).unwrap();
+        assert_eq!(
+            pragma(&db, "synchronous"),
+            1,
+            "commits do not flush on the worker"
+        );
+        assert!(
+            db.take_durable_wait().is_none(),
+            "no write, nothing to wait for"
+        );
+        db.write_one(
+            "INSERT INTO quotas (project_id, resource, hard_limit, created_at) \
+             VALUES ('p', 'cores', 3, '2026-01-01T00:00:00.000000')",
+            [],
+        )
+        .unwrap();
+        let wait = db
+            .take_durable_wait()
+            .expect("a write must wait for the flush");
+        assert!(db.take_durable_wait().is_none(), "taken once");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !wait.is_done() {
+            assert!(Instant::now() < deadline, "the group flush never came");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let normal = Db::open_for_worker(&DbConfig {
+            synchronous: Synchronous::Normal,
+            ..temp.config.clone()
+        })
+        .unwrap();
+        normal
+            .write_one("DELETE FROM quotas WHERE project_id = 'p'", [])
+            .unwrap();
+        assert!(normal.take_durable_wait().is_none(), "NORMAL never waits");
     }
 
     #[test]

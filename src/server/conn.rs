@@ -100,6 +100,9 @@ struct Sink {
     close: bool,
 }
 
+/// How often a connection waiting for the group flush looks at it.
+const DURABLE_POLL: Duration = Duration::from_micros(200);
+
 /// Serves one connection until it closes.
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
     let mut conn = Conn {
@@ -154,6 +157,22 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             }
             if conn.sink.out.len() >= OUT_HIGH_WATER {
                 batch_full = true;
+                break;
+            }
+        }
+        // Under `synchronous = full`, what these responses acknowledge must be on disk
+        // first: wait for the group flush without blocking the other connections.
+        if let Some(wait) = worker.services.db.take_durable_wait() {
+            let durable = async {
+                while !wait.is_done() {
+                    monoio::time::sleep(DURABLE_POLL).await;
+                }
+            };
+            if deadlines
+                .guard(&slot, limits.send_timeout, durable)
+                .await
+                .is_err()
+            {
                 break;
             }
         }
