@@ -130,11 +130,17 @@ const ROUTE_TABLES: &[&[Route]] = &[
     images::ROUTES,
 ];
 
+/// Every served route (each also under `/{project_id}`), in table order: what
+/// [`ApiRouter::new`] registers, for tests that must cover the whole API.
+pub fn routes() -> impl Iterator<Item = &'static Route> {
+    ROUTE_TABLES.iter().flat_map(|table| table.iter())
+}
+
 impl ApiRouter {
     /// Compiles the route table.
     pub fn new() -> Result<ApiRouter, InsertError> {
         let mut builder = Builder::new();
-        for route in ROUTE_TABLES.iter().flat_map(|table| table.iter()) {
+        for route in routes() {
             builder.insert(route.method, route.path, route.handler)?;
             builder.insert(route.method, route.project_path, route.handler)?;
         }
