@@ -38,8 +38,8 @@ use super::{
 use crate::{
     db::{
         flavors::{
-            self as db_flavors, Filter, FlavorItem, FlavorRef, FlavorRow, NewFlavor, Sort, SortDir,
-            SortKey,
+            self as db_flavors, Filter, FlavorItem, FlavorRef, FlavorRow, ItemShape, NewFlavor,
+            Sort, SortDir, SortKey,
         },
         Conflict, DbError,
     },
@@ -612,12 +612,17 @@ fn list<'a>(
     let mut count = 0usize;
     let mut last_id: Option<String> = None;
     let db_limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    let shape = ItemShape {
+        full: detail,
+        description,
+    };
     db_flavors::each_item(
         &services.db,
         &filter,
         sort,
         Some(db_limit),
         marker,
+        shape,
         |flavor| {
             if count > 0 {
                 out.extend_from_slice(b", ");

@@ -179,7 +179,7 @@ impl FlavorRef<'_> {
 }
 
 /// What the API's flavor views show of a flavor, borrowed from the row being read.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct FlavorItem<'r> {
     /// See [`FlavorRow::flavorid`].
     pub flavorid: &'r str,
@@ -224,20 +224,66 @@ impl<'r> FlavorRef<'r> {
     }
 }
 
-fn read_item<'r>(row: &'r Row<'_>) -> rusqlite::Result<FlavorItem<'r>> {
-    Ok(FlavorItem {
+/// Which of the view's columns a list reads: the `basic` view (index) needs the id and the
+/// name, the `show` view (detail) everything; `description` only from 2.55 on. Columns a
+/// list does not read are left at zero, `false` or `None` in its [`FlavorItem`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemShape {
+    /// Every column of the `show` view, not only the `basic` one's id and name.
+    pub full: bool,
+    /// The description too.
+    pub description: bool,
+}
+
+impl ItemShape {
+    /// Every column (what the general list statement selects).
+    pub const ALL: ItemShape = ItemShape {
+        full: true,
+        description: true,
+    };
+
+    /// The columns, in the order [`read_item`] reads them for this shape.
+    fn columns(self) -> &'static str {
+        match (self.full, self.description) {
+            (true, true) => item_columns!(),
+            (true, false) => {
+                "flavorid, name, memory_mb, vcpus, root_gb, ephemeral_gb, swap, rxtx_factor, \
+                 is_public, disabled"
+            }
+            (false, true) => "flavorid, name, description",
+            (false, false) => "flavorid, name",
+        }
+    }
+
+    /// An index for the four shapes.
+    fn index(self) -> usize {
+        usize::from(self.full) * 2 + usize::from(self.description)
+    }
+}
+
+/// Reads a row selected with `shape`'s columns.
+fn read_item<'r>(row: &'r Row<'_>, shape: ItemShape) -> rusqlite::Result<FlavorItem<'r>> {
+    let mut item = FlavorItem {
         flavorid: text(row, 0)?,
         name: text(row, 1)?,
-        memory_mb: row.get(2)?,
-        vcpus: row.get(3)?,
-        root_gb: row.get(4)?,
-        ephemeral_gb: row.get(5)?,
-        swap: row.get(6)?,
-        rxtx_factor: row.get(7)?,
-        is_public: row.get(8)?,
-        disabled: row.get(9)?,
-        description: opt_text(row, 10)?,
-    })
+        ..FlavorItem::default()
+    };
+    let mut next = 2;
+    if shape.full {
+        item.memory_mb = row.get(2)?;
+        item.vcpus = row.get(3)?;
+        item.root_gb = row.get(4)?;
+        item.ephemeral_gb = row.get(5)?;
+        item.swap = row.get(6)?;
+        item.rxtx_factor = row.get(7)?;
+        item.is_public = row.get(8)?;
+        item.disabled = row.get(9)?;
+        next = 10;
+    }
+    if shape.description {
+        item.description = opt_text(row, next)?;
+    }
+    Ok(item)
 }
 
 fn read<'r>(row: &'r Row<'_>) -> rusqlite::Result<FlavorRef<'r>> {
@@ -533,41 +579,49 @@ fn list_sql(sort: Sort, after_marker: bool, view: bool) -> &'static str {
 
 /// The first page in the default order for the filters every plain `GET /flavors[/detail]`
 /// uses: public flavors plus those shared with ?1 (the requester's project), enabled ones
-/// only or all of them. It returns the rows the general statement returns for those filters,
-/// but SQLite runs a fraction of the instructions (no `?n IS NULL OR …` conditions to test on
-/// every row, two bindings instead of ten). ?2 is the limit.
-const FIRST_PAGE_PUBLIC: &str = concat!(
-    "SELECT ",
-    item_columns!(),
-    " FROM flavors f WHERE f.deleted = 0 AND (f.is_public = 1 OR EXISTS (SELECT 1 FROM \
-     flavor_projects p WHERE p.flavor_id = f.id AND p.project_id = ?1)) \
-     ORDER BY f.flavorid, f.id LIMIT ?2"
-);
+/// only or all of them, with the columns of one [`ItemShape`]. It returns the rows the general
+/// statement returns for those filters, but SQLite runs fewer instructions (no `?n IS NULL OR
+/// …` conditions to test on every row, two bindings instead of ten, no unused column). ?2 is
+/// the limit. Built once per process: `[enabled only][shape]`.
+fn first_page_statements() -> &'static [[String; 4]; 2] {
+    static SQL: OnceLock<[[String; 4]; 2]> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let shapes = [(false, false), (false, true), (true, false), (true, true)];
+        [false, true].map(|enabled_only| {
+            shapes.map(|(full, description)| {
+                let shape = ItemShape { full, description };
+                format!(
+                    "SELECT {} FROM flavors f WHERE f.deleted = 0{} AND (f.is_public = 1 OR \
+                     EXISTS (SELECT 1 FROM flavor_projects p WHERE p.flavor_id = f.id AND \
+                     p.project_id = ?1)) ORDER BY f.flavorid, f.id LIMIT ?2",
+                    shape.columns(),
+                    if enabled_only {
+                        " AND f.disabled = 0"
+                    } else {
+                        ""
+                    },
+                )
+            })
+        })
+    })
+}
 
-/// [`FIRST_PAGE_PUBLIC`] without disabled flavors (what a requester who is not an admin lists).
-const FIRST_PAGE_PUBLIC_ENABLED: &str = concat!(
-    "SELECT ",
-    item_columns!(),
-    " FROM flavors f WHERE f.deleted = 0 AND f.disabled = 0 AND (f.is_public = 1 OR EXISTS \
-     (SELECT 1 FROM flavor_projects p WHERE p.flavor_id = f.id AND p.project_id = ?1)) \
-     ORDER BY f.flavorid, f.id LIMIT ?2"
-);
-
-/// The specialised first-page statement for this filter, if one applies (see
-/// [`FIRST_PAGE_PUBLIC`]): public plus shared with the requester's project, no other filter,
-/// and a `visible_to` that, if set, is that same project (so it adds nothing).
-fn first_page_sql(filter: &Filter<'_>) -> Option<&'static str> {
+/// The specialised first-page statement for this filter and shape, if one applies (see
+/// [`first_page_statements`]): public plus shared with the requester's project, no other
+/// filter, and a `visible_to` that, if set, is that same project (so it adds nothing).
+fn first_page_sql(filter: &Filter<'_>, shape: ItemShape) -> Option<&'static str> {
     let plain = filter.is_public == Some(true)
         && filter.min_memory_mb.is_none()
         && filter.min_root_gb.is_none()
         && filter.name.is_none()
         && (filter.visible_to.is_none() || filter.visible_to == filter.project_id);
-    match filter.disabled {
-        _ if !plain => None,
-        None => Some(FIRST_PAGE_PUBLIC),
-        Some(false) => Some(FIRST_PAGE_PUBLIC_ENABLED),
-        Some(true) => None,
-    }
+    let enabled_only = match filter.disabled {
+        _ if !plain => return None,
+        None => false,
+        Some(false) => true,
+        Some(true) => return None,
+    };
+    Some(&first_page_statements()[usize::from(enabled_only)][shape.index()])
 }
 
 /// Calls `visit` for every flavor of one page, in order, borrowing each row (no copy).
@@ -615,19 +669,26 @@ pub fn each(
     Ok(())
 }
 
-/// Like [`each`], but reads only what the API's views show ([`FlavorItem`]), with a
-/// specialised statement for the first page of a plain list.
+/// Like [`each`], but reads only what the API's views show ([`FlavorItem`]; `shape` says
+/// which of it), with a specialised statement for the first page of a plain list.
 pub fn each_item(
     db: &Db,
     filter: &Filter<'_>,
     sort: Sort,
     limit: Option<u32>,
     marker: Option<&str>,
+    shape: ItemShape,
     mut visit: impl FnMut(FlavorItem<'_>) -> Result<(), DbError>,
 ) -> Result<(), DbError> {
     let first_page = match (marker, sort == Sort::default()) {
-        (None, true) => first_page_sql(filter),
+        (None, true) => first_page_sql(filter, shape),
         _ => None,
+    };
+    // The general statement selects every view column.
+    let read_shape = if first_page.is_some() {
+        shape
+    } else {
+        ItemShape::ALL
     };
     let conn = db.conn();
     let mut stmt;
@@ -661,7 +722,7 @@ pub fn each_item(
         ])?
     };
     while let Some(row) = rows.next()? {
-        visit(read_item(row)?)?;
+        visit(read_item(row, read_shape)?)?;
     }
     Ok(())
 }
@@ -1314,22 +1375,39 @@ mod tests {
                 [],
             )
             .unwrap();
-        let items = |filter: &Filter<'_>, sort, limit, marker| {
+        // What a list of this shape shows: the item, less what the shape leaves out.
+        let shown = |mut f: FlavorItem<'_>, shape: ItemShape| {
+            if !shape.full {
+                f = FlavorItem {
+                    flavorid: f.flavorid,
+                    name: f.name,
+                    description: f.description,
+                    ..FlavorItem::default()
+                };
+            }
+            if !shape.description {
+                f.description = None;
+            }
+            format!("{f:?}")
+        };
+        let items = |filter: &Filter<'_>, sort, limit, marker, shape| {
             let mut out = Vec::new();
-            each_item(&db, filter, sort, limit, marker, |f| {
-                out.push(format!("{f:?}"));
+            each_item(&db, filter, sort, limit, marker, shape, |f| {
+                out.push(shown(f, shape));
                 Ok(())
             })
             .map(|()| out)
         };
-        let rows = |filter: &Filter<'_>, sort, limit, marker| {
+        let rows = |filter: &Filter<'_>, sort, limit, marker, shape| {
             let mut out = Vec::new();
             each(&db, filter, sort, limit, marker, |f| {
-                out.push(format!("{:?}", f.item()));
+                out.push(shown(f.item(), shape));
                 Ok(())
             })
             .map(|()| out)
         };
+        let shapes = [(false, false), (false, true), (true, false), (true, true)]
+            .map(|(full, description)| ItemShape { full, description });
         let mut filters = Vec::new();
         for project_id in [None, Some("proj"), Some("other")] {
             for visible_to in [None, Some(""), Some("proj"), Some("other")] {
@@ -1355,10 +1433,13 @@ mod tests {
         };
         for filter in &filters {
             for sort in [Sort::default(), name_sort] {
-                for limit in [None, Some(1), Some(3)] {
+                let cases = [None, Some(1), Some(3), None, None, Some(1)]
+                    .into_iter()
+                    .zip(shapes.into_iter().chain(shapes));
+                for (limit, shape) in cases {
                     for marker in [None, Some("2")] {
-                        let expected = rows(filter, sort, limit, marker);
-                        let got = items(filter, sort, limit, marker);
+                        let expected = rows(filter, sort, limit, marker, shape);
+                        let got = items(filter, sort, limit, marker, shape);
                         match (expected, got) {
                             (Ok(expected), Ok(got)) => {
                                 assert_eq!(got, expected, "{filter:?} {sort:?} {limit:?}")
@@ -1376,18 +1457,28 @@ mod tests {
             project_id: Some("proj"),
             ..Filter::default()
         };
-        assert_eq!(first_page_sql(&admin), Some(FIRST_PAGE_PUBLIC));
+        let detail = ItemShape {
+            full: true,
+            description: false,
+        };
+        let plain = first_page_sql(&admin, detail).unwrap();
+        assert!(!plain.contains("IS NULL") && !plain.contains("disabled = 0"));
+        assert!(!plain.contains("description"), "{plain}");
         let member = Filter {
             visible_to: Some("proj"),
             disabled: Some(false),
             ..admin
         };
-        assert_eq!(first_page_sql(&member), Some(FIRST_PAGE_PUBLIC_ENABLED));
-        assert_eq!(
-            items(&member, Sort::default(), None, None).unwrap().len(),
-            5
-        );
-        assert_eq!(items(&admin, Sort::default(), None, None).unwrap().len(), 7);
+        let enabled = first_page_sql(&member, ItemShape::ALL).unwrap();
+        assert!(enabled.contains("f.disabled = 0") && enabled.contains("description"));
+        let none = Filter {
+            disabled: Some(true),
+            ..member
+        };
+        assert_eq!(first_page_sql(&none, detail), None);
+        let list = |filter| items(filter, Sort::default(), None, None, detail).unwrap();
+        assert_eq!(list(&member).len(), 5);
+        assert_eq!(list(&admin).len(), 7);
     }
 
     #[test]
