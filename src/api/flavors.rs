@@ -30,7 +30,7 @@ use super::{
     context::{Request, RequestContext},
     error::ApiError,
     json, json_body,
-    links::{self, Links},
+    links::{self, ItemLinks, Links},
     query_pairs, validate, validate_query,
     validation::{parameter_types as pt, Keyword, Limit, Literal, Pattern, Schema, Type},
     Route,
@@ -38,7 +38,8 @@ use super::{
 use crate::{
     db::{
         flavors::{
-            self as db_flavors, Filter, FlavorRef, FlavorRow, NewFlavor, Sort, SortDir, SortKey,
+            self as db_flavors, Filter, FlavorItem, FlavorRef, FlavorRow, ItemShape, NewFlavor,
+            Sort, SortDir, SortKey,
         },
         Conflict, DbError,
     },
@@ -434,13 +435,13 @@ pub(crate) fn member<'v, 'a>(
 // ---------------------------------------------------------------------------------------------
 
 /// Appends the `basic` view (index items): id, name, links (+ description ≥ 2.55).
-fn push_basic(out: &mut Vec<u8>, links: &Links<'_, '_>, flavor: &FlavorRef<'_>, description: bool) {
+fn push_basic(out: &mut Vec<u8>, links: &ItemLinks, flavor: &FlavorItem<'_>, description: bool) {
     out.extend_from_slice(b"{\"id\": ");
     json::push_str(out, flavor.flavorid);
     out.extend_from_slice(b", \"name\": ");
     json::push_str(out, flavor.name);
     out.extend_from_slice(b", \"links\": ");
-    links.push_links(out, "flavors", flavor.flavorid);
+    links.push(out, flavor.flavorid);
     if description {
         push_description(out, flavor.description);
     }
@@ -456,7 +457,7 @@ fn push_description(out: &mut Vec<u8>, description: Option<&str>) {
 }
 
 /// Appends the `show` view (detail items, show, create, update).
-fn push_full(out: &mut Vec<u8>, links: &Links<'_, '_>, flavor: &FlavorRef<'_>, description: bool) {
+fn push_full(out: &mut Vec<u8>, links: &ItemLinks, flavor: &FlavorItem<'_>, description: bool) {
     out.extend_from_slice(b"{\"id\": ");
     json::push_str(out, flavor.flavorid);
     out.extend_from_slice(b", \"name\": ");
@@ -488,7 +489,7 @@ fn push_full(out: &mut Vec<u8>, links: &Links<'_, '_>, flavor: &FlavorRef<'_>, d
         push_py_float(out, flavor.rxtx_factor, true);
     }
     out.extend_from_slice(b", \"links\": ");
-    links.push_links(out, "flavors", flavor.flavorid);
+    links.push(out, flavor.flavorid);
     if description {
         push_description(out, flavor.description);
     }
@@ -503,10 +504,10 @@ fn write_show<'a>(
     flavor: &FlavorRef<'_>,
     description: bool,
 ) {
-    let links = Links::new(req, ctx);
+    let links = Links::new(req, ctx).for_collection("flavors");
     resp.content_type = JSON;
     resp.body.extend_from_slice(b"{\"flavor\": ");
-    push_full(&mut resp.body, &links, flavor, description);
+    push_full(&mut resp.body, &links, &flavor.item(), description);
     resp.body.push(b'}');
 }
 
@@ -603,6 +604,7 @@ fn list<'a>(
     filter.min_root_gb = parse_min("minDisk", last("minDisk"))?;
 
     let links = Links::new(req, ctx);
+    let item_links = links.for_collection("flavors");
     let description = ctx.at_least(55);
     resp.content_type = JSON;
     let out = &mut resp.body;
@@ -610,20 +612,25 @@ fn list<'a>(
     let mut count = 0usize;
     let mut last_id: Option<String> = None;
     let db_limit = u32::try_from(limit).unwrap_or(u32::MAX);
-    db_flavors::each(
+    let shape = ItemShape {
+        full: detail,
+        description,
+    };
+    db_flavors::each_item(
         &services.db,
         &filter,
         sort,
         Some(db_limit),
         marker,
+        shape,
         |flavor| {
             if count > 0 {
                 out.extend_from_slice(b", ");
             }
             if detail {
-                push_full(out, &links, &flavor, description);
+                push_full(out, &item_links, &flavor, description);
             } else {
-                push_basic(out, &links, &flavor, description);
+                push_basic(out, &item_links, &flavor, description);
             }
             count += 1;
             // Only the last item of a full page is ever a marker.

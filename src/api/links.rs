@@ -1,7 +1,8 @@
 //! Resource links as Nova's `ViewBuilder` writes them (SPEC §1.6): `self`, `bookmark`, and the
 //! `next` link of a full page.
 //!
-//! Core worker, per response; everything is appended to the body being written.
+//! Core worker, per response; everything is appended to the body being written. Lists render
+//! the constant part of their items' links once per response ([`Links::for_collection`]).
 //! - self: `scheme://host[proxy prefix]/v2.1[/project]/collection/id`
 //! - bookmark: the same without the version segment
 //! - `[/project]` appears only when the request URL itself carried the project id
@@ -63,6 +64,28 @@ impl<'c, 'a> Links<'c, 'a> {
         out.extend_from_slice(b", \"rel\": \"bookmark\"}]");
     }
 
+    /// The links of every item of `collection`, with everything but the item's id written
+    /// once (for lists, where the request's scheme, host and prefixes are the same for
+    /// every item).
+    pub fn for_collection(&self, collection: &str) -> ItemLinks {
+        let mut text = Vec::with_capacity(160);
+        text.extend_from_slice(b"[{\"href\": ");
+        self.push_href_prefix(&mut text, true, collection);
+        let bookmark = text.len();
+        text.extend_from_slice(b", \"rel\": \"self\"}, {\"href\": ");
+        self.push_href_prefix(&mut text, false, collection);
+        ItemLinks { text, bookmark }
+    }
+
+    /// `"<base>/<collection>/`: an href up to the id.
+    fn push_href_prefix(&self, out: &mut Vec<u8>, versioned: bool, collection: &str) {
+        out.push(b'"');
+        self.push_base(out, versioned);
+        out.push(b'/');
+        json::push_escaped(out, collection);
+        out.push(b'/');
+    }
+
     /// Appends `, "<name>_links": [{"href": …, "rel": "next"}]` when the page is full.
     /// `collection` is the path of the list (`flavors/detail`), `last_id` the last item's id.
     pub fn push_next(
@@ -99,6 +122,28 @@ impl<'c, 'a> Links<'c, 'a> {
         // Percent-encoded text is ASCII without quotes or backslashes: JSON-safe as is.
         out.extend_from_slice(&encoded);
         out.extend_from_slice(b"\", \"rel\": \"next\"}]");
+    }
+}
+
+/// [`Links::push_links`] for the items of one collection, the constant text rendered once.
+#[derive(Debug, Clone)]
+pub struct ItemLinks {
+    /// `[{"href": "<self base>/<collection>/` then `", "rel": "self"}, {"href": "<bookmark
+    /// base>/<collection>/`; the second part starts at `bookmark`.
+    text: Vec<u8>,
+    bookmark: usize,
+}
+
+impl ItemLinks {
+    /// Appends what [`Links::push_links`] appends for the item `id` of the collection.
+    pub fn push(&self, out: &mut Vec<u8>, id: &str) {
+        let (to_self, to_bookmark) = self.text.split_at(self.bookmark);
+        out.extend_from_slice(to_self);
+        json::push_escaped(out, id);
+        out.push(b'"');
+        out.extend_from_slice(to_bookmark);
+        json::push_escaped(out, id);
+        out.extend_from_slice(b"\", \"rel\": \"bookmark\"}]");
     }
 }
 
@@ -148,6 +193,17 @@ mod tests {
             let ctx = ctx(req, "6f70656e");
             let mut out = Vec::new();
             Links::new(req, &ctx).push_links(&mut out, "flavors", "1");
+            let mut prerendered = Vec::new();
+            let links = Links::new(req, &ctx).for_collection("flavors");
+            links.push(&mut prerendered, "1");
+            assert_eq!(prerendered, out);
+            prerendered.clear();
+            links.push(&mut prerendered, "a\"b");
+            out.clear();
+            Links::new(req, &ctx).push_links(&mut out, "flavors", "a\"b");
+            assert_eq!(prerendered, out);
+            out.clear();
+            Links::new(req, &ctx).push_links(&mut out, "flavors", "1");
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 r#"[{"href": "http://h:8774/v2.1/flavors/1", "rel": "self"}, {"href": "http://h:8774/flavors/1", "rel": "bookmark"}]"#
@@ -158,6 +214,11 @@ mod tests {
             let mut out = Vec::new();
             Links::new(req, &ctx).push_links(&mut out, "flavors", "1");
             let text = String::from_utf8(out).unwrap();
+            let mut prerendered = Vec::new();
+            Links::new(req, &ctx)
+                .for_collection("flavors")
+                .push(&mut prerendered, "1");
+            assert_eq!(String::from_utf8(prerendered).unwrap(), text);
             assert!(
                 text.contains("http://h:8774/v2.1/6f70656e/flavors/1"),
                 "{text}"

@@ -8,6 +8,11 @@
 //! flavors are never listed or found by `flavorid`; [`get_by_id`] still finds them for servers
 //! built from them.
 //!
+//! The API's lists read only the columns its views show ([`FlavorItem`], [`each_item`]); the
+//! first page of a plain list (no filter but Nova's default `is_public`, default order) runs a
+//! specialised statement without the `?n IS NULL OR …` conditions, which returns exactly the
+//! rows of the general one.
+//!
 //! Visibility follows Nova: a requester who is not an admin sees public flavors and the private
 //! ones shared with their project; everything else does not exist for them (404, or 400 for a
 //! marker).
@@ -25,6 +30,15 @@ macro_rules! columns {
     () => {
         "id, flavorid, name, memory_mb, vcpus, root_gb, ephemeral_gb, swap, rxtx_factor, \
          vcpu_weight, is_public, disabled, description, created_at, updated_at, deleted"
+    };
+}
+
+/// The columns the API's flavor views show, in the order [`read_item`] expects: what a list
+/// selects (a list never needs the internal id or the timestamps).
+macro_rules! item_columns {
+    () => {
+        "flavorid, name, memory_mb, vcpus, root_gb, ephemeral_gb, swap, rxtx_factor, \
+         is_public, disabled, description"
     };
 }
 
@@ -162,6 +176,114 @@ impl FlavorRef<'_> {
             deleted: self.deleted,
         }
     }
+}
+
+/// What the API's flavor views show of a flavor, borrowed from the row being read.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FlavorItem<'r> {
+    /// See [`FlavorRow::flavorid`].
+    pub flavorid: &'r str,
+    /// See [`FlavorRow::name`].
+    pub name: &'r str,
+    /// See [`FlavorRow::memory_mb`].
+    pub memory_mb: i64,
+    /// See [`FlavorRow::vcpus`].
+    pub vcpus: i64,
+    /// See [`FlavorRow::root_gb`].
+    pub root_gb: i64,
+    /// See [`FlavorRow::ephemeral_gb`].
+    pub ephemeral_gb: i64,
+    /// See [`FlavorRow::swap`].
+    pub swap: i64,
+    /// See [`FlavorRow::rxtx_factor`].
+    pub rxtx_factor: f64,
+    /// See [`FlavorRow::is_public`].
+    pub is_public: bool,
+    /// See [`FlavorRow::disabled`].
+    pub disabled: bool,
+    /// See [`FlavorRow::description`].
+    pub description: Option<&'r str>,
+}
+
+impl<'r> FlavorRef<'r> {
+    /// The fields the API's views show.
+    pub fn item(&self) -> FlavorItem<'r> {
+        FlavorItem {
+            flavorid: self.flavorid,
+            name: self.name,
+            memory_mb: self.memory_mb,
+            vcpus: self.vcpus,
+            root_gb: self.root_gb,
+            ephemeral_gb: self.ephemeral_gb,
+            swap: self.swap,
+            rxtx_factor: self.rxtx_factor,
+            is_public: self.is_public,
+            disabled: self.disabled,
+            description: self.description,
+        }
+    }
+}
+
+/// Which of the view's columns a list reads: the `basic` view (index) needs the id and the
+/// name, the `show` view (detail) everything; `description` only from 2.55 on. Columns a
+/// list does not read are left at zero, `false` or `None` in its [`FlavorItem`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemShape {
+    /// Every column of the `show` view, not only the `basic` one's id and name.
+    pub full: bool,
+    /// The description too.
+    pub description: bool,
+}
+
+impl ItemShape {
+    /// Every column (what the general list statement selects).
+    pub const ALL: ItemShape = ItemShape {
+        full: true,
+        description: true,
+    };
+
+    /// The columns, in the order [`read_item`] reads them for this shape.
+    fn columns(self) -> &'static str {
+        match (self.full, self.description) {
+            (true, true) => item_columns!(),
+            (true, false) => {
+                "flavorid, name, memory_mb, vcpus, root_gb, ephemeral_gb, swap, rxtx_factor, \
+                 is_public, disabled"
+            }
+            (false, true) => "flavorid, name, description",
+            (false, false) => "flavorid, name",
+        }
+    }
+
+    /// An index for the four shapes.
+    fn index(self) -> usize {
+        usize::from(self.full) * 2 + usize::from(self.description)
+    }
+}
+
+/// Reads a row selected with `shape`'s columns.
+fn read_item<'r>(row: &'r Row<'_>, shape: ItemShape) -> rusqlite::Result<FlavorItem<'r>> {
+    let mut item = FlavorItem {
+        flavorid: text(row, 0)?,
+        name: text(row, 1)?,
+        ..FlavorItem::default()
+    };
+    let mut next = 2;
+    if shape.full {
+        item.memory_mb = row.get(2)?;
+        item.vcpus = row.get(3)?;
+        item.root_gb = row.get(4)?;
+        item.ephemeral_gb = row.get(5)?;
+        item.swap = row.get(6)?;
+        item.rxtx_factor = row.get(7)?;
+        item.is_public = row.get(8)?;
+        item.disabled = row.get(9)?;
+        next = 10;
+    }
+    if shape.description {
+        item.description = opt_text(row, next)?;
+    }
+    Ok(item)
 }
 
 fn read<'r>(row: &'r Row<'_>) -> rusqlite::Result<FlavorRef<'r>> {
@@ -383,7 +505,7 @@ pub struct Sort {
 /// Parameters: ?1 disabled, ?2 min memory, ?3 min root disk, ?4 name, ?5 is_public, ?6
 /// requester's project, ?7 visible_to, ?8 marker's internal id, ?9 marker's sort value, ?10
 /// limit. A NULL parameter turns its condition off; the first-page statement ignores ?8, ?9.
-fn build_list_sql(sort: Sort, after_marker: bool) -> String {
+fn build_list_sql(sort: Sort, after_marker: bool, columns: &str) -> String {
     let column = sort.key.as_str();
     let after = match (after_marker, sort.key.nullable(), sort.dir) {
         (false, _, _) => String::new(),
@@ -412,9 +534,7 @@ fn build_list_sql(sort: Sort, after_marker: bool) -> String {
     };
     format!(
         concat!(
-            "SELECT ",
-            columns!(),
-            " FROM flavors f WHERE f.deleted = 0 \
+            "SELECT {columns} FROM flavors f WHERE f.deleted = 0 \
              AND (?1 IS NULL OR f.disabled = ?1) \
              AND (?2 IS NULL OR f.memory_mb >= ?2) \
              AND (?3 IS NULL OR f.root_gb >= ?3) \
@@ -426,31 +546,82 @@ fn build_list_sql(sort: Sort, after_marker: bool) -> String {
             "{after} ORDER BY f.{column} {dir}, f.id {dir} LIMIT ?10"
         ),
         after = after,
+        columns = columns,
         column = column,
         dir = dir,
     )
 }
 
 /// The list statement's text, built once per process for each of the 60 variants (15 keys,
-/// 2 directions, first page or not).
-fn list_sql(sort: Sort, after_marker: bool) -> &'static str {
-    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+/// 2 directions, first page or not) of each column list (whole rows, or the API's view).
+fn list_sql(sort: Sort, after_marker: bool, view: bool) -> &'static str {
+    static SQL: OnceLock<[Vec<String>; 2]> = OnceLock::new();
     let all = SQL.get_or_init(|| {
-        let mut all = Vec::with_capacity(SortKey::ALL.len() * 4);
-        for key in SortKey::ALL {
-            for dir in [SortDir::Asc, SortDir::Desc] {
-                for after_marker in [false, true] {
-                    all.push(build_list_sql(Sort { key, dir }, after_marker));
+        [columns!(), item_columns!()].map(|columns| {
+            let mut all = Vec::with_capacity(SortKey::ALL.len() * 4);
+            for key in SortKey::ALL {
+                for dir in [SortDir::Asc, SortDir::Desc] {
+                    for after_marker in [false, true] {
+                        all.push(build_list_sql(Sort { key, dir }, after_marker, columns));
+                    }
                 }
             }
-        }
-        all
+            all
+        })
     });
     let key = SortKey::ALL
         .iter()
         .position(|key| *key == sort.key)
         .unwrap_or_default();
-    &all[(key * 2 + usize::from(sort.dir == SortDir::Desc)) * 2 + usize::from(after_marker)]
+    &all[usize::from(view)]
+        [(key * 2 + usize::from(sort.dir == SortDir::Desc)) * 2 + usize::from(after_marker)]
+}
+
+/// The first page in the default order for the filters every plain `GET /flavors[/detail]`
+/// uses: public flavors plus those shared with ?1 (the requester's project), enabled ones
+/// only or all of them, with the columns of one [`ItemShape`]. It returns the rows the general
+/// statement returns for those filters, but SQLite runs fewer instructions (no `?n IS NULL OR
+/// …` conditions to test on every row, two bindings instead of ten, no unused column). ?2 is
+/// the limit. Built once per process: `[enabled only][shape]`.
+fn first_page_statements() -> &'static [[String; 4]; 2] {
+    static SQL: OnceLock<[[String; 4]; 2]> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let shapes = [(false, false), (false, true), (true, false), (true, true)];
+        [false, true].map(|enabled_only| {
+            shapes.map(|(full, description)| {
+                let shape = ItemShape { full, description };
+                format!(
+                    "SELECT {} FROM flavors f WHERE f.deleted = 0{} AND (f.is_public = 1 OR \
+                     EXISTS (SELECT 1 FROM flavor_projects p WHERE p.flavor_id = f.id AND \
+                     p.project_id = ?1)) ORDER BY f.flavorid, f.id LIMIT ?2",
+                    shape.columns(),
+                    if enabled_only {
+                        " AND f.disabled = 0"
+                    } else {
+                        ""
+                    },
+                )
+            })
+        })
+    })
+}
+
+/// The specialised first-page statement for this filter and shape, if one applies (see
+/// [`first_page_statements`]): public plus shared with the requester's project, no other
+/// filter, and a `visible_to` that, if set, is that same project (so it adds nothing).
+fn first_page_sql(filter: &Filter<'_>, shape: ItemShape) -> Option<&'static str> {
+    let plain = filter.is_public == Some(true)
+        && filter.min_memory_mb.is_none()
+        && filter.min_root_gb.is_none()
+        && filter.name.is_none()
+        && (filter.visible_to.is_none() || filter.visible_to == filter.project_id);
+    let enabled_only = match filter.disabled {
+        _ if !plain => return None,
+        None => false,
+        Some(false) => true,
+        Some(true) => return None,
+    };
+    Some(&first_page_statements()[usize::from(enabled_only)][shape.index()])
 }
 
 /// Calls `visit` for every flavor of one page, in order, borrowing each row (no copy).
@@ -479,7 +650,7 @@ pub fn each(
     };
     let mut stmt = db
         .conn()
-        .prepare_cached(list_sql(sort, marker_id.is_some()))?;
+        .prepare_cached(list_sql(sort, marker_id.is_some(), false))?;
     let mut rows = stmt.query(params![
         filter.disabled,
         filter.min_memory_mb,
@@ -494,6 +665,64 @@ pub fn each(
     ])?;
     while let Some(row) = rows.next()? {
         visit(read(row)?)?;
+    }
+    Ok(())
+}
+
+/// Like [`each`], but reads only what the API's views show ([`FlavorItem`]; `shape` says
+/// which of it), with a specialised statement for the first page of a plain list.
+pub fn each_item(
+    db: &Db,
+    filter: &Filter<'_>,
+    sort: Sort,
+    limit: Option<u32>,
+    marker: Option<&str>,
+    shape: ItemShape,
+    mut visit: impl FnMut(FlavorItem<'_>) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    let first_page = match (marker, sort == Sort::default()) {
+        (None, true) => first_page_sql(filter, shape),
+        _ => None,
+    };
+    // The general statement selects every view column.
+    let read_shape = if first_page.is_some() {
+        shape
+    } else {
+        ItemShape::ALL
+    };
+    let conn = db.conn();
+    let mut stmt;
+    let mut rows = if let Some(sql) = first_page {
+        stmt = conn.prepare_cached(sql)?;
+        stmt.query(params![filter.project_id, limit_value(limit)])?
+    } else {
+        let (marker_id, marker_value) = match marker {
+            Some(flavorid) => {
+                let row =
+                    get_by_flavorid(db, flavorid, filter.visible_to).map_err(|err| match err {
+                        DbError::NotFound => DbError::MarkerNotFound,
+                        other => other,
+                    })?;
+                (Some(row.id), sort.key.value_of(&row))
+            }
+            None => (None, Value::Null),
+        };
+        stmt = conn.prepare_cached(list_sql(sort, marker_id.is_some(), true))?;
+        stmt.query(params![
+            filter.disabled,
+            filter.min_memory_mb,
+            filter.min_root_gb,
+            filter.name,
+            filter.is_public,
+            filter.project_id,
+            filter.visible_to,
+            marker_id,
+            marker_value,
+            limit_value(limit),
+        ])?
+    };
+    while let Some(row) = rows.next()? {
+        visit(read_item(row, read_shape)?)?;
     }
     Ok(())
 }
@@ -1075,7 +1304,7 @@ mod tests {
         for after_marker in [false, true] {
             let stmt = db
                 .conn()
-                .prepare_cached(list_sql(Sort::default(), after_marker))
+                .prepare_cached(list_sql(Sort::default(), after_marker, false))
                 .unwrap();
             assert_eq!(stmt.get_status(rusqlite::StatementStatus::Run), 5);
             assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
@@ -1091,7 +1320,7 @@ mod tests {
         let plan = |after_marker| -> String {
             let sql = format!(
                 "EXPLAIN QUERY PLAN {}",
-                list_sql(Sort::default(), after_marker)
+                list_sql(Sort::default(), after_marker, false)
             );
             let mut stmt = db.conn().prepare(&sql).unwrap();
             let nulls = [(); 9].map(|()| Value::Null);
@@ -1118,6 +1347,138 @@ mod tests {
             "{after}"
         );
         assert!(!after.contains("TEMP B-TREE"), "{after}");
+    }
+
+    /// `each_item` (the API's lists, with the specialised first-page statements) returns the
+    /// rows `each` returns, for every filter the API builds.
+    #[test]
+    fn items_match_whole_rows() {
+        let temp = TempDb::new("flavor-items");
+        let db = temp.open();
+        for (flavorid, is_public, shared) in [("p-a", false, true), ("p-b", false, false)] {
+            let flavor = create(
+                &db,
+                &NewFlavor {
+                    is_public,
+                    description: Some("d"),
+                    ..new(flavorid, flavorid)
+                },
+            )
+            .unwrap();
+            if shared {
+                add_access(&db, flavor.id, "proj").unwrap();
+            }
+        }
+        db.conn()
+            .execute(
+                "UPDATE flavors SET disabled = 1 WHERE flavorid IN ('3', 'p-a')",
+                [],
+            )
+            .unwrap();
+        // What a list of this shape shows: the item, less what the shape leaves out.
+        let shown = |mut f: FlavorItem<'_>, shape: ItemShape| {
+            if !shape.full {
+                f = FlavorItem {
+                    flavorid: f.flavorid,
+                    name: f.name,
+                    description: f.description,
+                    ..FlavorItem::default()
+                };
+            }
+            if !shape.description {
+                f.description = None;
+            }
+            format!("{f:?}")
+        };
+        let items = |filter: &Filter<'_>, sort, limit, marker, shape| {
+            let mut out = Vec::new();
+            each_item(&db, filter, sort, limit, marker, shape, |f| {
+                out.push(shown(f, shape));
+                Ok(())
+            })
+            .map(|()| out)
+        };
+        let rows = |filter: &Filter<'_>, sort, limit, marker, shape| {
+            let mut out = Vec::new();
+            each(&db, filter, sort, limit, marker, |f| {
+                out.push(shown(f.item(), shape));
+                Ok(())
+            })
+            .map(|()| out)
+        };
+        let shapes = [(false, false), (false, true), (true, false), (true, true)]
+            .map(|(full, description)| ItemShape { full, description });
+        let mut filters = Vec::new();
+        for project_id in [None, Some("proj"), Some("other")] {
+            for visible_to in [None, Some(""), Some("proj"), Some("other")] {
+                for is_public in [None, Some(true), Some(false)] {
+                    for disabled in [None, Some(false), Some(true)] {
+                        for min_memory_mb in [None, Some(4096)] {
+                            filters.push(Filter {
+                                visible_to,
+                                is_public,
+                                project_id,
+                                disabled,
+                                min_memory_mb,
+                                ..Filter::default()
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let name_sort = Sort {
+            key: SortKey::Name,
+            dir: SortDir::Desc,
+        };
+        for filter in &filters {
+            for sort in [Sort::default(), name_sort] {
+                let cases = [None, Some(1), Some(3), None, None, Some(1)]
+                    .into_iter()
+                    .zip(shapes.into_iter().chain(shapes));
+                for (limit, shape) in cases {
+                    for marker in [None, Some("2")] {
+                        let expected = rows(filter, sort, limit, marker, shape);
+                        let got = items(filter, sort, limit, marker, shape);
+                        match (expected, got) {
+                            (Ok(expected), Ok(got)) => {
+                                assert_eq!(got, expected, "{filter:?} {sort:?} {limit:?}")
+                            }
+                            (Err(DbError::MarkerNotFound), Err(DbError::MarkerNotFound)) => {}
+                            (expected, got) => panic!("{expected:?} != {got:?} for {filter:?}"),
+                        }
+                    }
+                }
+            }
+        }
+        // The plain lists take the specialised statements.
+        let admin = Filter {
+            is_public: Some(true),
+            project_id: Some("proj"),
+            ..Filter::default()
+        };
+        let detail = ItemShape {
+            full: true,
+            description: false,
+        };
+        let plain = first_page_sql(&admin, detail).unwrap();
+        assert!(!plain.contains("IS NULL") && !plain.contains("disabled = 0"));
+        assert!(!plain.contains("description"), "{plain}");
+        let member = Filter {
+            visible_to: Some("proj"),
+            disabled: Some(false),
+            ..admin
+        };
+        let enabled = first_page_sql(&member, ItemShape::ALL).unwrap();
+        assert!(enabled.contains("f.disabled = 0") && enabled.contains("description"));
+        let none = Filter {
+            disabled: Some(true),
+            ..member
+        };
+        assert_eq!(first_page_sql(&none, detail), None);
+        let list = |filter| items(filter, Sort::default(), None, None, detail).unwrap();
+        assert_eq!(list(&member).len(), 5);
+        assert_eq!(list(&admin).len(), 7);
     }
 
     #[test]
