@@ -123,6 +123,11 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    // The images proxy's catalogue: the shipped images, inserted once (idempotent).
+    if let Err(err) = db::queries::images::seed_defaults(&config.database) {
+        eprintln!("ringnova: cannot seed the default images: {err}");
+        return ExitCode::from(1);
+    }
     if let Some(command) = cli.command {
         return run_command(command, &config);
     }

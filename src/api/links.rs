@@ -86,6 +86,13 @@ impl<'c, 'a> Links<'c, 'a> {
         out.push(b'/');
     }
 
+    /// Appends `[{"href": <bookmark>, "rel": "bookmark"}]` (a server's image and flavor).
+    pub fn push_bookmark(&self, out: &mut Vec<u8>, collection: &str, id: &str) {
+        out.extend_from_slice(b"[{\"href\": ");
+        self.push_href(out, false, collection, id);
+        out.extend_from_slice(b", \"rel\": \"bookmark\"}]");
+    }
+
     /// Appends `, "<name>_links": [{"href": …, "rel": "next"}]` when the page is full.
     /// `collection` is the path of the list (`flavors/detail`), `last_id` the last item's id.
     pub fn push_next(

@@ -32,6 +32,7 @@ pub mod quota_sets;
 pub mod server_actions;
 pub mod server_create;
 pub mod server_metadata;
+pub mod server_view;
 pub mod servers;
 pub mod services;
 pub mod sshkey;

@@ -3,7 +3,8 @@ openstacksdk, as `admin:admin` and `demo:demo` (noauth2 tokens).
 
 Covers flavors (list, detail, show, create, delete, description update, extra specs, access),
 key pairs (import, generate, list, show, delete), limits and quota sets (show, detail,
-defaults, update, revert). Every check is counted; the last line printed is
+defaults, update, revert), and servers (boot, list, show, reboot, stop/start,
+resize/confirm, delete), waiting for states as a user would. Every check is counted; the last line printed is
 `N passed, N failed` and the exit status is 1 when anything failed.
 
 Usage: python real_clients.py http://127.0.0.1:PORT
@@ -28,8 +29,26 @@ PUBLIC_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHB0iJbMHpTPbDzBXf3XEbvlnMS0eFqO/sV3TY5mODRn e2e"
 )
 
+# The image ringnova seeds by default, and how long a state may take to arrive.
+IMAGE = "70a599e0-31e7-49b7-b260-868f441e862b"
+STATE_TIMEOUT = 60
+
 passed = 0
 failed = 0
+
+
+def wait_until(what, probe, timeout=STATE_TIMEOUT):
+    """Polls `probe()` until it returns a true value; returns it."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def check(name, fn):
@@ -204,6 +223,44 @@ def novaclient_checks():
         admin.quotas.delete(project)
         assert admin.quotas.get(project).instances == 10
 
+    def nova_settled(server_id, status):
+        def probe():
+            server = demo.servers.get(server_id)
+            task = getattr(server, "OS-EXT-STS:task_state", None)
+            return server if server.status == status and task is None else None
+
+        return wait_until(f"server {server_id} {status}", probe)
+
+    def servers():
+        name = f"e2e-nova-{suffix}"
+        server = demo.servers.create(name, IMAGE, "1", nics="none")
+        assert server.id and getattr(server, "adminPass", None), server.to_dict()
+        active = nova_settled(server.id, "ACTIVE")
+        assert active.name == name and active.flavor["original_name"] == "m1.tiny", active.flavor
+        assert server.id in {s.id for s in demo.servers.list()}
+        assert server.id not in {s.id for s in nova("other:other", "2.60").servers.list()}
+        demo.servers.reboot(server.id)
+        nova_settled(server.id, "ACTIVE")
+        demo.servers.stop(server.id)
+        nova_settled(server.id, "SHUTOFF")
+        demo.servers.start(server.id)
+        nova_settled(server.id, "ACTIVE")
+        demo.servers.resize(server.id, "2")
+        nova_settled(server.id, "VERIFY_RESIZE")
+        demo.servers.confirm_resize(server.id)
+        resized = nova_settled(server.id, "ACTIVE")
+        assert resized.flavor["original_name"] == "m1.small", resized.flavor
+        demo.servers.delete(server.id)
+
+        def gone():
+            try:
+                demo.servers.get(server.id)
+            except nova_exc.NotFound:
+                return True
+            return False
+
+        wait_until("server deleted", gone)
+
     for name, fn in [
         ("novaclient flavor list/detail", flavor_list),
         ("novaclient flavor show at 2.1", flavor_show_v21),
@@ -218,6 +275,7 @@ def novaclient_checks():
         ("novaclient key pairs", keypair_import_and_generate),
         ("novaclient limits", limits),
         ("novaclient quota sets", quotas),
+        ("novaclient servers: boot, reboot, stop/start, resize/confirm, delete", servers),
     ]:
         check(name, fn)
 
@@ -302,6 +360,32 @@ def sdk_checks():
         admin.compute.revert_quota_set(project)
         assert admin.compute.get_quota_set(project).instances == 10
 
+    def sdk_settled(server_id, status):
+        def probe():
+            server = demo.compute.get_server(server_id)
+            return server if server.status == status and server.task_state is None else None
+
+        return wait_until(f"server {server_id} {status}", probe)
+
+    def servers():
+        server = demo.compute.create_server(
+            name=f"e2e-sdk-{suffix}", image_id=IMAGE, flavor_id="1", networks="none"
+        )
+        sdk_settled(server.id, "ACTIVE")
+        assert server.id in {s.id for s in demo.compute.servers()}
+        demo.compute.reboot_server(server, "HARD")
+        sdk_settled(server.id, "ACTIVE")
+        demo.compute.stop_server(server)
+        sdk_settled(server.id, "SHUTOFF")
+        demo.compute.start_server(server)
+        sdk_settled(server.id, "ACTIVE")
+        demo.compute.resize_server(server, "2")
+        sdk_settled(server.id, "VERIFY_RESIZE")
+        demo.compute.confirm_server_resize(server)
+        sdk_settled(server.id, "ACTIVE")
+        demo.compute.delete_server(server)
+        demo.compute.wait_for_delete(server, wait=STATE_TIMEOUT)
+
     for name, fn in [
         ("openstacksdk flavors", flavors),
         ("openstacksdk flavor create", flavor_create),
@@ -311,6 +395,7 @@ def sdk_checks():
         ("openstacksdk key pairs", keypairs),
         ("openstacksdk limits", limits),
         ("openstacksdk quota sets", quotas),
+        ("openstacksdk servers: boot, reboot, stop/start, resize/confirm, delete", servers),
     ]:
         check(name, fn)
 

@@ -3,6 +3,8 @@
 //! [`DbError`](super::DbError); none of them awaits, so none holds a lock across a yield.
 
 pub mod flavors;
+pub mod images;
+pub mod instances;
 pub mod keypairs;
 pub mod quotas;
 
