@@ -40,6 +40,9 @@ pub enum ApiError {
     PolicyNotAuthorized(&'static str),
     /// 403: over quota (the resource's own message, SPEC §6).
     OverQuota(Cow<'static, str>),
+    /// 403 with a controller's own text (Nova's `HTTPForbidden`, e.g. "Only administrators
+    /// may list deleted instances").
+    Forbidden(Cow<'static, str>),
     /// 404 with a resource-specific message ("Flavor x could not be found.").
     NotFound(Cow<'static, str>),
     /// 404 with webob's default text (no such controller method for this version).
@@ -79,7 +82,9 @@ impl ApiError {
                 403,
                 format!("Policy doesn't allow {rule} to be performed."),
             ),
-            ApiError::OverQuota(message) => Fault::with_message(403, message.to_string()),
+            ApiError::OverQuota(message) | ApiError::Forbidden(message) => {
+                Fault::with_message(403, message.to_string())
+            }
             ApiError::NotFound(message) => Fault::with_message(404, message.to_string()),
             ApiError::VersionNotFound => Fault::new(404, NOT_FOUND_MESSAGE),
             ApiError::Conflict(message) => Fault::with_message(409, message.to_string()),
@@ -102,7 +107,9 @@ impl ApiError {
             | ApiError::ProjectMismatch { .. }
             | ApiError::MarkerNotFound(_) => 400,
             ApiError::Unauthorized => 401,
-            ApiError::PolicyNotAuthorized(_) | ApiError::OverQuota(_) => 403,
+            ApiError::PolicyNotAuthorized(_) | ApiError::OverQuota(_) | ApiError::Forbidden(_) => {
+                403
+            }
             ApiError::NotFound(_) | ApiError::VersionNotFound => 404,
             ApiError::Conflict(_) => 409,
             ApiError::UnsupportedMediaType => 415,
@@ -181,6 +188,11 @@ mod tests {
                 "Unsupported Content-Type",
             ),
             (ApiError::VersionNotFound, 404, NOT_FOUND_MESSAGE),
+            (
+                ApiError::Forbidden(Cow::Borrowed("Only administrators may list deleted instances")),
+                403,
+                "Only administrators may list deleted instances",
+            ),
             (
                 ApiError::Internal("disk on fire".into()),
                 500,

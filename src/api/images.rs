@@ -362,7 +362,7 @@ fn delete<'a>(
     })?;
     if !ctx.is_admin {
         // Glance's HTTPForbidden, answered by Nova as a 403 "forbidden" fault.
-        return Err(ApiError::OverQuota(Cow::Borrowed(
+        return Err(ApiError::Forbidden(Cow::Borrowed(
             "You are not allowed to delete the image.",
         )));
     }

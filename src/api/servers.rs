@@ -624,7 +624,7 @@ fn plan<'q>(
     if opt("status").is_some() && query.vm_states == ["deleted"] {
         if !ctx.is_admin {
             // Nova's HTTPForbidden: a 403 "forbidden" fault with this text.
-            return Err(ApiError::OverQuota(Cow::Borrowed(
+            return Err(ApiError::Forbidden(Cow::Borrowed(
                 "Only administrators may list deleted instances",
             )));
         }
@@ -728,7 +728,7 @@ fn plan<'q>(
         }
         if matches!(key, "host" | "node") && !ctx.is_admin {
             // Nova's HTTPForbidden: a 403 "forbidden" fault with this text.
-            return Err(ApiError::OverQuota(Cow::Owned(format!(
+            return Err(ApiError::Forbidden(Cow::Owned(format!(
                 "Only administrators can sort servers by {key}"
             ))));
         }
