@@ -4,6 +4,7 @@
 
 pub mod flavors;
 pub mod keypairs;
+pub mod orchestration;
 pub mod quotas;
 
 use rusqlite::{types::Type, Row};
