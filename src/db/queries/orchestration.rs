@@ -166,9 +166,8 @@ impl OverQuota {
     /// "Quota exceeded for <overs>: Requested <req>, but already used <used> of <allowed>
     /// <overs>" (SPEC §6), each slot comma-joined.
     pub fn message(&self) -> String {
-        let join = |f: &dyn Fn(&Over) -> String| {
-            self.overs.iter().map(f).collect::<Vec<_>>().join(", ")
-        };
+        let join =
+            |f: &dyn Fn(&Over) -> String| self.overs.iter().map(f).collect::<Vec<_>>().join(", ");
         let overs = join(&|o| o.0.to_owned());
         format!(
             "Quota exceeded for {overs}: Requested {}, but already used {} of {} {overs}",
@@ -524,6 +523,20 @@ fn state_in(conn: &Connection, uuid: &str) -> Result<Option<InstanceState>, DbEr
                 image_ref: row.get(14)?,
             })
         })
+        .optional()?)
+}
+
+/// The internal id of the flavor a resized instance had before (`None` when it has no old
+/// flavor); looked up by the snapshot's `flavorid`, deleted flavors included.
+pub fn old_instance_type_id(db: &Db, uuid: &str) -> Result<Option<i64>, DbError> {
+    Ok(db
+        .conn()
+        .prepare_cached(
+            "SELECT f.id FROM instances i JOIN flavors f \
+             ON f.flavorid = json_extract(i.old_flavor, '$.flavorid') \
+             WHERE i.uuid = ?1 AND i.deleted = 0 ORDER BY f.deleted, f.id DESC LIMIT 1",
+        )?
+        .query_row([uuid], |row| row.get(0))
         .optional()?)
 }
 
