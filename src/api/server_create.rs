@@ -987,9 +987,14 @@ fn delete<'a>(
         return Err(refusal_error(Refusal::Locked, "delete", uuid));
     }
     let db = &ctx.services()?.db;
-    if state.host.is_none() && q::delete_unscheduled(db, uuid)? {
-        resp.status = 204;
-        return Ok(());
+    if state.host.is_none() {
+        if let Some(closed) = q::delete_unscheduled(db, uuid)? {
+            if let Some(handle) = &ctx.services()?.orchestrator {
+                handle.cancel(&closed);
+            }
+            resp.status = 204;
+            return Ok(());
+        }
     }
     if state.task_state.as_deref() == Some("deleting") {
         resp.status = 204;

@@ -101,6 +101,15 @@ impl OrchestratorHandle {
         }
     }
 
+    /// Tells the thread that these tasks were closed by a request (a local delete), so their
+    /// slots are freed now rather than at their next step. Best effort: on a full channel
+    /// the slots are freed when the steps come due.
+    pub fn cancel(&self, tasks: &[i64]) {
+        for &task in tasks {
+            let _ = self.tx.try_send(-task);
+        }
+    }
+
     /// Tasks admitted and not yet finished.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
@@ -314,8 +323,15 @@ impl Engine {
         }
     }
 
-    /// A task id from a worker (its slot is already counted).
+    /// A task id from a worker (its slot is already counted), or a negated id: that task
+    /// was closed by a request.
     fn receive(&mut self, id: i64) {
+        if id < 0 {
+            if self.runs.remove(&-id).is_some() {
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+            return;
+        }
         if self.runs.contains_key(&id) {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             return;

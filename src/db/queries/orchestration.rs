@@ -737,9 +737,10 @@ pub fn check_upsize(
 }
 
 /// Deletes at once (Nova's local delete of a server that never reached a host): soft-deletes
-/// the instance and finishes its unfinished tasks, in one transaction. `Ok(false)` when the
-/// instance already has a host (the caller queues a delete task instead).
-pub fn delete_unscheduled(db: &Db, uuid: &str) -> Result<bool, DbError> {
+/// the instance and finishes its unfinished tasks, in one transaction. Returns the ids of
+/// the tasks it closed, or `None` when the instance already has a host (the caller queues a
+/// delete task instead).
+pub fn delete_unscheduled(db: &Db, uuid: &str) -> Result<Option<Vec<i64>>, DbError> {
     db.write(|conn| {
         let changed = conn
             .prepare_cached(concat!(
@@ -753,10 +754,17 @@ pub fn delete_unscheduled(db: &Db, uuid: &str) -> Result<bool, DbError> {
                 " WHERE uuid = ?1 AND deleted = 0 AND host IS NULL"
             ))?
             .execute([uuid])?;
-        if changed == 1 {
-            finish_tasks_of(conn, uuid)?;
+        if changed == 0 {
+            return Ok(None);
         }
-        Ok(changed == 1)
+        let closed = conn
+            .prepare_cached(
+                "SELECT id FROM tasks WHERE instance_uuid = ?1 AND state IN ('queued', 'running')",
+            )?
+            .query_map([uuid], |row| row.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        finish_tasks_of(conn, uuid)?;
+        Ok(Some(closed))
     })
 }
 
@@ -873,12 +881,17 @@ pub fn advance(
             .execute([task_id])?;
             return Ok(false);
         }
-        conn.prepare_cached(step.sql)?.execute(params![
-            uuid,
-            step.text[0],
-            step.text[1],
-            step.text[2],
-        ])?;
+        // Each step statement uses `?1` and as many of `?2`…`?4` as it needs.
+        let mut stmt = conn.prepare_cached(step.sql)?;
+        stmt.raw_bind_parameter(1, uuid)?;
+        let extra = stmt
+            .parameter_count()
+            .saturating_sub(1)
+            .min(step.text.len());
+        for (index, value) in step.text.iter().take(extra).enumerate() {
+            stmt.raw_bind_parameter(index + 2, value)?;
+        }
+        stmt.raw_execute()?;
         if let Some((code, message)) = step.fault {
             conn.prepare_cached(concat!(
                 "INSERT INTO instance_faults (instance_uuid, code, message, details, \
