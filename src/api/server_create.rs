@@ -487,8 +487,8 @@ pub(crate) fn check_formats(server: &BorrowedValue<'_>) -> Result<(), ApiError> 
     Ok(())
 }
 
-/// `oslo_utils.uuidutils.is_uuid_like`: 32 hex digits, dashes anywhere ignored... in their
-/// canonical places, braces and `urn:uuid:` tolerated.
+/// `oslo_utils.uuidutils.is_uuid_like` (approximated): 32 hex digits once dashes, braces and
+/// a `urn:uuid:` prefix are set aside.
 pub(crate) fn is_uuid_like(text: &str) -> bool {
     let trimmed = text
         .trim_start_matches("urn:uuid:")
