@@ -25,6 +25,7 @@ pub mod http;
 pub mod identity;
 pub mod logging;
 pub mod middleware;
+pub mod orchestrator;
 pub mod policy;
 pub mod ratelimit;
 pub mod router;

@@ -51,6 +51,8 @@ pub enum ApiError {
     Conflict(Cow<'static, str>),
     /// 415 "Unsupported Content-Type".
     UnsupportedMediaType,
+    /// 503 with its own message (the orchestration queue is full).
+    ServiceUnavailable(Cow<'static, str>),
     /// 503: the database stayed locked by another writer past `[database] busy_timeout`.
     Busy,
     /// 500: anything unexpected. The text is logged, never sent.
@@ -89,6 +91,7 @@ impl ApiError {
             ApiError::VersionNotFound => Fault::new(404, NOT_FOUND_MESSAGE),
             ApiError::Conflict(message) => Fault::with_message(409, message.to_string()),
             ApiError::UnsupportedMediaType => Fault::new(415, "Unsupported Content-Type"),
+            ApiError::ServiceUnavailable(message) => Fault::with_message(503, message.to_string()),
             ApiError::Busy => Fault::new(
                 503,
                 "The database is busy with other writes; try again shortly.",
@@ -113,7 +116,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::VersionNotFound => 404,
             ApiError::Conflict(_) => 409,
             ApiError::UnsupportedMediaType => 415,
-            ApiError::Busy => 503,
+            ApiError::Busy | ApiError::ServiceUnavailable(_) => 503,
             ApiError::Internal(_) => 500,
         }
     }

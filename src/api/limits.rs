@@ -4,7 +4,7 @@
 //!
 //! Core worker, innermost layer. The limits are the project's quotas as
 //! [`super::quota_sets::project_limits`] resolves them (stored overrides, else `[quota]`
-//! defaults); usage is 0 until servers and server groups exist (key pairs are per user and
+//! defaults); usage counts the project's live servers (instances, cores, RAM; server groups stay 0) (key pairs are per user and
 //! never part of it). Per microversion: from 2.36 the network limits and usages are gone, from
 //! 2.39 `maxImageMeta`, from 2.57 the personality limits. `?tenant_id=` (its last value, even
 //! empty) reads another project and needs `os_compute_api:limits:other_project`. The body is
@@ -140,6 +140,7 @@ fn index<'a>(
         None => own,
     };
     let limits = project_limits(ctx.services()?, project)?;
+    let usage = crate::db::queries::orchestration::usage(&ctx.services()?.db, project)?;
 
     let out = &mut resp.body;
     out.extend_from_slice(b"{\"limits\": {\"absolute\": {");
@@ -164,7 +165,12 @@ fn index<'a>(
         out.extend_from_slice(b"\": ");
         let number = match value {
             Value::Limit(resource) => resource_index(resource).map_or(-1, |i| limits[i]),
-            Value::Used => 0,
+            Value::Used => match name {
+                "totalInstancesUsed" => usage.instances,
+                "totalCoresUsed" => usage.cores,
+                "totalRAMUsed" => usage.ram,
+                _ => 0,
+            },
         };
         out.extend_from_slice(digits.format(number).as_bytes());
     }

@@ -5,8 +5,8 @@
 //! one uses the `[quota]` default. Per microversion the key set shrinks: from 2.36 the
 //! network resources (`fixed_ips`, `floating_ips`, `security_groups`,
 //! `security_group_rules`) are neither written nor accepted by update (400 as unexpected
-//! members), from 2.57 neither are the `injected_*` ones. Usage (`in_use`) is 0 for every
-//! resource: there are no servers or server groups yet, and Nova itself never counts
+//! members), from 2.57 neither are the `injected_*` ones. Usage (`in_use`) counts the project's live
+//! servers (instances, cores, ram) and is 0 for the rest: there are no server groups, and Nova itself never counts
 //! `key_pairs` (a per-user resource) for this API. `reserved` is always 0, as in Nova.
 //!
 //! Update follows Nova's two passes: every value is checked first (unless `force`), then all
@@ -301,6 +301,7 @@ fn detail<'a>(
         Some(user) => user_limits(services, id, user)?,
         None => project_limits(services, id)?,
     };
+    let usage = crate::db::queries::orchestration::usage(&services.db, id)?;
     let out = &mut resp.body;
     out.extend_from_slice(b"{\"quota_set\": {\"id\": ");
     super::json::push_str(out, id);
@@ -311,8 +312,17 @@ fn detail<'a>(
         }
         out.extend_from_slice(b", \"");
         out.extend_from_slice(name.as_bytes());
-        // Nothing is counted yet (no servers, no server groups); key pairs never are here.
-        out.extend_from_slice(b"\": {\"in_use\": 0, \"limit\": ");
+        // Servers are counted per project (instances, cores, ram); server groups do not
+        // exist; key pairs never are counted here.
+        let in_use = match *name {
+            "instances" => usage.instances,
+            "cores" => usage.cores,
+            "ram" => usage.ram,
+            _ => 0,
+        };
+        out.extend_from_slice(b"\": {\"in_use\": ");
+        out.extend_from_slice(digits.format(in_use).as_bytes());
+        out.extend_from_slice(b", \"limit\": ");
         out.extend_from_slice(digits.format(*limit).as_bytes());
         out.extend_from_slice(b", \"reserved\": 0}");
     }

@@ -28,6 +28,11 @@ pub struct Services {
     pub max_limit: usize,
     /// `[quota]` defaults.
     pub quota_defaults: QuotaDefaults,
+    /// This worker's handle on the orchestration thread (`None` outside a server: tasks
+    /// cannot be started and such requests answer 503).
+    pub orchestrator: Option<crate::orchestrator::OrchestratorHandle>,
+    /// `[orchestrator]`, `[fake_driver]` and the admin password settings.
+    pub orchestrator_config: crate::config::OrchestratorConfig,
 }
 
 impl Services {
@@ -38,6 +43,8 @@ impl Services {
             policy: WorkerPolicy::new(policy),
             max_limit: config.max_limit,
             quota_defaults: config.quota_defaults.clone(),
+            orchestrator: None,
+            orchestrator_config: config.orchestrator.clone(),
         })
     }
 }

@@ -14,6 +14,7 @@
 mod identity;
 pub mod ini;
 pub mod options;
+pub mod orchestrator;
 
 use std::{
     fmt,
@@ -26,6 +27,7 @@ use crate::db::{DbConfig, Synchronous};
 pub use crate::http::Limits;
 pub use identity::IdentityConfig;
 use ini::Ini;
+pub use orchestrator::{FakeDriverConfig, OrchestratorConfig};
 
 /// The default configuration file, read from the working directory when present.
 pub const DEFAULT_CONFIG_FILE: &str = "config/ringnova.conf";
@@ -118,6 +120,8 @@ pub struct Config {
     pub policy: crate::policy::PolicyFiles,
     /// `[identity]`: the built-in identity endpoint and token verification.
     pub identity: IdentityConfig,
+    /// `[orchestrator]` and `[fake_driver]`: the orchestration thread and its compute driver.
+    pub orchestrator: OrchestratorConfig,
     /// Things worth a warning at start-up (unknown options).
     pub warnings: Vec<String>,
 }
@@ -707,6 +711,7 @@ impl Config {
             quota_defaults: QuotaDefaults::from_reader(&r)?,
             policy: policy_files(&r, path)?,
             identity,
+            orchestrator: OrchestratorConfig::from_reader(&r)?,
             warnings: Config::unknown_options(ini)
                 .into_iter()
                 .map(|option| match path {

@@ -79,6 +79,20 @@ opts! {
     ["identity"] "public_endpoint" = "": "Identity URL in the token catalog and WWW-Authenticate; empty builds it from the request's scheme and Host plus /identity.";
     ["identity"] "region_name" = "RegionOne": "Region of the catalog's endpoints.";
     ["identity"] "max_active_keys" = "3": "Token signing keys kept by 'ringnova token rotate-key': the newest signs, all of them verify (2 to 32).";
+    ["api"] "enable_instance_password" = "true": "Return the admin password (adminPass) from server create and rebuild.";
+    ["DEFAULT"] "password_length" = "12": "Length of generated server admin passwords (3 to 255).";
+    ["orchestrator"] "queue_size" = "1024": "Most orchestration tasks (builds, actions, deletes) admitted and not yet finished; beyond it a request that starts one more answers 503.";
+    ["orchestrator"] "compute_driver" = "fake": "Compute driver the orchestration thread drives (only fake: a simulated hypervisor).";
+    ["fake_driver"] "build_time" = "2": "Seconds a simulated build takes (scheduling, networking, spawning), 0 to 3600.";
+    ["fake_driver"] "reboot_time" = "1": "Seconds a simulated soft or hard reboot takes.";
+    ["fake_driver"] "power_time" = "1": "Seconds a simulated stop or start takes.";
+    ["fake_driver"] "pause_time" = "0.5": "Seconds a simulated pause or unpause takes.";
+    ["fake_driver"] "suspend_time" = "1": "Seconds a simulated suspend or resume takes.";
+    ["fake_driver"] "resize_time" = "2": "Seconds a simulated resize (to VERIFY_RESIZE) or revert takes.";
+    ["fake_driver"] "snapshot_time" = "1": "Seconds a simulated createImage snapshot takes.";
+    ["fake_driver"] "rebuild_time" = "2": "Seconds a simulated rebuild takes.";
+    ["fake_driver"] "delete_time" = "0.5": "Seconds a simulated termination takes.";
+    ["fake_driver"] "fail_build_names" = "": "Regular expression: builds of servers whose name matches fail (vm_state error with a fault); empty means none fail.";
 }
 
 /// Looks up an option by section and name.

@@ -172,6 +172,15 @@ pub fn run(
     policy
         .watch(crate::policy::live::CHECK_INTERVAL)
         .map_err(|err| ServerError::Policy(format!("cannot start the policy watcher: {err}")))?;
+    // Resumes unfinished tasks before any worker serves; ends with the last handle.
+    let orchestrator = crate::orchestrator::start(
+        &config.orchestrator,
+        &config.database,
+        Box::new(crate::orchestrator::FakeDriver::new(
+            config.orchestrator.fake.clone(),
+        )),
+    )
+    .map_err(|err| ServerError::Worker(0, err.to_string()))?;
     let shared = Arc::new(Shared {
         config,
         pipeline,
@@ -183,6 +192,7 @@ pub fn run(
     for (id, (listener, cpu)) in listeners.into_iter().zip(plan).enumerate() {
         let shared = Arc::clone(&shared);
         let ready = ready_tx.clone();
+        let orchestrator = orchestrator.clone();
         let spawned = thread::Builder::new()
             .name(format!("ringnova-w{id}"))
             .spawn(move || {
@@ -196,7 +206,10 @@ pub fn run(
                     }
                 }
                 let services = match Services::open(&shared.config, Arc::clone(&shared.policy)) {
-                    Ok(services) => services,
+                    Ok(mut services) => {
+                        services.orchestrator = Some(orchestrator);
+                        services
+                    }
                     Err(err) => {
                         let _ = ready.send(Err(ServerError::Worker(
                             id,
@@ -217,6 +230,7 @@ pub fn run(
         }
     }
     drop(ready_tx);
+    drop(orchestrator);
     let mut drivers = Vec::with_capacity(workers);
     let mut pinned = Vec::with_capacity(workers);
     let mut failure = None;

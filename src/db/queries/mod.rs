@@ -6,6 +6,7 @@ pub mod flavors;
 pub mod images;
 pub mod instances;
 pub mod keypairs;
+pub mod orchestration;
 pub mod quotas;
 
 use rusqlite::{types::Type, Row};

@@ -1,0 +1,566 @@
+//! The orchestration thread: drives every long server operation (build, reboot, stop/start,
+//! pause, suspend, resize, snapshot, rebuild, delete) through a [`ComputeDriver`], writing
+//! each task_state transition back to the database as Nova's compute manager would.
+//!
+//! One dedicated OS thread (never a worker core's event loop) with its own [`Db`]. Requests
+//! write the state change and a `tasks` row in one transaction, then hand the task id over a
+//! bounded crossbeam channel ([`OrchestratorHandle::submit`]). Back-pressure is decided
+//! *before* anything is written: a request first reserves slots
+//! ([`OrchestratorHandle::reserve`]); `[orchestrator] queue_size` bounds the tasks admitted
+//! and not yet finished, so a full orchestrator answers 503 with nothing written, and a
+//! reservation whose transaction fails is released. Since admitted tasks never exceed the
+//! channel's capacity, a committed task's send cannot fail for lack of room; should the thread
+//! be gone, the committed task stays `queued` and is resumed at the next start.
+//!
+//! Many tasks run at once on one ordered queue of due steps (a binary heap of deadlines), not
+//! a sleep per task. Each step is a conditional write: the instance must still be in the
+//! task_state the step expects, so a delete overtaking a build stops the build cleanly. At
+//! start-up every `queued` or `running` task is resumed from its instance's current
+//! task_state before the workers serve, so nothing stays transitional after a crash. This
+//! module must never block a worker, never hold a transaction across a wait, and never write
+//! a transition without its task bookkeeping.
+
+pub mod driver;
+
+use std::{
+    cmp::Reverse,
+    collections::{BinaryHeap, HashMap},
+    fmt,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+pub use driver::{ComputeDriver, FakeDriver};
+
+use crate::{
+    config::OrchestratorConfig,
+    db::{
+        queries::orchestration::{
+            self as q, Step, TaskKind, TaskRow, SQL_BUILD_FAILED, SQL_BUILT, SQL_DELETED,
+            SQL_NETWORKED, SQL_NEXT, SQL_PLACED, SQL_REBUILT, SQL_RESIZED, SQL_REVERTED,
+            SQL_SETTLE, SQL_SNAPSHOTTED,
+        },
+        Db, DbConfig, DbError,
+    },
+};
+
+/// A worker's way to the orchestration thread (one clone per worker).
+#[derive(Debug, Clone)]
+pub struct OrchestratorHandle {
+    tx: Sender<i64>,
+    in_flight: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+/// Slots reserved for tasks about to be written; released on drop unless submitted.
+#[derive(Debug)]
+pub struct Reservation<'h> {
+    handle: &'h OrchestratorHandle,
+    slots: usize,
+}
+
+impl OrchestratorHandle {
+    /// A handle and the receiving end of its channel, without a thread (unit tests).
+    #[cfg(test)]
+    fn unattached(capacity: usize) -> (OrchestratorHandle, Receiver<i64>) {
+        let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
+        let handle = OrchestratorHandle {
+            tx,
+            in_flight: Arc::default(),
+            capacity,
+        };
+        (handle, rx)
+    }
+
+    /// Reserves `slots` task slots, or `None` when the orchestrator is full.
+    pub fn reserve(&self, slots: usize) -> Option<Reservation<'_>> {
+        let mut current = self.in_flight.load(Ordering::Relaxed);
+        loop {
+            if current + slots > self.capacity {
+                return None;
+            }
+            match self.in_flight.compare_exchange_weak(
+                current,
+                current + slots,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    return Some(Reservation {
+                        handle: self,
+                        slots,
+                    })
+                }
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// Tells the thread that these tasks were closed by a request (a local delete), so their
+    /// slots are freed now rather than at their next step. Best effort: on a full channel
+    /// the slots are freed when the steps come due.
+    pub fn cancel(&self, tasks: &[i64]) {
+        for &task in tasks {
+            let _ = self.tx.try_send(-task);
+        }
+    }
+
+    /// Tasks admitted and not yet finished.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+impl Reservation<'_> {
+    /// Hands committed tasks to the thread; unused slots are released.
+    pub fn submit(mut self, tasks: &[i64]) {
+        for &task in tasks.iter().take(self.slots) {
+            match self.handle.tx.try_send(task) {
+                Ok(()) => self.slots -= 1,
+                Err(TrySendError::Full(_)) => {
+                    // Cannot happen (admissions never exceed the capacity); the row is
+                    // committed and will be resumed at the next start.
+                    log::error!("orchestrator channel full; task {task} stays queued");
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    log::error!("orchestration thread is gone; task {task} stays queued");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.slots > 0 {
+            self.handle
+                .in_flight
+                .fetch_sub(self.slots, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Why the thread could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// Opening its database connection or reading the unfinished tasks failed.
+    Db(DbError),
+    /// The thread could not be spawned.
+    Spawn(std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Db(err) => write!(f, "orchestrator database: {err}"),
+            StartError::Spawn(err) => write!(f, "cannot start the orchestration thread: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Starts the orchestration thread (after migrations, before the workers): it opens its
+/// connection, resumes every unfinished task, then reports ready. The thread ends when every
+/// handle is dropped.
+pub fn start(
+    config: &OrchestratorConfig,
+    db: &DbConfig,
+    driver: Box<dyn ComputeDriver>,
+) -> Result<OrchestratorHandle, StartError> {
+    let (tx, rx) = crossbeam_channel::bounded(config.queue_size);
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let db_config = db.clone();
+    let counter = Arc::clone(&in_flight);
+    thread::Builder::new()
+        .name("ringnova-orch".into())
+        .spawn(move || {
+            let db = match Db::open(&db_config) {
+                Ok(db) => db,
+                Err(err) => {
+                    let _ = ready_tx.send(Err(err));
+                    return;
+                }
+            };
+            let mut engine = Engine {
+                db,
+                driver,
+                queue: BinaryHeap::new(),
+                runs: HashMap::new(),
+                seq: 0,
+                in_flight: counter,
+            };
+            match engine.resume() {
+                Ok(n) => {
+                    if n > 0 {
+                        log::info!("orchestrator: resumed {n} unfinished tasks");
+                    }
+                    let _ = ready_tx.send(Ok(()));
+                }
+                Err(err) => {
+                    let _ = ready_tx.send(Err(err));
+                    return;
+                }
+            }
+            engine.run(&rx);
+        })
+        .map_err(StartError::Spawn)?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(OrchestratorHandle {
+            tx,
+            in_flight,
+            capacity: config.queue_size,
+        }),
+        Ok(Err(err)) => Err(StartError::Db(err)),
+        Err(_) => Err(StartError::Db(DbError::NotFound)),
+    }
+}
+
+/// One phase of a task: the task_state the instance is in, and its share of the duration.
+type Phase = (&'static str, f64);
+
+/// The phases of each kind, in order (the API sets the first).
+fn phases(kind: TaskKind) -> &'static [Phase] {
+    match kind {
+        TaskKind::Build => &[("scheduling", 0.2), ("networking", 0.2), ("spawning", 0.6)],
+        TaskKind::Reboot => &[("rebooting", 1.0)],
+        TaskKind::RebootHard => &[("rebooting_hard", 1.0)],
+        TaskKind::Stop => &[("powering-off", 1.0)],
+        TaskKind::Start => &[("powering-on", 1.0)],
+        TaskKind::Pause => &[("pausing", 1.0)],
+        TaskKind::Unpause => &[("unpausing", 1.0)],
+        TaskKind::Suspend => &[("suspending", 1.0)],
+        TaskKind::Resume => &[("resuming", 1.0)],
+        TaskKind::Resize => &[
+            ("resize_prep", 0.1),
+            ("resize_migrating", 0.4),
+            ("resize_migrated", 0.1),
+            ("resize_finish", 0.4),
+        ],
+        TaskKind::RevertResize => &[("resize_reverting", 1.0)],
+        TaskKind::Snapshot => &[
+            ("image_snapshot", 0.2),
+            ("image_pending_upload", 0.2),
+            ("image_uploading", 0.6),
+        ],
+        TaskKind::Rebuild => &[
+            ("rebuilding", 0.3),
+            ("rebuild_block_device_mapping", 0.2),
+            ("rebuild_spawning", 0.5),
+        ],
+        TaskKind::Delete => &[("deleting", 1.0)],
+    }
+}
+
+/// A task being driven.
+#[derive(Debug)]
+struct Run {
+    uuid: String,
+    kind: TaskKind,
+    /// Index into [`phases`] of the phase the instance is in.
+    phase: usize,
+    params: String,
+    name: String,
+}
+
+/// The thread's state.
+struct Engine {
+    db: Db,
+    driver: Box<dyn ComputeDriver>,
+    /// Due steps: (deadline, sequence, task id), earliest first.
+    queue: BinaryHeap<Reverse<(Instant, u64, i64)>>,
+    runs: HashMap<i64, Run>,
+    seq: u64,
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// How long to wait before retrying a step whose write failed (a busy database).
+const RETRY: Duration = Duration::from_millis(200);
+
+impl Engine {
+    /// Loads every unfinished task and schedules it from its instance's current state.
+    fn resume(&mut self) -> Result<usize, DbError> {
+        let tasks = q::unfinished_tasks(&self.db)?;
+        let mut resumed = 0;
+        for task in tasks {
+            self.in_flight.fetch_add(1, Ordering::AcqRel);
+            if self.begin(task)? {
+                resumed += 1;
+            }
+        }
+        Ok(resumed)
+    }
+
+    fn run(&mut self, rx: &Receiver<i64>) {
+        loop {
+            let next = self.queue.peek().map(|Reverse((at, _, _))| *at);
+            let received = match next {
+                Some(at) => rx.recv_deadline(at),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match received {
+                Ok(id) => self.receive(id),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    log::debug!("orchestrator: every handle dropped; stopping");
+                    return;
+                }
+            }
+            let now = Instant::now();
+            while let Some(Reverse((at, _, id))) = self.queue.peek().copied() {
+                if at > now {
+                    break;
+                }
+                self.queue.pop();
+                self.step(id);
+            }
+        }
+    }
+
+    /// A task id from a worker (its slot is already counted), or a negated id: that task
+    /// was closed by a request.
+    fn receive(&mut self, id: i64) {
+        if id < 0 {
+            if self.runs.remove(&-id).is_some() {
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+            return;
+        }
+        if self.runs.contains_key(&id) {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let outcome = q::get_task(&self.db, id).and_then(|task| {
+            if task.state == "queued" {
+                self.begin(task)
+            } else {
+                Ok(false)
+            }
+        });
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => {
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+            Err(err) => {
+                // Stays queued; the next start resumes it.
+                log::error!("orchestrator: cannot load task {id}: {err}");
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Schedules a task's current phase; `false` (and the task closed) when there is
+    /// nothing to drive. Its slot is counted by the caller.
+    fn begin(&mut self, task: TaskRow) -> Result<bool, DbError> {
+        let Some(kind) = task.kind else {
+            q::fail_task(&self.db, task.id)?;
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Ok(false);
+        };
+        let current = q::task_state_of(&self.db, &task.instance_uuid)?;
+        let phase = current.as_ref().and_then(|(_, task_state, _)| {
+            let state = task_state.as_deref()?;
+            phases(kind).iter().position(|(name, _)| *name == state)
+        });
+        let (Some(phase), Some((_, _, name))) = (phase, current) else {
+            // Deleted, or already past this task: nothing transitional is left.
+            q::set_task_state(&self.db, task.id, "done")?;
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Ok(false);
+        };
+        q::set_task_state(&self.db, task.id, "running")?;
+        let run = Run {
+            uuid: task.instance_uuid,
+            kind,
+            phase,
+            params: task.params,
+            name,
+        };
+        let delay = self.phase_time(&run);
+        self.runs.insert(task.id, run);
+        self.schedule(task.id, delay);
+        Ok(true)
+    }
+
+    fn phase_time(&self, run: &Run) -> Duration {
+        let share = phases(run.kind)[run.phase].1;
+        self.driver.duration(run.kind).mul_f64(share)
+    }
+
+    fn schedule(&mut self, id: i64, delay: Duration) {
+        self.seq += 1;
+        self.queue
+            .push(Reverse((Instant::now() + delay, self.seq, id)));
+    }
+
+    /// Ends the current phase of task `id`.
+    fn step(&mut self, id: i64) {
+        let Some(run) = self.runs.get(&id) else {
+            return;
+        };
+        let list = phases(run.kind);
+        let from = list[run.phase].0;
+        let last = run.phase + 1 == list.len();
+        let network: String;
+        let mut failure = String::new();
+        let mut step = Step {
+            sql: SQL_NEXT,
+            text: [None; 3],
+            fault: None,
+            image_done: None,
+        };
+        if !last {
+            step.text[0] = Some(list[run.phase + 1].0);
+            if run.kind == TaskKind::Build && from == "scheduling" {
+                step.sql = SQL_PLACED;
+                step.text[1] = Some(self.driver.host());
+                step.text[2] = Some(self.driver.node());
+            } else if run.kind == TaskKind::Build && from == "networking" {
+                let (attach, fixed_ip) = build_network(&run.params);
+                network = self
+                    .driver
+                    .plug_vifs(&run.uuid, attach, fixed_ip.as_deref());
+                step.sql = SQL_NETWORKED;
+                step.text[1] = Some(&network);
+            }
+        } else {
+            match run.kind {
+                TaskKind::Build => {
+                    // The driver is asked once per attempt; `spawn` has no side effects.
+                    let uuid = run.uuid.clone();
+                    let name = run.name.clone();
+                    match self.driver.spawn(&uuid, &name) {
+                        Ok(()) => step.sql = SQL_BUILT,
+                        Err(reason) => {
+                            failure = format!("Build of instance {uuid} aborted: {reason}");
+                            step.sql = SQL_BUILD_FAILED;
+                        }
+                    }
+                }
+                TaskKind::Reboot
+                | TaskKind::RebootHard
+                | TaskKind::Start
+                | TaskKind::Unpause
+                | TaskKind::Resume => {
+                    step.sql = SQL_SETTLE;
+                    step.text = [Some("active"), Some("1"), None];
+                }
+                TaskKind::Stop => {
+                    step.sql = SQL_SETTLE;
+                    step.text = [Some("stopped"), Some("4"), None];
+                }
+                TaskKind::Pause => {
+                    step.sql = SQL_SETTLE;
+                    step.text = [Some("paused"), Some("3"), None];
+                }
+                TaskKind::Suspend => {
+                    step.sql = SQL_SETTLE;
+                    step.text = [Some("suspended"), Some("7"), None];
+                }
+                TaskKind::Resize => {
+                    step.sql = SQL_RESIZED;
+                    step.text[0] = Some(&run.params);
+                }
+                TaskKind::RevertResize => {
+                    step.sql = SQL_REVERTED;
+                    step.text[0] = Some(&run.params);
+                }
+                TaskKind::Snapshot => {
+                    step.sql = SQL_SNAPSHOTTED;
+                }
+                TaskKind::Rebuild => step.sql = SQL_REBUILT,
+                TaskKind::Delete => step.sql = SQL_DELETED,
+            }
+        }
+        let image = (last && run.kind == TaskKind::Snapshot)
+            .then(|| json_text_field(&run.params, "image_id"))
+            .flatten();
+        step.image_done = image.as_deref();
+        if !failure.is_empty() {
+            step.fault = Some((500, &failure));
+        }
+        match q::advance(&self.db, id, &run.uuid, from, &step, last) {
+            Ok(true) if !last => {
+                if let Some(run) = self.runs.get_mut(&id) {
+                    run.phase += 1;
+                }
+                let delay = self.runs.get(&id).map_or(Duration::ZERO, |run| {
+                    let share = phases(run.kind)[run.phase].1;
+                    self.driver.duration(run.kind).mul_f64(share)
+                });
+                self.schedule(id, delay);
+            }
+            Ok(_) => {
+                self.runs.remove(&id);
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+            Err(err) => {
+                log::warn!("orchestrator: task {id} step failed, retrying: {err}");
+                self.schedule(id, RETRY);
+            }
+        }
+    }
+}
+
+/// A build's params: whether to attach the `private` network, and a requested fixed IP.
+fn build_network(params: &str) -> (bool, Option<String>) {
+    let attach = !params.contains("\"network\": false");
+    (attach, json_text_field(params, "fixed_ip"))
+}
+
+/// The string value of `"key": "<value>"` in the flat params JSON this module's callers
+/// write (values never contain quotes or escapes: UUIDs and IP addresses).
+fn json_text_field(params: &str, key: &str) -> Option<String> {
+    let needle = format!("\"{key}\": \"");
+    let start = params.find(&needle)? + needle.len();
+    let end = params[start..].find('"')? + start;
+    Some(params[start..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_read() {
+        assert_eq!(build_network("{\"network\": false}"), (false, None));
+        assert_eq!(
+            build_network("{\"network\": true, \"fixed_ip\": \"10.0.0.4\"}"),
+            (true, Some("10.0.0.4".into()))
+        );
+        assert_eq!(
+            json_text_field("{\"image_id\": \"abc\"}", "image_id").as_deref(),
+            Some("abc")
+        );
+    }
+
+    #[test]
+    fn every_kind_has_phases_summing_to_one() {
+        for kind in TaskKind::ALL {
+            let total: f64 = phases(kind).iter().map(|(_, share)| share).sum();
+            assert!((total - 1.0).abs() < 1e-9, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn reservations_are_bounded_and_released() {
+        let (handle, rx) = OrchestratorHandle::unattached(3);
+        let a = handle.reserve(2).unwrap();
+        assert!(handle.reserve(2).is_none());
+        let b = handle.reserve(1).unwrap();
+        assert_eq!(handle.in_flight(), 3);
+        drop(a);
+        assert_eq!(handle.in_flight(), 1);
+        b.submit(&[7]);
+        // Submitted slots stay counted until the thread finishes the task.
+        assert_eq!(handle.in_flight(), 1);
+        assert_eq!(rx.try_recv(), Ok(7));
+    }
+}

@@ -1,0 +1,917 @@
+//! The servers write side over real sockets: create bodies against Nova's API samples per
+//! microversion, validation and lookup errors, delete, every action allowed or refused by
+//! vm_state/task_state (table-driven), resize/createImage/rebuild effects, quota usage in
+//! `/limits` and `os-quota-sets`, and policy/visibility (404 for other projects' servers).
+//!
+//! Server state is read from the database file (the servers read side is another module).
+
+mod common;
+
+use std::{
+    thread,
+    time::{Duration, Instant},
+};
+
+use common::{Options, Response, Server};
+use rusqlite::{Connection, OptionalExtension};
+use serde_json::{json, Value};
+
+const DEMO: &str = "demo:demo";
+const OTHER: &str = "other:other";
+const ADMIN: &str = "admin:admin";
+const IMAGE: &str = "70a599e0-31e7-49b7-b260-868f441e862b";
+const NETWORK: &str = "3cb9bc59-5699-4588-a4b1-b87f96708bc6";
+
+fn fixture(name: &str) -> Value {
+    let path = common::repo_root()
+        .join("tests/fixtures/servers/create")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path:?}: {err}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "int",
+        Value::Number(_) => "float",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Same keys at every level and the same JSON type for every value.
+fn assert_shape(actual: &Value, sample: &Value, path: &str) {
+    assert_eq!(kind(actual), kind(sample), "{path}: {actual} vs {sample}");
+    match (actual, sample) {
+        (Value::Object(a), Value::Object(s)) => {
+            let mut ak: Vec<&String> = a.keys().collect();
+            let mut sk: Vec<&String> = s.keys().collect();
+            ak.sort();
+            sk.sort();
+            assert_eq!(ak, sk, "{path}: keys");
+            for (key, value) in s {
+                assert_shape(&a[key], value, &format!("{path}.{key}"));
+            }
+        }
+        (Value::Array(a), Value::Array(s)) => {
+            if let Some(first) = s.first() {
+                assert!(!a.is_empty(), "{path}: empty list");
+                for (i, item) in a.iter().enumerate() {
+                    assert_shape(item, first, &format!("{path}[{i}]"));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn assert_message(resp: &Response, status: u16, key: &str, message: &str) {
+    resp.assert_fault(status, key);
+    assert_eq!(resp.json()[key]["message"], message, "{}", resp.text());
+}
+
+fn db(server: &Server) -> Connection {
+    let conn = Connection::open(server.dir.join("data").join("ringnova.sqlite")).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn
+}
+
+/// Seeds the sample image (the images module seeds it from configuration on the read side).
+fn seed_image(server: &Server) {
+    db(server)
+        .execute(
+            "INSERT OR IGNORE INTO images (id, name, created_at, updated_at) \
+             VALUES (?1, 'cirros', '2024-01-01T00:00:00.000000', '2024-01-01T00:00:00.000000')",
+            [IMAGE],
+        )
+        .unwrap();
+}
+
+/// `(vm_state, task_state, power_state)` of a server (`deleted` rows included).
+fn state(server: &Server, uuid: &str) -> (String, Option<String>, i64) {
+    db(server)
+        .query_row(
+            "SELECT vm_state, task_state, power_state FROM instances WHERE uuid = ?1",
+            [uuid],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap()
+}
+
+/// Polls until the server has no task and is in `vm_state`.
+fn wait_for(server: &Server, uuid: &str, vm_state: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (vm, task, _) = state(server, uuid);
+        if vm == vm_state && task.is_none() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{uuid}: still {vm}/{task:?}, expected {vm_state}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn create_body(name: &str) -> Value {
+    json!({"server": {"name": name, "imageRef": IMAGE, "flavorRef": "1", "networks": "auto"}})
+}
+
+fn create(server: &Server, token: &str, version: &str, body: &Value) -> Response {
+    server.api("POST", "/v2.1/servers", token, Some(version), Some(body))
+}
+
+fn action(server: &Server, token: &str, uuid: &str, version: &str, body: Value) -> Response {
+    server.api(
+        "POST",
+        &format!("/v2.1/servers/{uuid}/action"),
+        token,
+        Some(version),
+        Some(&body),
+    )
+}
+
+const FAST: &str = "[fake_driver]\nbuild_time = 0.2\nreboot_time = 0.1\npower_time = 0.1\n\
+                    pause_time = 0.1\nsuspend_time = 0.1\nresize_time = 0.2\n\
+                    snapshot_time = 0.1\nrebuild_time = 0.2\ndelete_time = 0.1\n";
+
+fn fast_server() -> Server {
+    let server = Server::with(Options {
+        conf: FAST,
+        ..Options::default()
+    });
+    seed_image(&server);
+    server
+}
+
+fn boot(server: &Server, name: &str) -> String {
+    let resp = create(server, DEMO, "2.37", &create_body(name));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let uuid = resp.json()["server"]["id"].as_str().unwrap().to_owned();
+    wait_for(server, &uuid, "active", Duration::from_secs(5));
+    uuid
+}
+
+#[test]
+fn create_bodies_match_the_samples() {
+    let server = fast_server();
+    let cases: [(&str, &str, Option<&str>); 5] = [
+        ("2.1", "server-create-req.json", None),
+        ("2.19", "v2.19/server-create-req.json", Some("v2.19")),
+        ("2.37", "v2.37/server-create-req.json", Some("v2.37")),
+        ("2.52", "v2.52/server-create-req.json", Some("v2.52")),
+        ("2.57", "v2.57/server-create-req.json", Some("v2.57")),
+    ];
+    for (version, request, dir) in cases {
+        let resp = create(&server, DEMO, version, &fixture(request));
+        assert_eq!(resp.status, 202, "{version}: {}", resp.text());
+        let body = resp.json();
+        let sample = match dir {
+            Some(dir) => fixture(&format!("{dir}/server-create-resp.json")),
+            None => fixture("server-create-resp.json"),
+        };
+        assert_shape(&body, &sample, version);
+        let server_body = &body["server"];
+        let id = server_body["id"].as_str().unwrap();
+        assert_eq!(id.len(), 36);
+        assert_eq!(server_body["adminPass"].as_str().unwrap().len(), 12);
+        let self_href = server_body["links"][0]["href"].as_str().unwrap();
+        assert_eq!(
+            self_href,
+            format!("http://{}/v2.1/servers/{id}", server.addr)
+        );
+        assert_eq!(resp.header("location"), Some(self_href));
+        assert_eq!(
+            server_body["links"][1]["href"],
+            format!("http://{}/servers/{id}", server.addr)
+        );
+        // What Nova stores for the request.
+        let conn = db(&server);
+        let (vm, task, name, description, reservation): (
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+        ) = conn
+            .query_row(
+                "SELECT vm_state, task_state, display_name, display_description, \
+                 reservation_id FROM instances WHERE uuid = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert!(
+            vm == "building" || vm == "active",
+            "{version}: {vm} {task:?}"
+        );
+        assert!(reservation.starts_with("r-"), "{reservation}");
+        let sample_server = &fixture(request)["server"];
+        assert_eq!(name, sample_server["name"].as_str().unwrap());
+        if version == "2.1" {
+            // Below 2.19 the description is the name.
+            assert_eq!(description.as_deref(), Some(name.as_str()));
+        }
+        if version == "2.19" {
+            assert_eq!(
+                description.as_deref(),
+                sample_server["description"].as_str()
+            );
+        }
+        if version == "2.52" {
+            let tags: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM instance_tags WHERE instance_uuid = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(tags, 2);
+        }
+        let meta: Option<String> = conn
+            .query_row(
+                "SELECT value FROM instance_metadata WHERE instance_uuid = ?1 AND key = \
+                 'My Server Name'",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap();
+        if sample_server.get("metadata").is_some() {
+            assert_eq!(meta.as_deref(), Some("Apache1"), "{version}");
+        }
+    }
+}
+
+#[test]
+fn create_with_project_in_url_links_and_location_carry_it() {
+    let server = fast_server();
+    let resp = server.api(
+        "POST",
+        "/v2.1/6f70656e737461636b/servers",
+        "demo:6f70656e737461636b",
+        Some("2.37"),
+        Some(&create_body("p")),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let id = resp.json()["server"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        resp.header("location").unwrap(),
+        format!(
+            "http://{}/v2.1/6f70656e737461636b/servers/{id}",
+            server.addr
+        )
+    );
+}
+
+#[test]
+fn create_errors_are_novas() {
+    let server = fast_server();
+    let cases: Vec<(&str, Value, u16, &str, &str)> = vec![
+        (
+            "2.37",
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1"}}),
+            400,
+            "badRequest",
+            // (serde_json sends the members sorted by name.)
+            "Invalid input for field/attribute server. Value: {'flavorRef': '1', 'imageRef': \
+             '70a599e0-31e7-49b7-b260-868f441e862b', 'name': 'x'}. 'networks' is a required \
+             property",
+        ),
+        (
+            "2.36",
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1", "tags": ["a"]}}),
+            400,
+            "badRequest",
+            "",
+        ),
+        (
+            "2.57",
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1",
+                "networks": "none", "personality": []}}),
+            400,
+            "badRequest",
+            "",
+        ),
+        (
+            "2.18",
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1",
+                "description": "d"}}),
+            400,
+            "badRequest",
+            "",
+        ),
+        (
+            "2.37",
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1",
+                "networks": "bogus"}}),
+            400,
+            "badRequest",
+            "Invalid input for field/attribute networks. Value: bogus. 'bogus' is not valid \
+             under any of the given schemas",
+        ),
+        (
+            "2.1",
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1",
+                "accessIPv4": "1.2.3"}}),
+            400,
+            "badRequest",
+            "Invalid input for field/attribute accessIPv4. Value: 1.2.3. '1.2.3' is not a 'ipv4'",
+        ),
+        (
+            "2.1",
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1",
+                "key_name": "nokey"}}),
+            400,
+            "badRequest",
+            "Invalid key_name provided.",
+        ),
+        (
+            "2.1",
+            json!({"server": {"name": "x", "imageRef": "c7f1d7b5-31c5-4f8d-9a8b-1d2b3c4d5e6f",
+                "flavorRef": "1"}}),
+            400,
+            "badRequest",
+            "Can not find requested image",
+        ),
+        (
+            "2.1",
+            json!({"server": {"name": "x", "flavorRef": "1"}}),
+            400,
+            "badRequest",
+            "Missing imageRef attribute",
+        ),
+        (
+            "2.1",
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "999"}}),
+            400,
+            "badRequest",
+            "Invalid flavorRef provided.",
+        ),
+        (
+            "2.1",
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1",
+                "min_count": 3, "max_count": 2}}),
+            400,
+            "badRequest",
+            "min_count must be <= max_count",
+        ),
+        (
+            "2.37",
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1",
+                "networks": [{"uuid": "c7f1d7b5-31c5-4f8d-9a8b-1d2b3c4d5e6f"}]}}),
+            400,
+            "badRequest",
+            "Network c7f1d7b5-31c5-4f8d-9a8b-1d2b3c4d5e6f could not be found.",
+        ),
+    ];
+    for (version, body, status, key, message) in cases {
+        let resp = create(&server, DEMO, version, &body);
+        resp.assert_fault(status, key);
+        if !message.is_empty() {
+            assert_eq!(resp.json()[key]["message"], message, "{version}: {body}");
+        }
+    }
+    let count: i64 = db(&server)
+        .query_row("SELECT count(*) FROM instances", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 0, "a refused create wrote nothing");
+
+    // The 2.32 tag on the sample network is accepted; the fake private network is known.
+    let body = json!({"server": {"name": "t", "imageRef": IMAGE, "flavorRef": "1",
+        "networks": [{"uuid": NETWORK, "tag": "nic1", "fixed_ip": "10.0.0.42"}]}});
+    let resp = create(&server, DEMO, "2.32", &body);
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let resp = create(&server, DEMO, "2.37", &body);
+    resp.assert_fault(400, "badRequest");
+    let resp = create(&server, DEMO, "2.42", &body);
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let id = resp.json()["server"]["id"].as_str().unwrap().to_owned();
+    wait_for(&server, &id, "active", Duration::from_secs(5));
+    let network: String = db(&server)
+        .query_row(
+            "SELECT network_info FROM instances WHERE uuid = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let network: Value = serde_json::from_str(&network).unwrap();
+    assert_eq!(network["private"][0]["addr"], "10.0.0.42");
+    assert_eq!(network["private"][0]["version"], 4);
+}
+
+#[test]
+fn multi_create_names_reservation_and_metadata_quota() {
+    let server = fast_server();
+    let mut body = create_body("multi");
+    body["server"]["min_count"] = json!(2);
+    body["server"]["max_count"] = json!(3);
+    body["server"]["return_reservation_id"] = json!(true);
+    let resp = create(&server, DEMO, "2.37", &body);
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let reservation = resp.json()["reservation_id"].as_str().unwrap().to_owned();
+    assert_eq!(resp.json().as_object().unwrap().len(), 1);
+    let conn = db(&server);
+    let mut stmt = conn
+        .prepare(
+            "SELECT display_name, launch_index FROM instances WHERE reservation_id = ?1 \
+             ORDER BY launch_index",
+        )
+        .unwrap();
+    let rows: Vec<(String, i64)> = stmt
+        .query_map([&reservation], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("multi-1".to_owned(), 0),
+            ("multi-2".to_owned(), 1),
+            ("multi-3".to_owned(), 2)
+        ]
+    );
+
+    let mut metadata = serde_json::Map::new();
+    for i in 0..129 {
+        metadata.insert(format!("k{i}"), json!("v"));
+    }
+    let mut body = create_body("meta");
+    body["server"]["metadata"] = Value::Object(metadata);
+    assert_message(
+        &create(&server, DEMO, "2.37", &body),
+        403,
+        "forbidden",
+        "Maximum number of metadata items exceeds 128",
+    );
+}
+
+#[test]
+fn quota_usage_shows_in_limits_and_quota_sets_and_delete_frees_it() {
+    let server = fast_server();
+    let a = boot(&server, "a");
+    let mut body = create_body("b");
+    body["server"]["flavorRef"] = json!("2");
+    let resp = create(&server, DEMO, "2.37", &body);
+    assert_eq!(resp.status, 202);
+    let b = resp.json()["server"]["id"].as_str().unwrap().to_owned();
+    let limits = server.api("GET", "/v2.1/limits", DEMO, None, None).json();
+    let absolute = &limits["limits"]["absolute"];
+    assert_eq!(absolute["totalInstancesUsed"], 2);
+    assert_eq!(absolute["totalCoresUsed"], 2);
+    assert_eq!(absolute["totalRAMUsed"], 512 + 2048);
+    let detail = server
+        .api("GET", "/v2.1/os-quota-sets/demo/detail", ADMIN, None, None)
+        .json();
+    assert_eq!(detail["quota_set"]["instances"]["in_use"], 2);
+    assert_eq!(detail["quota_set"]["cores"]["in_use"], 2);
+    assert_eq!(detail["quota_set"]["ram"]["in_use"], 2560);
+
+    // Other projects do not see (404) nor delete the servers.
+    assert_message(
+        &server.api("DELETE", &format!("/v2.1/servers/{a}"), OTHER, None, None),
+        404,
+        "itemNotFound",
+        &format!("Instance {a} could not be found."),
+    );
+    let resp = server.api("DELETE", &format!("/v2.1/servers/{a}"), DEMO, None, None);
+    assert_eq!(resp.status, 204);
+    assert!(resp.body.is_empty());
+    let resp = server.api("DELETE", &format!("/v2.1/servers/{b}"), DEMO, None, None);
+    assert_eq!(resp.status, 204);
+    wait_for(&server, &a, "deleted", Duration::from_secs(5));
+    wait_for(&server, &b, "deleted", Duration::from_secs(5));
+    let limits = server.api("GET", "/v2.1/limits", DEMO, None, None).json();
+    assert_eq!(limits["limits"]["absolute"]["totalInstancesUsed"], 0);
+    assert_eq!(limits["limits"]["absolute"]["totalRAMUsed"], 0);
+    resp_404_after_delete(&server, &a);
+}
+
+fn resp_404_after_delete(server: &Server, uuid: &str) {
+    server
+        .api("DELETE", &format!("/v2.1/servers/{uuid}"), DEMO, None, None)
+        .assert_fault(404, "itemNotFound");
+}
+
+#[test]
+fn lifecycle_actions_move_through_novas_states() {
+    let server = fast_server();
+    let uuid = boot(&server, "life");
+    let conn = db(&server);
+    let (host, network): (Option<String>, String) = conn
+        .query_row(
+            "SELECT host, network_info FROM instances WHERE uuid = ?1",
+            [&uuid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(host.as_deref(), Some("compute"));
+    assert!(network.contains("\"addr\": \"10.0."), "{network}");
+    let steps: [(Value, &str, i64); 8] = [
+        (json!({"os-stop": null}), "stopped", 4),
+        (json!({"os-start": null}), "active", 1),
+        (json!({"pause": null}), "paused", 3),
+        (json!({"unpause": null}), "active", 1),
+        (json!({"suspend": null}), "suspended", 7),
+        (json!({"resume": null}), "active", 1),
+        (json!({"reboot": {"type": "SOFT"}}), "active", 1),
+        (json!({"reboot": {"type": "hard"}}), "active", 1),
+    ];
+    for (body, vm_state, power) in steps {
+        let resp = action(&server, DEMO, &uuid, "2.1", body.clone());
+        assert_eq!(resp.status, 202, "{body}: {}", resp.text());
+        assert!(resp.body.is_empty());
+        let (_, task, _) = state(&server, &uuid);
+        assert!(task.is_some(), "{body}: a task_state is set at once");
+        wait_for(&server, &uuid, vm_state, Duration::from_secs(5));
+        assert_eq!(state(&server, &uuid).2, power, "{body}");
+    }
+
+    // Resize: same flavor refused; to m1.small → VERIFY_RESIZE (resized) with the new
+    // flavor counted; confirm → active.
+    assert_message(
+        &action(
+            &server,
+            DEMO,
+            &uuid,
+            "2.1",
+            json!({"resize": {"flavorRef": "1"}}),
+        ),
+        400,
+        "badRequest",
+        "When resizing, instances must change flavor!",
+    );
+    assert_message(
+        &action(
+            &server,
+            DEMO,
+            &uuid,
+            "2.1",
+            json!({"resize": {"flavorRef": "77"}}),
+        ),
+        400,
+        "badRequest",
+        "Unable to locate requested flavor.",
+    );
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.1",
+        json!({"resize": {"flavorRef": "http://x/flavors/2"}}),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    wait_for(&server, &uuid, "resized", Duration::from_secs(5));
+    let (ram, flavor): (i64, String) = conn
+        .query_row(
+            "SELECT memory_mb, flavor FROM instances WHERE uuid = ?1",
+            [&uuid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(ram, 2048);
+    assert!(flavor.contains("m1.small"), "{flavor}");
+    let resp = action(&server, DEMO, &uuid, "2.1", json!({"revertResize": null}));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+    let ram: i64 = conn
+        .query_row(
+            "SELECT memory_mb FROM instances WHERE uuid = ?1",
+            [&uuid],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(ram, 512, "revert restores the old flavor");
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.1",
+        json!({"resize": {"flavorRef": "2"}}),
+    );
+    assert_eq!(resp.status, 202);
+    wait_for(&server, &uuid, "resized", Duration::from_secs(5));
+    let resp = action(&server, DEMO, &uuid, "2.1", json!({"confirmResize": null}));
+    assert_eq!(resp.status, 204, "{}", resp.text());
+    assert_eq!(state(&server, &uuid).0, "active");
+
+    // createImage: Location below 2.45, {"image_id"} from 2.45; the image becomes ACTIVE.
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.44",
+        json!({"createImage": {"name": "snap", "metadata": {"meta_var": "meta_val"}}}),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert!(resp.body.is_empty());
+    let location = resp.header("location").unwrap().to_owned();
+    assert!(location.starts_with(&format!("http://{}/v2.1/images/", server.addr)));
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.45",
+        json!({"createImage": {"name": "snap2"}}),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert!(resp.header("location").is_none());
+    let body = resp.json();
+    assert_shape(
+        &body,
+        &fixture("v2.45/server-action-create-image-resp.json"),
+        "2.45",
+    );
+    let image_id = body["image_id"].as_str().unwrap().to_owned();
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+    let (status, name, meta): (String, String, String) = conn
+        .query_row(
+            "SELECT status, name, metadata FROM images WHERE id = ?1",
+            [&image_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), name.as_str()), ("ACTIVE", "snap2"));
+    assert!(meta.contains(&uuid), "{meta}");
+
+    // Rebuild: the state change happens; the body is the read side's show view.
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.57",
+        json!({"rebuild": {"imageRef": IMAGE, "name": "rebuilt", "user_data": null}}),
+    );
+    if resp.status == 202 {
+        let body = resp.json();
+        assert_eq!(body["server"]["id"], uuid.as_str());
+        assert_eq!(body["server"]["adminPass"].as_str().unwrap().len(), 12);
+    } else {
+        // Until the servers read side lands, write_server is a stub answering 404.
+        resp.assert_fault(404, "itemNotFound");
+    }
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+    let name: String = conn
+        .query_row(
+            "SELECT display_name FROM instances WHERE uuid = ?1",
+            [&uuid],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(name, "rebuilt");
+    assert_message(
+        &action(
+            &server,
+            DEMO,
+            &uuid,
+            "2.1",
+            json!({"rebuild": {"imageRef": "c7f1d7b5-31c5-4f8d-9a8b-1d2b3c4d5e6f"}}),
+        ),
+        400,
+        "badRequest",
+        "Cannot find image for rebuild",
+    );
+    action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.1",
+        json!({"rebuild": {"imageRef": IMAGE, "user_data": "eA=="}}),
+    )
+    .assert_fault(400, "badRequest");
+    assert_message(
+        &action(&server, DEMO, &uuid, "2.1", json!({"frobnicate": null})),
+        400,
+        "badRequest",
+        "There is no such action: frobnicate",
+    );
+    assert_message(
+        &action(
+            &server,
+            DEMO,
+            &uuid,
+            "2.1",
+            json!({"reboot": {"type": "NICE"}}),
+        ),
+        400,
+        "badRequest",
+        "Invalid input for field/attribute type. Value: NICE. 'NICE' is not one of ['HARD', \
+         'Hard', 'hard', 'SOFT', 'Soft', 'soft']",
+    );
+    // Other projects: 404, not 403.
+    action(&server, OTHER, &uuid, "2.1", json!({"pause": null})).assert_fault(404, "itemNotFound");
+}
+
+/// Every action against every settled vm_state: allowed ones answer 202/204 and set their
+/// task_state; refused ones answer Nova's exact 409.
+#[test]
+fn actions_are_allowed_or_refused_by_state() {
+    let server = Server::with(Options {
+        conf: "[fake_driver]\nbuild_time = 0.1\nreboot_time = 60\npower_time = 60\n\
+               pause_time = 60\nsuspend_time = 60\nresize_time = 60\nsnapshot_time = 60\n\
+               rebuild_time = 60\n",
+        ..Options::default()
+    });
+    seed_image(&server);
+    let uuid = boot(&server, "table");
+    let conn = db(&server);
+    let actions: [(&str, Value, &[&str], Option<&str>); 13] = [
+        (
+            "reboot",
+            json!({"reboot": {"type": "SOFT"}}),
+            &["active"],
+            Some("rebooting"),
+        ),
+        (
+            "reboot",
+            json!({"reboot": {"type": "HARD"}}),
+            &["active", "stopped", "paused", "suspended", "error"],
+            Some("rebooting_hard"),
+        ),
+        (
+            "stop",
+            json!({"os-stop": null}),
+            &["active", "error"],
+            Some("powering-off"),
+        ),
+        (
+            "start",
+            json!({"os-start": null}),
+            &["stopped"],
+            Some("powering-on"),
+        ),
+        (
+            "pause",
+            json!({"pause": null}),
+            &["active"],
+            Some("pausing"),
+        ),
+        (
+            "unpause",
+            json!({"unpause": null}),
+            &["paused"],
+            Some("unpausing"),
+        ),
+        (
+            "suspend",
+            json!({"suspend": null}),
+            &["active"],
+            Some("suspending"),
+        ),
+        (
+            "resume",
+            json!({"resume": null}),
+            &["suspended"],
+            Some("resuming"),
+        ),
+        (
+            "resize",
+            json!({"resize": {"flavorRef": "2"}}),
+            &["active", "stopped"],
+            Some("resize_prep"),
+        ),
+        (
+            "confirmResize",
+            json!({"confirmResize": null}),
+            &["resized"],
+            None,
+        ),
+        (
+            "revertResize",
+            json!({"revertResize": null}),
+            &["resized"],
+            Some("resize_reverting"),
+        ),
+        (
+            "createImage",
+            json!({"createImage": {"name": "i"}}),
+            &["active", "stopped", "paused", "suspended"],
+            Some("image_snapshot"),
+        ),
+        (
+            "rebuild",
+            json!({"rebuild": {"imageRef": IMAGE}}),
+            &["active", "stopped", "error"],
+            Some("rebuilding"),
+        ),
+    ];
+    let states = [
+        "active",
+        "stopped",
+        "paused",
+        "suspended",
+        "error",
+        "resized",
+    ];
+    let reset = |vm_state: &str| {
+        conn.execute(
+            "UPDATE instances SET vm_state = ?2, task_state = NULL, vcpus = 1, memory_mb = 512, \
+             instance_type_id = 1, old_flavor = CASE ?2 WHEN 'resized' THEN flavor END, \
+             new_flavor = NULL WHERE uuid = ?1",
+            [uuid.as_str(), vm_state],
+        )
+        .unwrap();
+    };
+    for vm_state in states {
+        for (name, body, allowed, task_state) in &actions {
+            reset(vm_state);
+            let resp = action(&server, DEMO, &uuid, "2.1", body.clone());
+            if allowed.contains(&vm_state) {
+                assert!(
+                    resp.status == 202 || resp.status == 204 || resp.status == 404,
+                    "{name} in {vm_state}: {}",
+                    resp.text()
+                );
+                let (_, task, _) = state(&server, &uuid);
+                assert_eq!(task.as_deref(), *task_state, "{name} in {vm_state}");
+            } else {
+                assert_message(
+                    &resp,
+                    409,
+                    "conflictingRequest",
+                    &format!("Cannot '{name}' instance {uuid} while it is in vm_state {vm_state}"),
+                );
+            }
+        }
+    }
+    // A task in progress refuses everything but a hard reboot from its allowed list.
+    reset("active");
+    conn.execute(
+        "UPDATE instances SET task_state = 'powering-off' WHERE uuid = ?1",
+        [&uuid],
+    )
+    .unwrap();
+    assert_message(
+        &action(&server, DEMO, &uuid, "2.1", json!({"pause": null})),
+        409,
+        "conflictingRequest",
+        &format!("Cannot 'pause' instance {uuid} while it is in task_state powering-off"),
+    );
+    // Locked servers refuse non-admins (the lock action is not served; set it directly).
+    reset("active");
+    conn.execute("UPDATE instances SET locked = 1 WHERE uuid = ?1", [&uuid])
+        .unwrap();
+    assert_message(
+        &action(&server, DEMO, &uuid, "2.1", json!({"pause": null})),
+        409,
+        "conflictingRequest",
+        &format!("Instance {uuid} is locked"),
+    );
+    assert_message(
+        &server.api("DELETE", &format!("/v2.1/servers/{uuid}"), DEMO, None, None),
+        409,
+        "conflictingRequest",
+        &format!("Instance {uuid} is locked"),
+    );
+    // createImage ignores the lock.
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.1",
+        json!({"createImage": {"name": "i"}}),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+}
+
+#[test]
+fn failed_builds_end_in_error_with_a_fault() {
+    let server = Server::with(Options {
+        conf: "[fake_driver]\nbuild_time = 0.2\nfail_build_names = ^doomed\n",
+        ..Options::default()
+    });
+    seed_image(&server);
+    let resp = create(&server, DEMO, "2.37", &create_body("doomed-1"));
+    assert_eq!(resp.status, 202);
+    let uuid = resp.json()["server"]["id"].as_str().unwrap().to_owned();
+    wait_for(&server, &uuid, "error", Duration::from_secs(5));
+    let (code, message): (i64, String) = db(&server)
+        .query_row(
+            "SELECT code, message FROM instance_faults WHERE instance_uuid = ?1",
+            [&uuid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(code, 500);
+    assert!(
+        message.starts_with(&format!("Build of instance {uuid} aborted")),
+        "{message}"
+    );
+    let fine = boot(&server, "fine");
+    assert_eq!(state(&server, &fine).0, "active");
+    // An errored server can be hard rebooted back to active.
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.1",
+        json!({"reboot": {"type": "HARD"}}),
+    );
+    resp.assert_fault(409, "conflictingRequest"); // never launched: launched_at None
+    assert!(resp.text().contains("launched_at None"), "{}", resp.text());
+}
