@@ -8,7 +8,7 @@ use std::{
     thread,
 };
 
-use common::{Options, Response, Server};
+use common::{assert_message, assert_shape, Options, Response, Server};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "admin:admin";
@@ -18,57 +18,6 @@ const DEMO: &str = "demo:demo";
 const SAMPLE_KEY: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDx8nkQv/zgGgB4rMYmIf+6A4l6Rr+o/6lHBQdW5aYd44bd8JttDCE/F/pNRr0lRE+PiqSPO8nDPHw0010JeMH9gYgnnFlyY3/OcJ02RhIPyyxYpv9FhY+2YiUkpwFOcLImyrxEsYXpD/0d3ac30bNH6Sw9JD9UZHYcpSxsIbECHw== Generated-by-Nova";
 const SAMPLE_FINGERPRINT: &str = "1e:2c:9b:56:79:4b:45:77:f9:ca:7a:98:2c:b0:d5:3c";
 
-fn fixture(name: &str) -> Value {
-    let path = common::repo_root()
-        .join("tests/fixtures/keypairs")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path:?}: {err}"));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "int",
-        Value::Number(_) => "float",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Same keys at every level and the same JSON type for every value.
-fn assert_shape(actual: &Value, sample: &Value, path: &str) {
-    assert_eq!(kind(actual), kind(sample), "{path}: {actual} vs {sample}");
-    match (actual, sample) {
-        (Value::Object(a), Value::Object(s)) => {
-            let mut ak: Vec<&String> = a.keys().collect();
-            let mut sk: Vec<&String> = s.keys().collect();
-            ak.sort();
-            sk.sort();
-            assert_eq!(ak, sk, "{path}: keys");
-            for (key, value) in s {
-                assert_shape(&a[key], value, &format!("{path}.{key}"));
-            }
-        }
-        (Value::Array(a), Value::Array(s)) => {
-            if let Some(first) = s.first() {
-                assert!(!a.is_empty(), "{path}: empty list");
-                for (i, item) in a.iter().enumerate() {
-                    assert_shape(item, first, &format!("{path}[{i}]"));
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn assert_message(resp: &Response, status: u16, key: &str, message: &str) {
-    resp.assert_fault(status, key);
-    assert_eq!(resp.json()[key]["message"], message, "{}", resp.text());
-}
-
 fn create(server: &Server, token: &str, version: &str, body: Value) -> Response {
     server.api(
         "POST",
@@ -77,6 +26,10 @@ fn create(server: &Server, token: &str, version: &str, body: Value) -> Response 
         Some(version),
         Some(&body),
     )
+}
+
+fn fixture(name: &str) -> Value {
+    common::fixture("keypairs", name)
 }
 
 per_driver!(create_and_import_match_the_samples, |driver| {

@@ -4,19 +4,14 @@
 
 mod common;
 
-use common::{Response, Server};
+use common::{assert_message, Server};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "admin:admin";
 const DEMO: &str = "demo:demo";
 
 fn fixture(dir: &str, name: &str) -> Value {
-    let path = common::repo_root()
-        .join("tests/fixtures")
-        .join(dir)
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path:?}: {err}"));
-    serde_json::from_str(&text).unwrap()
+    common::fixture(dir, name)
 }
 
 /// A quota-set sample with its `id` set to the project used.
@@ -26,11 +21,6 @@ fn quota_sample(version_dir: &str, name: &str, project: &str) -> Value {
         sample["quota_set"]["id"] = json!(project);
     }
     sample
-}
-
-fn assert_message(resp: &Response, status: u16, key: &str, message: &str) {
-    resp.assert_fault(status, key);
-    assert_eq!(resp.json()[key]["message"], message, "{}", resp.text());
 }
 
 /// (microversion, sample directory) for each version that changes quota sets.

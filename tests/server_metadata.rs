@@ -15,13 +15,6 @@ const DEMO: &str = "demo:6f70656e737461636b20342065766572";
 const EVE: &str = "eve:0be70be70be70be70be70be70be70be7";
 const ID: &str = "9168b536-cd40-4630-b43f-b259807c6e87";
 
-fn fixture(name: &str) -> Value {
-    let path = common::repo_root()
-        .join("tests/fixtures/server-metadata")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 fn db(server: &Server) -> Connection {
     let conn = Connection::open(server.dir.join("data").join("ringnova.sqlite")).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -42,6 +35,10 @@ fn insert(conn: &Connection, uuid: &str, project: &str) {
 
 fn path(suffix: &str) -> String {
     format!("/v2.1/{PROJECT}/servers/{ID}/metadata{suffix}")
+}
+
+fn fixture(name: &str) -> Value {
+    common::fixture("server-metadata", name)
 }
 
 per_driver!(samples_and_semantics, |driver| {

@@ -17,55 +17,6 @@ const DEMO: &str = "demo:6f70656e737461636b20342065766572";
 const OTHER_USER: &str = "eve:0be70be70be70be70be70be70be70be7";
 const IMAGE: &str = "70a599e0-31e7-49b7-b260-868f441e862b";
 
-fn fixture(name: &str) -> Value {
-    let path = common::repo_root()
-        .join("tests/fixtures/servers")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path:?}: {err}"));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "int",
-        Value::Number(_) => "float",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Same keys at every level and the same JSON type for every value. `null` in the sample
-/// also admits a string (Nova's samples show unset optional values as null).
-fn assert_shape(actual: &Value, sample: &Value, path: &str) {
-    if !(sample.is_null() && actual.is_string()) {
-        assert_eq!(kind(actual), kind(sample), "{path}: {actual} vs {sample}");
-    }
-    match (actual, sample) {
-        (Value::Object(a), Value::Object(s)) => {
-            let mut ak: Vec<&String> = a.keys().collect();
-            let mut sk: Vec<&String> = s.keys().collect();
-            ak.sort();
-            sk.sort();
-            assert_eq!(ak, sk, "{path}: keys");
-            for (key, value) in s {
-                assert_shape(&a[key], value, &format!("{path}.{key}"));
-            }
-        }
-        (Value::Array(a), Value::Array(s)) => {
-            if let Some(first) = s.first() {
-                assert!(!a.is_empty(), "{path}: empty list");
-                for (i, item) in a.iter().enumerate() {
-                    assert_shape(item, first, &format!("{path}[{i}]"));
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
 /// A sample with what this build never has: attached volumes (no volume service) and a
 /// root device name (not stored: always null).
 fn without_volumes(mut server: Value) -> Value {
@@ -176,6 +127,15 @@ fn sample_server(conn: &Connection) {
 fn host_id(project: &str, host: &str) -> String {
     let digest = Sha224::digest(format!("{project}{host}").as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn fixture(name: &str) -> Value {
+    common::fixture("servers", name)
+}
+
+/// Sample shapes, where a sample's `null` also admits a string.
+fn assert_shape(actual: &Value, sample: &Value, path: &str) {
+    common::assert_shape_with(actual, sample, path, true);
 }
 
 per_driver!(

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Options, Response, Server};
+use common::{assert_message, assert_shape, Options, Response, Server};
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{json, Value};
 
@@ -23,54 +23,7 @@ const IMAGE: &str = "70a599e0-31e7-49b7-b260-868f441e862b";
 const NETWORK: &str = "3cb9bc59-5699-4588-a4b1-b87f96708bc6";
 
 fn fixture(name: &str) -> Value {
-    let path = common::repo_root()
-        .join("tests/fixtures/servers/create")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path:?}: {err}"));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "int",
-        Value::Number(_) => "float",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Same keys at every level and the same JSON type for every value.
-fn assert_shape(actual: &Value, sample: &Value, path: &str) {
-    assert_eq!(kind(actual), kind(sample), "{path}: {actual} vs {sample}");
-    match (actual, sample) {
-        (Value::Object(a), Value::Object(s)) => {
-            let mut ak: Vec<&String> = a.keys().collect();
-            let mut sk: Vec<&String> = s.keys().collect();
-            ak.sort();
-            sk.sort();
-            assert_eq!(ak, sk, "{path}: keys");
-            for (key, value) in s {
-                assert_shape(&a[key], value, &format!("{path}.{key}"));
-            }
-        }
-        (Value::Array(a), Value::Array(s)) => {
-            if let Some(first) = s.first() {
-                assert!(!a.is_empty(), "{path}: empty list");
-                for (i, item) in a.iter().enumerate() {
-                    assert_shape(item, first, &format!("{path}[{i}]"));
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn assert_message(resp: &Response, status: u16, key: &str, message: &str) {
-    resp.assert_fault(status, key);
-    assert_eq!(resp.json()[key]["message"], message, "{}", resp.text());
+    common::fixture("servers/create", name)
 }
 
 fn db(server: &Server) -> Connection {

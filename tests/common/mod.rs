@@ -405,3 +405,75 @@ pub fn write_in_pieces(stream: &mut TcpStream, data: &[u8], step: usize) {
 pub fn path_exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// A JSON fixture: `tests/fixtures/<dir>/<name>`.
+pub fn fixture(dir: &str, name: &str) -> serde_json::Value {
+    let path = repo_root().join("tests/fixtures").join(dir).join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path:?}: {err}"));
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{path:?}: {err}"))
+}
+
+/// The JSON type of a value, telling integers from floats.
+pub fn json_kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "int",
+        Value::Number(_) => "float",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A body against an api sample: the same keys at every level and the same JSON type for
+/// every value (every item of a list against the sample's first item).
+pub fn assert_shape(actual: &serde_json::Value, sample: &serde_json::Value, path: &str) {
+    assert_shape_with(actual, sample, path, false);
+}
+
+/// [`assert_shape`], where `null_admits_string` lets a sample's `null` (Nova's samples show
+/// unset optional values as null) stand for a string too.
+pub fn assert_shape_with(
+    actual: &serde_json::Value,
+    sample: &serde_json::Value,
+    path: &str,
+    null_admits_string: bool,
+) {
+    use serde_json::Value;
+    if !(null_admits_string && sample.is_null() && actual.is_string()) {
+        assert_eq!(
+            json_kind(actual),
+            json_kind(sample),
+            "{path}: {actual} vs {sample}"
+        );
+    }
+    match (actual, sample) {
+        (Value::Object(a), Value::Object(s)) => {
+            let mut ak: Vec<&String> = a.keys().collect();
+            let mut sk: Vec<&String> = s.keys().collect();
+            ak.sort();
+            sk.sort();
+            assert_eq!(ak, sk, "{path}: keys");
+            for (key, value) in s {
+                assert_shape_with(&a[key], value, &format!("{path}.{key}"), null_admits_string);
+            }
+        }
+        (Value::Array(a), Value::Array(s)) => {
+            if let Some(first) = s.first() {
+                assert!(!a.is_empty(), "{path}: empty list");
+                for (i, item) in a.iter().enumerate() {
+                    assert_shape_with(item, first, &format!("{path}[{i}]"), null_admits_string);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A Nova fault with this status, key and exact message.
+pub fn assert_message(resp: &Response, status: u16, key: &str, message: &str) {
+    resp.assert_fault(status, key);
+    assert_eq!(resp.json()[key]["message"], message, "{}", resp.text());
+}
