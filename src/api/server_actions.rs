@@ -389,131 +389,68 @@ fn reboot<'a>(
     )
 }
 
-fn start<'a>(
-    _req: &Request<'a>,
-    ctx: &mut RequestContext<'a>,
-    params: &Params<'_, 'a>,
-    _argument: &BorrowedValue<'a>,
-    resp: &mut Response,
-) -> Result<(), ApiError> {
-    simple(
-        ctx,
-        params,
-        resp,
-        &Simple {
-            policy: "os_compute_api:servers:start",
-            guard: &START,
-            kind: TaskKind::Start,
-            task_state: "powering-on",
-            needs_host: true,
-        },
-    )
+/// An action handler that only runs a [`Simple`] action.
+macro_rules! simple_action {
+    ($(#[$doc:meta])* $name:ident, $policy:literal, $guard:expr, $kind:expr, $task_state:literal, $needs_host:literal) => {
+        $(#[$doc])*
+        fn $name<'a>(
+            _req: &Request<'a>,
+            ctx: &mut RequestContext<'a>,
+            params: &Params<'_, 'a>,
+            _argument: &BorrowedValue<'a>,
+            resp: &mut Response,
+        ) -> Result<(), ApiError> {
+            const ACTION: Simple = Simple {
+                policy: $policy,
+                guard: $guard,
+                kind: $kind,
+                task_state: $task_state,
+                needs_host: $needs_host,
+            };
+            simple(ctx, params, resp, &ACTION)
+        }
+    };
 }
 
-fn stop<'a>(
-    _req: &Request<'a>,
-    ctx: &mut RequestContext<'a>,
-    params: &Params<'_, 'a>,
-    _argument: &BorrowedValue<'a>,
-    resp: &mut Response,
-) -> Result<(), ApiError> {
-    simple(
-        ctx,
-        params,
-        resp,
-        &Simple {
-            policy: "os_compute_api:servers:stop",
-            guard: &STOP,
-            kind: TaskKind::Stop,
-            task_state: "powering-off",
-            needs_host: true,
-        },
-    )
-}
-
-fn pause<'a>(
-    _req: &Request<'a>,
-    ctx: &mut RequestContext<'a>,
-    params: &Params<'_, 'a>,
-    _argument: &BorrowedValue<'a>,
-    resp: &mut Response,
-) -> Result<(), ApiError> {
-    simple(
-        ctx,
-        params,
-        resp,
-        &Simple {
-            policy: "os_compute_api:os-pause-server:pause",
-            guard: &PAUSE,
-            kind: TaskKind::Pause,
-            task_state: "pausing",
-            needs_host: false,
-        },
-    )
-}
-
-fn unpause<'a>(
-    _req: &Request<'a>,
-    ctx: &mut RequestContext<'a>,
-    params: &Params<'_, 'a>,
-    _argument: &BorrowedValue<'a>,
-    resp: &mut Response,
-) -> Result<(), ApiError> {
-    simple(
-        ctx,
-        params,
-        resp,
-        &Simple {
-            policy: "os_compute_api:os-pause-server:unpause",
-            guard: &UNPAUSE,
-            kind: TaskKind::Unpause,
-            task_state: "unpausing",
-            needs_host: false,
-        },
-    )
-}
-
-fn suspend<'a>(
-    _req: &Request<'a>,
-    ctx: &mut RequestContext<'a>,
-    params: &Params<'_, 'a>,
-    _argument: &BorrowedValue<'a>,
-    resp: &mut Response,
-) -> Result<(), ApiError> {
-    simple(
-        ctx,
-        params,
-        resp,
-        &Simple {
-            policy: "os_compute_api:os-suspend-server:suspend",
-            guard: &SUSPEND,
-            kind: TaskKind::Suspend,
-            task_state: "suspending",
-            needs_host: false,
-        },
-    )
-}
-
-fn resume<'a>(
-    _req: &Request<'a>,
-    ctx: &mut RequestContext<'a>,
-    params: &Params<'_, 'a>,
-    _argument: &BorrowedValue<'a>,
-    resp: &mut Response,
-) -> Result<(), ApiError> {
-    simple(
-        ctx,
-        params,
-        resp,
-        &Simple {
-            policy: "os_compute_api:os-suspend-server:resume",
-            guard: &RESUME,
-            kind: TaskKind::Resume,
-            task_state: "resuming",
-            needs_host: false,
-        },
-    )
-}
+simple_action!(
+    /// `os-start`.
+    start, "os_compute_api:servers:start", &START, TaskKind::Start, "powering-on", true
+);
+simple_action!(
+    /// `os-stop`.
+    stop, "os_compute_api:servers:stop", &STOP, TaskKind::Stop, "powering-off", true
+);
+simple_action!(
+    /// `pause`.
+    pause, "os_compute_api:os-pause-server:pause", &PAUSE, TaskKind::Pause, "pausing", false
+);
+simple_action!(
+    /// `unpause`.
+    unpause,
+    "os_compute_api:os-pause-server:unpause",
+    &UNPAUSE,
+    TaskKind::Unpause,
+    "unpausing",
+    false
+);
+simple_action!(
+    /// `suspend`.
+    suspend,
+    "os_compute_api:os-suspend-server:suspend",
+    &SUSPEND,
+    TaskKind::Suspend,
+    "suspending",
+    false
+);
+simple_action!(
+    /// `resume`.
+    resume,
+    "os_compute_api:os-suspend-server:resume",
+    &RESUME,
+    TaskKind::Resume,
+    "resuming",
+    false
+);
 
 /// `resize`: to another flavor; the cores/RAM increase is checked against the quota in the
 /// same transaction, and the counted resources become the larger of the two flavors' until
