@@ -6,19 +6,29 @@
 //! garbage token, a_member's token with one signature character changed, a_member's token
 //! re-scoped to project B by editing its text, and a correctly signed a_admin token that
 //! expired an hour ago. Project A owns the objects the routes need: a private flavor shared
-//! with A (with extra specs), a key pair of a_member and quota overrides.
+//! with A (with extra specs), a key pair of a_member, quota overrides, ACTIVE servers of
+//! a_member (one with metadata) and a snapshot image of one of them.
 //!
 //! [`matrix`] is the data: one row per request (route, method, path, microversion, body) with
 //! the status Nova's default policies give each user; every unauthenticated caller gets
 //! keystonemiddleware's 401 on every row. Each row runs with and without the `/{project_id}`
 //! segment (the caller's own project) and, for each user, with the other project's id in the
-//! URL (Nova's 400). A row that mutates works on an object its fixture recreates before every
-//! cell, so no cell sees another's side effects. `every_route_has_a_row` fails when a route
-//! of `ringnova::api::routes()` has no row, so new routes (servers) must add theirs.
+//! URL (Nova's 400). A row that mutates works on an object its fixture makes again before
+//! every cell that follows a cell whose request went through (a refused request changes
+//! nothing, which is checked for servers), so no cell sees another's side effects.
+//! `every_route_has_a_row` fails when a route of `ringnova::api::routes()` has no row.
+//!
+//! The fake driver takes no time and quotas on instances, cores and RAM are unlimited, so a
+//! fixture server is ACTIVE within milliseconds and the quota rows use `server_groups`.
 
 mod common;
 
-use std::{cell::Cell, collections::BTreeSet, io::Write as _};
+use std::{
+    cell::Cell,
+    collections::BTreeSet,
+    io::Write as _,
+    time::{Duration, Instant},
+};
 
 use common::{Options, Response, Server};
 use ringnova::{
@@ -83,13 +93,21 @@ enum Fixture {
     Flavor,
     /// A new key pair of a_member.
     Keypair,
-    /// Project A's quota override `instances = 7`, stored again.
+    /// Project A's quota override `server_groups = 7`, stored again.
     Quota,
+    /// A new ACTIVE server of project A, made by a_member (its id).
+    Server,
+    /// The metadata of project A's metadata server set back to `k1 = v1` (the server's id).
+    MetaItem,
+    /// A new public image without an owner in the catalogue (its id).
+    Image,
 }
 
 /// One request of the matrix. Placeholders in `path` and `body`: `{private}`, `{public}` (the
 /// shared flavors), `{fresh}` (the fixture's object), `{unique}` (new in every cell),
-/// `{project_a}`, `{project_b}`, `{a_member}` (user id), `{public_key}`.
+/// `{project_a}`, `{project_b}`, `{a_member}` (user id), `{public_key}`, `{server}` (project
+/// A's ACTIVE server, never changed), `{image}` (the seeded sample image), `{snapshot}` (an
+/// image made by createImage of `{server}`).
 #[derive(Debug, Clone)]
 struct Row {
     method: Method,
@@ -101,6 +119,8 @@ struct Row {
     fixture: Fixture,
     /// The policy rule named by this row's 403s.
     rule: Option<&'static str>,
+    /// The exact message of this row's 403s that name no policy rule.
+    denied: Option<&'static str>,
     /// The exact message of this row's 404s, if checked.
     missing: Option<&'static str>,
     /// Statuses of a_admin, a_member, a_reader, b_member.
@@ -116,6 +136,7 @@ fn row(method: Method, route: &'static str, path: &'static str) -> Row {
         body: None,
         fixture: Fixture::None,
         rule: None,
+        denied: None,
         missing: None,
         expect: [0; 4],
     }
@@ -136,6 +157,10 @@ impl Row {
     }
     fn rule(mut self, rule: &'static str) -> Row {
         self.rule = Some(rule);
+        self
+    }
+    fn denied(mut self, message: &'static str) -> Row {
+        self.denied = Some(message);
         self
     }
     fn missing(mut self, message: &'static str) -> Row {
@@ -166,6 +191,30 @@ const QUOTA_SHOW: &str = "os_compute_api:os-quota-sets:show";
 const QUOTA_DETAIL: &str = "os_compute_api:os-quota-sets:detail";
 const QUOTA_UPDATE: &str = "os_compute_api:os-quota-sets:update";
 const QUOTA_DELETE: &str = "os_compute_api:os-quota-sets:delete";
+const SERVERS_INDEX_ALL: &str = "os_compute_api:servers:index:get_all_tenants";
+const SERVERS_DETAIL_ALL: &str = "os_compute_api:servers:detail:get_all_tenants";
+const SERVERS_CREATE: &str = "os_compute_api:servers:create";
+const SERVERS_UPDATE: &str = "os_compute_api:servers:update";
+const SERVERS_DELETE: &str = "os_compute_api:servers:delete";
+const SERVERS_REBOOT: &str = "os_compute_api:servers:reboot";
+const SERVERS_START: &str = "os_compute_api:servers:start";
+const SERVERS_STOP: &str = "os_compute_api:servers:stop";
+const SERVERS_PAUSE: &str = "os_compute_api:os-pause-server:pause";
+const SERVERS_UNPAUSE: &str = "os_compute_api:os-pause-server:unpause";
+const SERVERS_SUSPEND: &str = "os_compute_api:os-suspend-server:suspend";
+const SERVERS_RESUME: &str = "os_compute_api:os-suspend-server:resume";
+const SERVERS_RESIZE: &str = "os_compute_api:servers:resize";
+const SERVERS_CONFIRM_RESIZE: &str = "os_compute_api:servers:confirm_resize";
+const SERVERS_REVERT_RESIZE: &str = "os_compute_api:servers:revert_resize";
+const SERVERS_CREATE_IMAGE: &str = "os_compute_api:servers:create_image";
+const SERVERS_REBUILD: &str = "os_compute_api:servers:rebuild";
+const METADATA_CREATE: &str = "os_compute_api:server-metadata:create";
+const METADATA_UPDATE_ALL: &str = "os_compute_api:server-metadata:update_all";
+const METADATA_UPDATE: &str = "os_compute_api:server-metadata:update";
+const METADATA_DELETE: &str = "os_compute_api:server-metadata:delete";
+
+/// The sample image seeded at start-up.
+const IMAGE: &str = "70a599e0-31e7-49b7-b260-868f441e862b";
 
 /// The matrix. Columns: a_admin, a_member, a_reader, b_member.
 fn matrix() -> Vec<Row> {
@@ -175,9 +224,14 @@ fn matrix() -> Vec<Row> {
     const NEW_KEYPAIR: &str =
         r#"{"keypair": {"name": "iso-{unique}", "public_key": "{public_key}"}}"#;
     const NEW_KEYPAIR_FOR_A_MEMBER: &str = r#"{"keypair": {"name": "iso-{unique}", "public_key": "{public_key}", "user_id": "{a_member}"}}"#;
-    const QUOTA: &str = r#"{"quota_set": {"instances": 7}}"#;
-    const ANOTHER_QUOTA: &str = r#"{"quota_set": {"instances": 9}}"#;
+    const QUOTA: &str = r#"{"quota_set": {"server_groups": 7}}"#;
+    const ANOTHER_QUOTA: &str = r#"{"quota_set": {"server_groups": 9}}"#;
     const PRIVATE_MISSING: &str = "Flavor {private} could not be found.";
+    const SERVER_MISSING: &str = "Instance {server} could not be found.";
+    const IMAGE_MISSING: &str = "Image not found.";
+    const NEW_SERVER: &str =
+        r#"{"server": {"name": "iso-new-{unique}", "imageRef": "{image}", "flavorRef": "1"}}"#;
+    const NEW_SERVER_AUTO_NETWORK: &str = r#"{"server": {"name": "iso-new-{unique}", "imageRef": "{image}", "flavorRef": "1", "networks": "auto"}}"#;
     vec![
         // Versions: no policy.
         row(GET, "/versions/{id}", "/versions/v2.1").expect([200; 4]),
@@ -421,8 +475,175 @@ fn matrix() -> Vec<Row> {
         row(DELETE, "/os-quota-sets/{id}", "/os-quota-sets/{project_b}")
             .rule(QUOTA_DELETE)
             .expect([202, 403, 403, 403]),
+        // Servers: a project's readers read its servers, members and admins change them;
+        // another project's server does not exist for the caller (404 before any policy).
+        // Lists show the caller's project only; all projects' is admin only.
+        row(GET, "/servers", "/servers").expect([200; 4]),
+        row(GET, "/servers", "/servers?all_tenants=1")
+            .rule(SERVERS_INDEX_ALL)
+            .expect([200, 403, 403, 403]),
+        row(GET, "/servers/detail", "/servers/detail").expect([200; 4]),
+        row(GET, "/servers/detail", "/servers/detail?all_tenants=1")
+            .rule(SERVERS_DETAIL_ALL)
+            .expect([200, 403, 403, 403]),
+        row(GET, "/servers/{id}", "/servers/{server}")
+            .missing(SERVER_MISSING)
+            .expect([200, 200, 200, 404]),
+        row(GET, "/servers/{id}", "/servers/{server}")
+            .at("2.47")
+            .missing(SERVER_MISSING)
+            .expect([200, 200, 200, 404]),
+        // Creating is for members in their own project: b_member's server is project B's.
+        row(POST, "/servers", "/servers")
+            .body(NEW_SERVER)
+            .rule(SERVERS_CREATE)
+            .expect([202, 202, 403, 202]),
+        row(POST, "/servers", "/servers")
+            .at("2.37")
+            .body(NEW_SERVER_AUTO_NETWORK)
+            .rule(SERVERS_CREATE)
+            .expect([202, 202, 403, 202]),
+        row(PUT, "/servers/{id}", "/servers/{fresh}")
+            .body(r#"{"server": {"name": "renamed-{unique}"}}"#)
+            .fixture(Fixture::Server)
+            .rule(SERVERS_UPDATE)
+            .missing(FRESH_SERVER_MISSING)
+            .expect([200, 200, 403, 404]),
+        row(DELETE, "/servers/{id}", "/servers/{fresh}")
+            .fixture(Fixture::Server)
+            .rule(SERVERS_DELETE)
+            .missing(FRESH_SERVER_MISSING)
+            .expect([204, 204, 403, 404]),
+        // Actions on an ACTIVE server: those it allows are accepted, the others are 409 for
+        // whoever may ask (the policy comes before the state).
+        server_action(r#"{"reboot": {"type": "SOFT"}}"#, SERVERS_REBOOT, 202),
+        server_action(r#"{"reboot": {"type": "HARD"}}"#, SERVERS_REBOOT, 202),
+        server_action(r#"{"os-start": null}"#, SERVERS_START, 409),
+        server_action(r#"{"os-stop": null}"#, SERVERS_STOP, 202),
+        server_action(r#"{"pause": null}"#, SERVERS_PAUSE, 202),
+        server_action(r#"{"unpause": null}"#, SERVERS_UNPAUSE, 409),
+        server_action(r#"{"suspend": null}"#, SERVERS_SUSPEND, 202),
+        server_action(r#"{"resume": null}"#, SERVERS_RESUME, 409),
+        server_action(r#"{"resize": {"flavorRef": "2"}}"#, SERVERS_RESIZE, 202),
+        server_action(r#"{"confirmResize": null}"#, SERVERS_CONFIRM_RESIZE, 409),
+        server_action(r#"{"revertResize": null}"#, SERVERS_REVERT_RESIZE, 409),
+        server_action(
+            r#"{"createImage": {"name": "iso-snap-{unique}"}}"#,
+            SERVERS_CREATE_IMAGE,
+            202,
+        ),
+        server_action(
+            r#"{"createImage": {"name": "iso-snap-{unique}"}}"#,
+            SERVERS_CREATE_IMAGE,
+            202,
+        )
+        .at("2.45"),
+        server_action(
+            r#"{"rebuild": {"imageRef": "{image}"}}"#,
+            SERVERS_REBUILD,
+            202,
+        ),
+        row(POST, "/servers/{id}/action", "/servers/{server}/action")
+            .body(r#"{"lockTheServer": null}"#)
+            .expect([400; 4]),
+        // Server metadata: readers read, members write.
+        row(
+            GET,
+            "/servers/{server_id}/metadata",
+            "/servers/{server}/metadata",
+        )
+        .missing(SERVER_MISSING)
+        .expect([200, 200, 200, 404]),
+        row(
+            GET,
+            "/servers/{server_id}/metadata/{id}",
+            "/servers/{server}/metadata/k1",
+        )
+        .missing(SERVER_MISSING)
+        .expect([200, 200, 200, 404]),
+        row(
+            POST,
+            "/servers/{server_id}/metadata",
+            "/servers/{fresh}/metadata",
+        )
+        .body(r#"{"metadata": {"k2": "v2"}}"#)
+        .fixture(Fixture::MetaItem)
+        .rule(METADATA_CREATE)
+        .missing(FRESH_SERVER_MISSING)
+        .expect([200, 200, 403, 404]),
+        row(
+            PUT,
+            "/servers/{server_id}/metadata",
+            "/servers/{fresh}/metadata",
+        )
+        .body(r#"{"metadata": {"k3": "v3"}}"#)
+        .fixture(Fixture::MetaItem)
+        .rule(METADATA_UPDATE_ALL)
+        .missing(FRESH_SERVER_MISSING)
+        .expect([200, 200, 403, 404]),
+        row(
+            PUT,
+            "/servers/{server_id}/metadata/{id}",
+            "/servers/{fresh}/metadata/k1",
+        )
+        .body(r#"{"meta": {"k1": "v9"}}"#)
+        .fixture(Fixture::MetaItem)
+        .rule(METADATA_UPDATE)
+        .missing(FRESH_SERVER_MISSING)
+        .expect([200, 200, 403, 404]),
+        row(
+            DELETE,
+            "/servers/{server_id}/metadata/{id}",
+            "/servers/{fresh}/metadata/k1",
+        )
+        .fixture(Fixture::MetaItem)
+        .rule(METADATA_DELETE)
+        .missing(FRESH_SERVER_MISSING)
+        .expect([204, 204, 403, 404]),
+        // The images proxy: no policy, gone from 2.36. The catalogue's public images are
+        // everyone's to read; a snapshot is its server's project's; deleting is for admins.
+        row(GET, "/images", "/images").expect([200; 4]),
+        row(GET, "/images", "/images").at("2.35").expect([200; 4]),
+        row(GET, "/images", "/images").at("2.36").expect([404; 4]),
+        row(GET, "/images/detail", "/images/detail").expect([200; 4]),
+        row(GET, "/images/detail", "/images/detail")
+            .at("2.36")
+            .expect([404; 4]),
+        row(GET, "/images/{id}", "/images/{image}").expect([200; 4]),
+        row(GET, "/images/{id}", "/images/{image}")
+            .at("2.36")
+            .expect([404; 4]),
+        row(GET, "/images/{id}", "/images/{snapshot}")
+            .missing(IMAGE_MISSING)
+            .expect([200, 200, 200, 404]),
+        row(DELETE, "/images/{id}", "/images/{fresh}")
+            .fixture(Fixture::Image)
+            .denied("You are not allowed to delete the image.")
+            .expect([204, 403, 403, 403]),
+        row(DELETE, "/images/{id}", "/images/{fresh}")
+            .at("2.36")
+            .fixture(Fixture::Image)
+            .expect([404; 4]),
     ]
 }
+
+/// An action on a fresh ACTIVE server of a_member: `allowed` for a_admin and a_member, 403
+/// for a_reader, 404 for b_member.
+fn server_action(body: &'static str, rule: &'static str, allowed: u16) -> Row {
+    row(
+        Method::Post,
+        "/servers/{id}/action",
+        "/servers/{fresh}/action",
+    )
+    .body(body)
+    .fixture(Fixture::Server)
+    .rule(rule)
+    .missing(FRESH_SERVER_MISSING)
+    .expect([allowed, allowed, 403, 404])
+}
+
+/// The 404 message for the fixture's server.
+const FRESH_SERVER_MISSING: &str = "Instance {fresh} could not be found.";
 
 /// Whether `path` (query dropped) has the shape of the route template `route`.
 fn matches_template(route: &str, path: &str) -> bool {
@@ -466,7 +687,10 @@ fn every_route_has_a_row() {
         );
         assert!(row.expect.iter().all(|s| (200..600).contains(s)), "{row:?}");
         if row.expect.contains(&403) {
-            assert!(row.rule.is_some(), "a 403 without its rule: {row:?}");
+            assert!(
+                row.rule.is_some() != row.denied.is_some(),
+                "a 403 without its rule or message: {row:?}"
+            );
         }
     }
 }
@@ -480,6 +704,12 @@ struct World {
     a_member: String,
     private: String,
     public: String,
+    /// Project A's ACTIVE server with metadata `k1 = v1`, never changed.
+    active_server: String,
+    /// Project A's ACTIVE server whose metadata the metadata rows change.
+    meta_server: String,
+    /// An image made by createImage of `server`.
+    snapshot: String,
     counter: Cell<u32>,
 }
 
@@ -572,9 +802,13 @@ impl World {
         let file = dir.join("bootstrap.ini");
         std::fs::write(&file, BOOTSTRAP).unwrap();
         let conf = format!(
-            // Fixtures make many key pairs for a_member: no key pair quota in the way.
+            // Fixtures make many key pairs and servers for a_member: no quota in the way,
+            // and servers that build (and change state) at once.
             "[api]\nauth_strategy = token\n[identity]\nbootstrap_file = {}\n\
-             [quota]\nkey_pairs = -1\n",
+             [quota]\nkey_pairs = -1\ninstances = -1\ncores = -1\nram = -1\n\
+             [fake_driver]\nbuild_time = 0\nreboot_time = 0\npower_time = 0\npause_time = 0\n\
+             suspend_time = 0\nresize_time = 0\nsnapshot_time = 0\nrebuild_time = 0\n\
+             delete_time = 0\n",
             file.display()
         );
         let server = Server::with(Options {
@@ -629,6 +863,9 @@ impl World {
             a_member: a_member_id,
             private: String::new(),
             public: String::new(),
+            active_server: String::new(),
+            meta_server: String::new(),
+            snapshot: String::new(),
             counter: Cell::new(0),
         };
         world.create_shared_objects();
@@ -709,6 +946,51 @@ impl World {
             201,
         );
         self.recreate(Fixture::Quota);
+        self.active_server = self.new_server();
+        self.meta_server = self.new_server();
+        let snapshot = self.must(
+            Who::AMember,
+            "POST",
+            &format!("/servers/{}/action", self.active_server),
+            r#"{"createImage": {"name": "iso-snapshot"}}"#,
+            202,
+        );
+        let location = snapshot.header("location").unwrap();
+        self.snapshot = location.rsplit('/').next().unwrap().to_owned();
+        self.wait_active(&self.active_server);
+    }
+
+    /// A new server of project A made by a_member, with metadata `k1 = v1`, once ACTIVE;
+    /// returns its id.
+    fn new_server(&self) -> String {
+        let body = json!({"server": {"name": format!("iso-server-{}", self.unique()),
+            "imageRef": IMAGE, "flavorRef": "1", "metadata": {"k1": "v1"}}});
+        let resp = self.must(Who::AMember, "POST", "/servers", &body.to_string(), 202);
+        let id = resp.json()["server"]["id"].as_str().unwrap().to_owned();
+        self.wait_active(&id);
+        id
+    }
+
+    /// `(status, task_state)` of a server, as a_admin sees it.
+    fn server_state(&self, id: &str) -> (String, Value) {
+        let resp = self.call(Who::AAdmin, "GET", &format!("/servers/{id}"), "2.1", None);
+        assert_eq!(resp.status, 200, "{id}: {}", resp.text());
+        let body = resp.json();
+        let status = body["server"]["status"].as_str().unwrap().to_owned();
+        (status, body["server"]["OS-EXT-STS:task_state"].clone())
+    }
+
+    /// Polls until the server is ACTIVE without a task.
+    fn wait_active(&self, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, task) = self.server_state(id);
+            if status == "ACTIVE" && task.is_null() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{id}: still {status} {task}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// A private flavor shared with project A, with extra spec `k1 = v1`; returns its id.
@@ -743,12 +1025,47 @@ impl World {
                     Who::AAdmin,
                     "PUT",
                     &path,
-                    r#"{"quota_set": {"instances": 7}}"#,
+                    r#"{"quota_set": {"server_groups": 7}}"#,
                     200,
                 );
                 String::new()
             }
+            Fixture::Server => self.new_server(),
+            Fixture::MetaItem => {
+                let path = format!("/servers/{}/metadata", self.meta_server);
+                let body = r#"{"metadata": {"k1": "v1"}}"#;
+                self.must(Who::AMember, "PUT", &path, body, 200);
+                self.meta_server.clone()
+            }
+            Fixture::Image => {
+                let n: u64 = self.unique().parse().unwrap();
+                let id = format!("15060000-0000-4000-8000-{n:012}");
+                let db = rusqlite::Connection::open(
+                    self.server.dir.join("data").join("ringnova.sqlite"),
+                )
+                .unwrap();
+                db.busy_timeout(Duration::from_secs(5)).unwrap();
+                db.execute(
+                    "INSERT INTO images (id, name, status, created_at, updated_at) VALUES \
+                     (?1, 'iso-image', 'active', '2024-01-01T00:00:00.000000', \
+                     '2024-01-01T00:00:00.000000')",
+                    [&id],
+                )
+                .unwrap();
+                id
+            }
         }
+    }
+
+    /// Whether a fixture made before is still as it was made: a refused request must not
+    /// have changed it.
+    fn unchanged(&self, fixture: Fixture, fresh: &str) -> Option<String> {
+        if fixture != Fixture::Server {
+            return None;
+        }
+        let (status, task) = self.server_state(fresh);
+        (status != "ACTIVE" || !task.is_null())
+            .then(|| format!("a refused request left server {fresh} {status} {task}"))
     }
 
     fn fill(&self, text: &str, fresh: &str, unique: &str) -> String {
@@ -760,19 +1077,29 @@ impl World {
             .replace("{project_b}", &self.project_b)
             .replace("{a_member}", &self.a_member)
             .replace("{public_key}", PUBLIC_KEY)
+            .replace("{server}", &self.active_server)
+            .replace("{snapshot}", &self.snapshot)
+            .replace("{image}", IMAGE)
     }
 
-    /// Runs one cell: `row` as `who`, with `project` as the URL's project segment (if any);
-    /// returns a description of what went wrong.
-    fn cell(&self, row: &Row, who: Who, project: Option<&str>, expected: u16) -> Option<String> {
-        let fresh = self.recreate(row.fixture);
+    /// Runs one cell: `row` as `who`, with `project` as the URL's project segment (if any),
+    /// on the fixture's object `fresh`; returns the status and a description of what went
+    /// wrong.
+    fn cell(
+        &self,
+        row: &Row,
+        who: Who,
+        project: Option<&str>,
+        expected: u16,
+        fresh: &str,
+    ) -> (u16, Option<String>) {
         let unique = self.unique();
-        let path = self.fill(row.path, &fresh, &unique);
+        let path = self.fill(row.path, fresh, &unique);
         let path = match project {
             Some(project) => format!("/{project}{path}"),
             None => path,
         };
-        let body = row.body.map(|b| self.fill(b, &fresh, &unique));
+        let body = row.body.map(|b| self.fill(b, fresh, &unique));
         let resp = self.call(
             who,
             row.method.as_str(),
@@ -788,10 +1115,10 @@ impl World {
             resp.text()
         );
         if resp.status != expected {
-            return Some(format!("expected {expected}: {label}"));
+            return (resp.status, Some(format!("expected {expected}: {label}")));
         }
-        let problem = self.check_body(row, who, project, &fresh, &resp);
-        problem.map(|p| format!("{p}: {label}"))
+        let problem = self.check_body(row, who, project, fresh, &resp);
+        (resp.status, problem.map(|p| format!("{p}: {label}")))
     }
 
     /// The error bodies: keystonemiddleware's 401, Nova's faults with their messages.
@@ -853,7 +1180,8 @@ impl World {
             403 => fault(
                 "forbidden",
                 row.rule
-                    .map(|rule| format!("Policy doesn't allow {rule} to be performed.")),
+                    .map(|rule| format!("Policy doesn't allow {rule} to be performed."))
+                    .or(row.denied.map(str::to_owned)),
             ),
             404 => fault("itemNotFound", row.missing.map(|m| self.fill(m, fresh, ""))),
             409 => fault("conflictingRequest", None),
@@ -869,12 +1197,12 @@ fn run_matrix(driver: &str) -> usize {
     let mut failures = Vec::new();
     let mut cells = 0;
     for row in &rows {
+        let mut cells_of_row = Vec::new();
         for (column, &who) in USERS.iter().chain(&UNAUTHENTICATED).enumerate() {
             let expected = row.expect.get(column).copied().unwrap_or(401);
             let own = world.own_project(who).to_owned();
-            for project in [None, Some(own.as_str())] {
-                failures.extend(world.cell(row, who, project, expected));
-                cells += 1;
+            for project in [None, Some(own)] {
+                cells_of_row.push((who, project, expected));
             }
         }
         // Another project's id in the URL: Nova's 400 for every user on every route.
@@ -884,7 +1212,26 @@ fn run_matrix(driver: &str) -> usize {
             } else {
                 &world.project_b
             };
-            failures.extend(world.cell(row, who, Some(other), 400));
+            cells_of_row.push((who, Some(other.clone()), 400));
+        }
+        // The fixture's object, made again after a cell whose request went through.
+        let mut fresh: Option<String> = None;
+        for (who, project, expected) in cells_of_row {
+            let object = match fresh.take() {
+                Some(object) => match world.unchanged(row.fixture, &object) {
+                    None => object,
+                    Some(problem) => {
+                        failures.push(problem);
+                        world.recreate(row.fixture)
+                    }
+                },
+                None => world.recreate(row.fixture),
+            };
+            let (status, problem) = world.cell(row, who, project.as_deref(), expected, &object);
+            failures.extend(problem);
+            if status >= 400 {
+                fresh = Some(object);
+            }
             cells += 1;
         }
     }
@@ -942,11 +1289,11 @@ fn check_shared_objects(world: &World) {
         &format!("/os-quota-sets/{}", world.project_a),
         "2.1",
     );
-    assert_eq!(quota["quota_set"]["instances"], 7);
+    assert_eq!(quota["quota_set"]["server_groups"], 7);
     let limits = get(Who::AMember, "/limits", "2.1");
-    assert_eq!(limits["limits"]["absolute"]["maxTotalInstances"], 7);
+    assert_eq!(limits["limits"]["absolute"]["maxServerGroups"], 7);
     let limits = get(Who::BMember, "/limits", "2.1");
-    assert_eq!(limits["limits"]["absolute"]["maxTotalInstances"], 10);
+    assert_eq!(limits["limits"]["absolute"]["maxServerGroups"], 10);
     let names = |who: Who| -> Vec<String> {
         get(who, "/os-keypairs", "2.1")["keypairs"]
             .as_array()
@@ -959,6 +1306,65 @@ fn check_shared_objects(world: &World) {
     for who in [Who::AAdmin, Who::AReader, Who::BMember] {
         assert!(!names(who).contains(&"kp-a".to_owned()), "{who:?}");
     }
+    // Servers: project A's are A's alone, whatever filter project B's member sends.
+    let servers = |who: Who, path: &str| -> Vec<(String, String)> {
+        get(who, path, "2.1")["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let project = s["tenant_id"].as_str().unwrap_or_default().to_owned();
+                (s["id"].as_str().unwrap().to_owned(), project)
+            })
+            .collect()
+    };
+    let shared = [&world.active_server, &world.meta_server];
+    for who in [Who::AAdmin, Who::AMember, Who::AReader] {
+        let seen = servers(who, "/servers/detail");
+        for id in shared {
+            assert!(seen.iter().any(|(s, _)| s == id), "{who:?} misses {id}");
+        }
+        let ours = servers(who, "/servers/detail");
+        assert!(ours.iter().all(|(_, p)| *p == world.project_a), "{who:?}");
+    }
+    let filters = [
+        "/servers".to_owned(),
+        "/servers/detail".to_owned(),
+        format!("/servers/detail?project_id={}", world.project_a),
+        format!("/servers/detail?tenant_id={}", world.project_a),
+        "/servers/detail?all_tenants=0".to_owned(),
+        "/servers/detail?name=iso&changes-since=2000-01-01T00:00:00Z".to_owned(),
+    ];
+    for path in &filters {
+        let seen = servers(Who::BMember, path);
+        assert!(!seen.is_empty(), "b_member's own servers in {path}");
+        for (id, project) in &seen {
+            assert!(!shared.contains(&id), "b_member sees {id} in {path}");
+            assert!(project.is_empty() || *project == world.project_b, "{path}");
+        }
+    }
+    let all = servers(Who::AAdmin, "/servers/detail?all_tenants=1");
+    assert!(all.iter().any(|(_, p)| *p == world.project_b));
+    let meta = get(
+        Who::AReader,
+        &format!("/servers/{}/metadata", world.active_server),
+        "2.1",
+    );
+    assert_eq!(meta, json!({"metadata": {"k1": "v1"}}));
+    // Images: the catalogue is everyone's; a snapshot is its project's.
+    let images = |who: Who| -> Vec<String> {
+        get(who, "/images/detail", "2.1")["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for who in USERS {
+        assert!(images(who).contains(&IMAGE.to_owned()), "{who:?}");
+    }
+    assert!(images(Who::AReader).contains(&world.snapshot));
+    assert!(!images(Who::BMember).contains(&world.snapshot));
 }
 
 per_driver!(matrix_statuses, |driver| {

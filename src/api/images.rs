@@ -5,7 +5,8 @@
 //! from 2.36 every route answers 404 (`MAX_PROXY_API_SUPPORT_VERSION`). Nova checks no
 //! policy here; Glance's ownership rule for delete is kept as "admins only" (the catalogue's
 //! images are public images without an owner): others get 403 "You are not allowed to delete
-//! the image.". Filters are Nova's `SUPPORTED_FILTERS` (`name`, `status`, `changes-since`,
+//! the image.". A snapshot made by createImage is private to its server's project, as in
+//! Glance: other projects' non-admin callers neither list nor find it (404). Filters are Nova's `SUPPORTED_FILTERS` (`name`, `status`, `changes-since`,
 //! `server`, `type`, `minRam`, `minDisk`) plus `property-<name>`, with Glance v2 semantics
 //! (exact matches, `changes-since` = updated at or after); `limit`/`marker` page newest
 //! first. Rows stream into the body. This module must never touch servers.
@@ -46,6 +47,12 @@ fn served(ctx: &RequestContext<'_>) -> Result<(), ApiError> {
         return Err(ApiError::VersionNotFound);
     }
     Ok(())
+}
+
+/// The project whose images a caller sees: its own for non-admins, `None` (all) for admins.
+fn visible_project<'a>(ctx: &RequestContext<'a>) -> Result<Option<&'a str>, ApiError> {
+    let (_, project) = ctx.identity()?;
+    Ok((!ctx.is_admin).then_some(project))
 }
 
 fn not_found() -> ApiError {
@@ -218,11 +225,12 @@ fn list<'a>(
     detail: bool,
 ) -> Result<(), ApiError> {
     served(ctx)?;
-    ctx.identity()?;
+    let project = visible_project(ctx)?;
     let pairs = query_pairs(req)?;
     let requested = int_param(&pairs, "limit")?;
     int_param(&pairs, "page_size")?;
     let mut filter = ImageFilter {
+        project,
         name: last(&pairs, "name"),
         server: last(&pairs, "server").map(|s| s.rsplit('/').next().unwrap_or(s)),
         image_type: last(&pairs, "type"),
@@ -326,13 +334,13 @@ fn show<'a>(
     resp: &mut Response,
 ) -> Result<(), ApiError> {
     served(ctx)?;
-    ctx.identity()?;
+    let project = visible_project(ctx)?;
     let id = params.get("id").unwrap_or_default();
     let services = ctx.services()?;
     let links = Links::new(req, ctx);
     let out = &mut resp.body;
     let mut scratch = Vec::new();
-    images::with_image(&services.db, id, |image| {
+    images::with_image(&services.db, id, project, |image| {
         out.extend_from_slice(b"{\"image\": ");
         push_show(out, &links, ctx, image, &mut scratch);
         out.push(b'}');
@@ -353,10 +361,10 @@ fn delete<'a>(
     resp: &mut Response,
 ) -> Result<(), ApiError> {
     served(ctx)?;
-    ctx.identity()?;
+    let project = visible_project(ctx)?;
     let id = params.get("id").unwrap_or_default();
     let services = ctx.services()?;
-    images::with_image(&services.db, id, |_| ()).map_err(|err| match err {
+    images::with_image(&services.db, id, project, |_| ()).map_err(|err| match err {
         DbError::NotFound => not_found(),
         other => other.into(),
     })?;

@@ -2,8 +2,11 @@
 //! images seeded at start-up, the filtered, keyset-paged list, point reads and delete.
 //!
 //! Main thread ([`seed_defaults`], before the workers start) and core workers (the rest),
-//! synchronous. Rows are handed to callbacks borrowed from SQLite, never copied. This module
-//! must never touch instances, and seeding must never overwrite or resurrect an image the
+//! synchronous. Rows are handed to callbacks borrowed from SQLite, never copied. A snapshot
+//! (an image with a `server_uuid`) belongs to its server's project, as Glance makes it private
+//! to the instance's owner: reads scoped to a project see the catalogue's images and that
+//! project's snapshots only. This module must never write instances (it reads a server's
+//! project only for that scoping), and seeding must never overwrite or resurrect an image the
 //! operator changed or deleted after an earlier start (it only inserts ids that have no row).
 
 use rusqlite::{params, types::Value, Connection, OptionalExtension, Row};
@@ -110,9 +113,17 @@ fn read<'r>(row: &'r Row<'_>) -> rusqlite::Result<ImageRef<'r>> {
     })
 }
 
+/// Visibility for a project: everything but the snapshots of other projects' servers
+/// (instance rows are only ever soft-deleted, so a createImage snapshot always finds its
+/// server; a row naming no known server is the catalogue's). Binds the project id.
+const VISIBLE_TO_PROJECT: &str = " AND NOT EXISTS (SELECT 1 FROM instances \
+     WHERE instances.uuid = images.server_uuid AND instances.project_id <> ?)";
+
 /// The image filters of Nova's proxy (Glance v2 semantics: exact matches).
 #[derive(Debug, Default)]
 pub struct ImageFilter<'q> {
+    /// Only what this project may see (`None`: every image, for admins).
+    pub project: Option<&'q str>,
     /// `name`.
     pub name: Option<&'q str>,
     /// `status` (lower-cased by the caller).
@@ -144,12 +155,16 @@ pub fn list_each(
 ) -> Result<usize, DbError> {
     let conn = db.conn();
     if let Some(marker) = filter.marker {
-        if !exists(conn, marker)? {
+        if !exists(conn, marker, filter.project)? {
             return Err(DbError::MarkerNotFound);
         }
     }
     let mut sql = format!("SELECT {COLUMNS} FROM images WHERE 1");
     let mut values: Vec<Value> = Vec::new();
+    if let Some(project) = filter.project {
+        sql.push_str(VISIBLE_TO_PROJECT);
+        values.push(Value::Text(project.to_owned()));
+    }
     match filter.status {
         Some(status) => {
             sql.push_str(" AND lower(status) = ?");
@@ -205,24 +220,42 @@ pub fn list_each(
     Ok(count)
 }
 
-fn exists(conn: &Connection, id: &str) -> Result<bool, DbError> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM images WHERE id = ?1")?
-        .query_row([id], |_| Ok(()))
-        .optional()?
-        .is_some())
+fn exists(conn: &Connection, id: &str, project: Option<&str>) -> Result<bool, DbError> {
+    let found = match project {
+        Some(project) => conn
+            .prepare_cached(&format!(
+                "SELECT 1 FROM images WHERE id = ?{VISIBLE_TO_PROJECT}"
+            ))?
+            .query_row([id, project], |_| Ok(()))
+            .optional()?,
+        None => conn
+            .prepare_cached("SELECT 1 FROM images WHERE id = ?1")?
+            .query_row([id], |_| Ok(()))
+            .optional()?,
+    };
+    Ok(found.is_some())
 }
 
-/// The image `id` (deleted ones included, as Glance shows them to admins) handed to `visit`.
+/// The image `id` (not deleted), if `project` (when given) may see it, handed to `visit`.
 pub fn with_image<R>(
     db: &Db,
     id: &str,
+    project: Option<&str>,
     visit: impl FnOnce(&ImageRef<'_>) -> R,
 ) -> Result<R, DbError> {
-    let mut stmt = db
-        .conn()
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM images WHERE id = ?1 AND lower(status) NOT IN ('deleted', 'pending_delete')"))?;
-    let mut rows = stmt.query([id])?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM images WHERE id = ? AND lower(status) NOT IN ('deleted', \
+         'pending_delete'){}",
+        if project.is_some() {
+            VISIBLE_TO_PROJECT
+        } else {
+            ""
+        }
+    );
+    let mut stmt = db.conn().prepare_cached(&sql)?;
+    let mut values = vec![id];
+    values.extend(project);
+    let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
     match rows.next()? {
         Some(row) => Ok(visit(&read(row)?)),
         None => Err(DbError::NotFound),
@@ -256,12 +289,12 @@ mod tests {
         assert_eq!(seed_defaults(&temp.config).unwrap(), 1);
         assert_eq!(seed_defaults(&temp.config).unwrap(), 0);
         let db = temp.open();
-        let name = with_image(&db, DEFAULT_IMAGES[0].id, |i| i.name.to_owned()).unwrap();
+        let name = with_image(&db, DEFAULT_IMAGES[0].id, None, |i| i.name.to_owned()).unwrap();
         assert_eq!(name, "cirros-0.3.5-x86_64-uec");
         delete(&db, DEFAULT_IMAGES[0].id).unwrap();
         assert_eq!(seed_defaults(&temp.config).unwrap(), 0);
         assert!(matches!(
-            with_image(&db, DEFAULT_IMAGES[0].id, |_| ()),
+            with_image(&db, DEFAULT_IMAGES[0].id, None, |_| ()),
             Err(DbError::NotFound)
         ));
         assert_eq!(list_each(&db, &ImageFilter::default(), |_| ()).unwrap(), 0);
