@@ -113,6 +113,8 @@ pub struct Chain {
     /// allowed origins, proxy-header parsing or the access log switched off, osprofiler):
     /// what a request actually runs through.
     active: Box<[Filter]>,
+    /// See [`Chain::is_pure`].
+    pure: bool,
 }
 
 impl Filter {
@@ -125,18 +127,48 @@ impl Filter {
             _ => false,
         }
     }
+
+    /// Whether the filter, as it runs, neither reads anything but the request head nor
+    /// leaves anything behind: a response through it depends on the head's bytes alone.
+    fn is_pure(&self) -> bool {
+        match self {
+            Filter::FaultWrap
+            | Filter::SizeLimit { .. }
+            | Filter::Osprofiler
+            | Filter::LegacyV2Compatible => true,
+            Filter::Cors(cors) => !cors.is_active(),
+            Filter::HttpProxyToWsgi { enabled } | Filter::RequestLog { enabled } => !enabled,
+            // A fresh request id per response; identity, token and rate-limit state.
+            Filter::ComputeReqId
+            | Filter::NoAuth2
+            | Filter::RateLimit(_)
+            | Filter::AuthToken(_) => false,
+        }
+    }
 }
 
 impl Chain {
     /// A chain of `filters` (outermost first) around `app`.
     pub fn new(name: String, filters: Vec<Filter>, app: App) -> Chain {
-        let active = filters.iter().filter(|f| !f.is_noop()).cloned().collect();
+        let active: Box<[Filter]> = filters.iter().filter(|f| !f.is_noop()).cloned().collect();
+        let pure = matches!(app, App::Versions | App::VersionsV2 | App::Healthcheck)
+            && active.iter().all(Filter::is_pure);
         Chain {
             name,
             filters: filters.into(),
             app,
             active,
+            pure,
         }
+    }
+
+    /// Whether a response of this chain to a request without a body depends only on the
+    /// request head's bytes (and the configuration and `Date`): an app that answers from the
+    /// request alone (the versions documents, the healthcheck) and no active filter with
+    /// per-request inputs or effects (request id, cors, proxy headers, access log, auth, rate
+    /// limit). Such responses may be memoized per connection (`server::memo`).
+    pub fn is_pure(&self) -> bool {
+        self.pure
     }
 
     /// Runs the request through every filter and the app; always leaves a response.

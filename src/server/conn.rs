@@ -4,6 +4,9 @@
 //! handed to the kernel by ownership (`(result, buf)`), so parsed requests are offsets into
 //! the read buffer, never borrows across an await. Every complete request already in the
 //! buffer is answered, in order, into one output batch that is written with one call.
+//! A head byte-identical to the last one answered by a pure chain, in the same `Date`
+//! second, is answered from the connection's memo ([`super::memo`]) without being parsed
+//! or run through the pipeline; the bytes written are the same as the full path's.
 //!
 //! Invariants:
 //! - after any framing error the error response is written and the connection closed;
@@ -23,7 +26,7 @@ use monoio::{
     net::TcpStream,
 };
 
-use super::worker::Worker;
+use super::{memo::Memo, worker::Worker};
 use crate::{
     api::{
         context::{Request, RequestContext},
@@ -98,6 +101,10 @@ struct Sink {
     /// The `Date` value for this batch of responses.
     date: [u8; DATE_LEN],
     close: bool,
+    /// The last pure response and the head it answered (see [`super::memo`]).
+    memo: Memo,
+    /// Whether the memo is used (always, but for tests comparing against the full path).
+    use_memo: bool,
 }
 
 /// How often a connection waiting for the group flush looks at it.
@@ -121,6 +128,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             path: Vec::new(),
             date: [b' '; DATE_LEN],
             close: false,
+            memo: Memo::default(),
+            use_memo: true,
         },
     };
     let mut busy = false;
@@ -316,6 +325,17 @@ impl Conn<'_> {
     /// Frames the request starting at `self.start`.
     fn frame(&mut self, limits: &Limits) -> Framed {
         if self.pending.is_none() {
+            // A head identical to the last memoized one gets its response again.
+            if self.sink.use_memo && !self.worker.shared.shutting_down() {
+                if let Some(len) = self.sink.memo.answer(
+                    &self.buf[self.start..],
+                    &self.sink.date,
+                    &mut self.sink.out,
+                ) {
+                    self.sent_continue = false;
+                    return Framed::Answered { consumed: len };
+                }
+            }
             let target = match parse_head(&self.buf[self.start..], limits, &mut self.head) {
                 Ok(Some(target)) => target,
                 Ok(None) => return Framed::NeedMore,
@@ -428,6 +448,8 @@ impl Sink {
             path: decoded,
             date,
             close,
+            memo,
+            use_memo,
         } = self;
         let shared = &worker.shared;
         resp.reset();
@@ -469,8 +491,10 @@ impl Sink {
             peer,
         };
         let services = &worker.services;
+        let mut pure = false;
         let outcome = catch_unwind(AssertUnwindSafe(|| match shared.pipeline.select(path) {
             Some((chain, script_name, path_info)) => {
+                pure = chain.is_pure();
                 let mut ctx = RequestContext::new(&req, script_name, path_info);
                 ctx.services = Some(services);
                 chain.call(&req, &mut ctx, resp);
@@ -485,6 +509,7 @@ impl Sink {
         if resp.close || !keep_alive {
             *close = true;
         }
+        let start = out.len();
         resp.write_to_cached(
             out,
             head_cache,
@@ -493,6 +518,16 @@ impl Sink {
             head.version,
             keep_alive,
         );
+        // A pure answer that keeps the connection open is remembered for an identical head.
+        if pure
+            && *use_memo
+            && outcome.is_ok()
+            && !*close
+            && req.body_len == 0
+            && head.body == BodyKind::None
+        {
+            memo.remember(bytes, &out[start..], date);
+        }
     }
 
     fn error_response(&mut self, status: u16, message: &str) {
@@ -532,6 +567,229 @@ fn percent_decode(raw: &[u8], out: &mut Vec<u8>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::{atomic::Ordering, Arc};
+
+    use crate::{
+        api::services::Services,
+        config::{Config, Overrides},
+        db::temp::TempDb,
+        policy::{Enforcer, LivePolicy},
+        server::worker::Shared,
+    };
+
+    const DATE: [u8; DATE_LEN] = *b"Sun, 06 Nov 1994 08:49:37 GMT";
+    const LATER: [u8; DATE_LEN] = *b"Sun, 06 Nov 1994 08:49:38 GMT";
+
+    /// A worker over a scratch database, with the shipped pipeline under `config`.
+    fn worker(temp: &TempDb, config: &str) -> Worker {
+        let mut config = Config::from_text(config, None, &Overrides::default()).unwrap();
+        config.database = temp.config.clone();
+        let pipeline = crate::middleware::paste::load(&config).unwrap();
+        let policy = LivePolicy::fixed(Enforcer::new());
+        let services = Services::open(&config, Arc::clone(&policy)).unwrap();
+        let shared = Arc::new(Shared {
+            config,
+            pipeline,
+            policy,
+            shutdown: Arc::default(),
+        });
+        Worker::new(0, shared, services)
+    }
+
+    fn conn(worker: &Worker, use_memo: bool) -> Conn<'_> {
+        Conn {
+            worker,
+            peer: "127.0.0.1:9".parse().unwrap(),
+            buf: Vec::new(),
+            start: 0,
+            head: Head::default(),
+            pending: None,
+            sent_continue: false,
+            head_started: None,
+            sink: Sink {
+                out: Vec::new(),
+                resp: Response::new(),
+                head_cache: HeadCache::default(),
+                path: Vec::new(),
+                date: DATE,
+                close: false,
+                memo: Memo::default(),
+                use_memo,
+            },
+        }
+    }
+
+    /// What `serve` writes for `input` arriving in one read: every complete request answered.
+    fn answer(conn: &mut Conn<'_>, input: &[u8], date: [u8; DATE_LEN]) -> Vec<u8> {
+        let limits = conn.worker.shared.config.limits.clone();
+        conn.buf.extend_from_slice(input);
+        conn.sink.date = date;
+        while !conn.sink.close && conn.start < conn.buf.len() {
+            match conn.frame(&limits) {
+                Framed::NeedMore => break,
+                Framed::Ready { body_end, consumed } => {
+                    conn.dispatch_with_body(body_end, consumed);
+                    conn.start += consumed;
+                }
+                Framed::Answered { consumed } => conn.start += consumed,
+                Framed::Error(err) => conn.frame_error(err, &limits),
+            }
+        }
+        std::mem::take(&mut conn.sink.out)
+    }
+
+    const REQUESTS: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: b:8774\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+        b"GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nOrigin: http://x\r\n\r\n",
+        b"GET /?x=1 HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /v2.1 HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /v2 HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /v3 HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /nope/x HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /healthcheck HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /healthcheck HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n\r\n",
+        b"GET /healthcheck HTTP/1.1\r\nHost: a\r\nAccept: text/plain\r\n\r\n",
+        b"HEAD /healthcheck HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"POST /healthcheck HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}",
+        b"GET /healthcheck HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+        b"GET /healthcheck HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"GET /v2.1/flavors HTTP/1.1\r\nHost: a\r\nX-Auth-Token: admin:admin\r\n\r\n",
+        b"GET /%2F HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    ];
+    const CLOSING: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        b"GET /healthcheck HTTP/1.0\r\n\r\n",
+        b"GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+    ];
+
+    /// The text of `out` with each request id (`req-` and a UUID) replaced by `req-*`, and
+    /// the ids (each response carries its id twice).
+    fn without_request_ids(out: &[u8]) -> (String, Vec<String>) {
+        let text = String::from_utf8_lossy(out).into_owned();
+        let (mut rest, mut kept, mut ids) = (text.as_str(), String::new(), Vec::new());
+        while let Some(at) = rest.find("req-") {
+            let id = rest.get(at..at + 40).unwrap_or_default();
+            kept.push_str(&rest[..at]);
+            if id.len() == 40 && id[4..].bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()) {
+                kept.push_str("req-*");
+                ids.push(id.to_owned());
+                rest = &rest[at + 40..];
+            } else {
+                kept.push_str("req-");
+                rest = &rest[at + 4..];
+            }
+        }
+        kept.push_str(rest);
+        (kept, ids)
+    }
+
+    /// Runs `inputs` (one read each, with its date) through a connection with the memo and
+    /// one without; the bytes written must be the same. Returns the memo's hits.
+    fn same_bytes(worker: &Worker, inputs: &[(Vec<u8>, [u8; DATE_LEN])]) -> usize {
+        let (mut memo, mut full) = (conn(worker, true), conn(worker, false));
+        for (i, (input, date)) in inputs.iter().enumerate() {
+            let (a, ids) = without_request_ids(&answer(&mut memo, input, *date));
+            let (b, _) = without_request_ids(&answer(&mut full, input, *date));
+            assert_eq!(a, b, "read {i}: {:?}", String::from_utf8_lossy(input));
+            // Request ids are fresh per response: a memo answer would repeat one.
+            let distinct: std::collections::HashSet<_> = ids.iter().collect();
+            assert_eq!(distinct.len() * 2, ids.len(), "{a}");
+            assert_eq!(memo.sink.close, full.sink.close);
+            assert_eq!(memo.start, full.start);
+        }
+        memo.sink.memo.hits
+    }
+
+    fn memo_matches_full_path(config: &str, requests: &[&[u8]]) -> usize {
+        let temp = TempDb::new("memo");
+        let worker = worker(&temp, config);
+        let mut hits = 0;
+        // Each request twice in a row, pipelined and in separate reads, across a date change.
+        for request in requests {
+            let twice = [*request, *request].concat();
+            hits += same_bytes(
+                &worker,
+                &[
+                    (twice.clone(), DATE),
+                    (request.to_vec(), DATE),
+                    (request.to_vec(), LATER),
+                    (twice, LATER),
+                ],
+            );
+        }
+        // Every pair of requests, pipelined both ways, then a closing one.
+        for a in requests {
+            for b in requests {
+                let mix = [*a, *b, *a, *a, *b].concat();
+                hits += same_bytes(&worker, &[(mix.clone(), DATE), (mix, DATE)]);
+            }
+        }
+        for closing in CLOSING {
+            for a in requests.iter().take(3) {
+                let mix = [*a, *a, *closing, *a].concat();
+                hits += same_bytes(&worker, &[(mix, DATE)]);
+            }
+        }
+        // A head split over two reads, the second completing the memoized head.
+        let head = requests[0];
+        hits += same_bytes(
+            &worker,
+            &[
+                ([head, &head[..10]].concat(), DATE),
+                (head[10..].to_vec(), DATE),
+            ],
+        );
+        // Shutdown turns keep-alive off: the memo must not answer any more.
+        let (mut memo, mut full) = (conn(&worker, true), conn(&worker, false));
+        let _ = answer(&mut memo, REQUESTS[0], DATE);
+        let _ = answer(&mut full, REQUESTS[0], DATE);
+        worker.shared.shutdown.store(true, Ordering::Relaxed);
+        let a = answer(&mut memo, REQUESTS[0], DATE);
+        let b = answer(&mut full, REQUESTS[0], DATE);
+        worker.shared.shutdown.store(false, Ordering::Relaxed);
+        assert_eq!(a, b);
+        assert!(String::from_utf8_lossy(&a).contains("Connection: close\r\n"));
+        hits
+    }
+
+    #[test]
+    fn memo_answers_are_the_full_paths_bytes() {
+        let hits = memo_matches_full_path("[ringnova]\naccess_log = false\n", REQUESTS);
+        assert!(hits > 0);
+    }
+
+    #[test]
+    fn no_memo_under_filters_with_per_request_effects() {
+        let hits = memo_matches_full_path(
+            "[ringnova]\naccess_log = false\n\
+             [oslo_middleware]\nenable_proxy_headers_parsing = true\n\
+             [cors]\nallowed_origin = http://x\n",
+            REQUESTS,
+        );
+        assert!(hits > 0, "the healthcheck has no filters");
+        let without_healthcheck: Vec<&[u8]> = REQUESTS
+            .iter()
+            .copied()
+            .filter(|r| !r.windows(12).any(|w| w == b"/healthcheck"))
+            .collect();
+        let hits = memo_matches_full_path(
+            "[oslo_middleware]\nenable_proxy_headers_parsing = true\n",
+            &without_healthcheck,
+        );
+        assert_eq!(hits, 0);
+        let hits = memo_matches_full_path(
+            "[ringnova]\naccess_log = false\n[cors]\nallowed_origin = http://x\n",
+            &without_healthcheck,
+        );
+        assert_eq!(hits, 0);
+    }
 
     #[test]
     fn percent_decoding() {

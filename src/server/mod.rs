@@ -11,6 +11,7 @@ pub mod conn;
 pub mod cpus;
 pub mod deadline;
 pub mod listener;
+pub mod memo;
 pub mod worker;
 
 use std::{
