@@ -7,7 +7,9 @@
 //! two actions racing for the same server, cannot both win. A refusal (over quota, wrong
 //! state) is returned as `Ok(Err(..))`: nothing was written. Usage counts live (`deleted = 0`)
 //! instances of a project: `instances`, their `vcpus` (cores) and `memory_mb` (ram), as Nova's
-//! counting quota driver does. This module must never write a transition without the
+//! counting quota driver does; it is read from one `instance_usage` row, which triggers on
+//! `instances` keep equal to that count inside every writing transaction (schema version 4),
+//! so a quota check costs the same however many servers the project has. This module must never write a transition without the
 //! matching task bookkeeping in the same transaction, and never hold a transaction across
 //! anything but SQL.
 
@@ -122,18 +124,19 @@ pub fn usage(db: &Db, project_id: &str) -> Result<Usage, DbError> {
 }
 
 fn usage_in(conn: &Connection, project_id: &str) -> Result<Usage, DbError> {
+    // One row kept by the triggers of `instances` (schema version 4): no sum over the
+    // project's instances, which grew with every server ever created.
     Ok(conn
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(vcpus), 0), coalesce(sum(memory_mb), 0) \
-             FROM instances WHERE project_id = ?1 AND deleted = 0",
-        )?
+        .prepare_cached("SELECT instances, cores, ram FROM instance_usage WHERE project_id = ?1")?
         .query_row([project_id], |row| {
             Ok(Usage {
                 instances: row.get(0)?,
                 cores: row.get(1)?,
                 ram: row.get(2)?,
             })
-        })?)
+        })
+        .optional()?
+        .unwrap_or_default())
 }
 
 /// The limits in force inside a transaction: stored project limits over `defaults`.
@@ -1100,6 +1103,89 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(over.message().contains("Requested 2, but"), "{over:?}");
+    }
+
+    /// The usage table's row against a sum over the instances.
+    fn assert_usage_matches(db: &Db, project: &str) {
+        let summed = db
+            .conn()
+            .query_row(
+                "SELECT count(*), coalesce(sum(vcpus), 0), coalesce(sum(memory_mb), 0) \
+                 FROM instances WHERE project_id = ?1 AND deleted = 0",
+                [project],
+                |row| {
+                    Ok(Usage {
+                        instances: row.get(0)?,
+                        cores: row.get(1)?,
+                        ram: row.get(2)?,
+                    })
+                },
+            )
+            .unwrap();
+        assert_eq!(usage(db, project).unwrap(), summed);
+    }
+
+    #[test]
+    fn the_usage_table_follows_every_change() {
+        let temp = TempDb::new("orch-usage");
+        let db = temp.open();
+        assert_eq!(usage(&db, "p").unwrap(), Usage::default());
+        let unlimited = CountedLimits {
+            instances: -1,
+            cores: -1,
+            ram: -1,
+        };
+        let batch = instances(4);
+        create_instances(&db, &spec(), unlimited, &batch, 1)
+            .unwrap()
+            .unwrap();
+        let other = CreateSpec {
+            project_id: "q",
+            ..spec()
+        };
+        create_instances(&db, &other, unlimited, &instances(1), 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(usage(&db, "p").unwrap().instances, 4);
+        assert_usage_matches(&db, "p");
+        assert_usage_matches(&db, "q");
+        // Local delete, and a termination's soft delete.
+        assert!(delete_unscheduled(&db, &batch[0].uuid).unwrap().is_some());
+        db.write_one(SQL_DELETED, [&batch[1].uuid]).unwrap();
+        // A resize to other counted resources, and a move to another project.
+        db.write_one(
+            "UPDATE instances SET vcpus = 7, memory_mb = 3000 WHERE uuid = ?1",
+            [&batch[2].uuid],
+        )
+        .unwrap();
+        db.write_one(
+            "UPDATE instances SET project_id = 'q' WHERE uuid = ?1",
+            [&batch[3].uuid],
+        )
+        .unwrap();
+        // Changes that do not count: a deleted row's resources, a task_state.
+        db.write_one(
+            "UPDATE instances SET vcpus = 9 WHERE uuid = ?1",
+            [&batch[1].uuid],
+        )
+        .unwrap();
+        db.write_one(SQL_NEXT, [&batch[2].uuid, &"spawning".to_owned()])
+            .unwrap();
+        assert_eq!(
+            usage(&db, "p").unwrap(),
+            Usage {
+                instances: 1,
+                cores: 7,
+                ram: 3000
+            }
+        );
+        assert_usage_matches(&db, "p");
+        assert_usage_matches(&db, "q");
+        // Rows removed outright (live and deleted).
+        db.write_one("DELETE FROM tasks", []).unwrap();
+        db.write_one("DELETE FROM instances", []).unwrap();
+        assert_eq!(usage(&db, "p").unwrap(), Usage::default());
+        assert_eq!(usage(&db, "q").unwrap(), Usage::default());
     }
 
     #[test]
