@@ -47,6 +47,15 @@
 //!                      (JSON), attempts, timestamps              the orchestration queue
 //! ```
 //!
+//! Version 4 (quota usage):
+//!
+//! ```text
+//! instance_usage       project_id, instances, cores, ram         primary key project_id
+//!                      the live (deleted = 0) instances of the project and their vcpus and
+//!                      memory_mb; kept by triggers on instances (insert, delete, and updates
+//!                      of project_id, deleted, vcpus, memory_mb), backfilled when added
+//! ```
+//!
 //! Flavors are soft-deleted (`deleted = 1`) so servers created from them can still show them;
 //! key pairs and quotas are deleted outright. Timestamps are Nova's text form in UTC
 //! (`2014-05-07T12:06:13.681000`). Version 1 also seeds the six flavors of Nova's API samples
@@ -92,7 +101,57 @@ const MIGRATIONS: &[Migration] = &[
         summary: "servers: instances, metadata, tags, faults, images, orchestration tasks",
         sql: V3,
     },
+    Migration {
+        version: 4,
+        summary: "instance_usage: per-project live instances, cores and RAM kept by triggers",
+        sql: V4,
+    },
 ];
+
+/// Version 4: the quota usage of each project (live instances, their vCPUs and RAM) as one
+/// row, kept exact by triggers on `instances` in the writing transaction itself, so a create's
+/// quota check reads one row instead of summing every instance of the project. Backfilled
+/// from the existing instances.
+const V4: &str = "
+CREATE TABLE instance_usage (
+    project_id TEXT PRIMARY KEY,
+    instances INTEGER NOT NULL DEFAULT 0,
+    cores INTEGER NOT NULL DEFAULT 0,
+    ram INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+INSERT INTO instance_usage (project_id, instances, cores, ram)
+    SELECT project_id, count(*), sum(vcpus), sum(memory_mb) FROM instances
+    WHERE deleted = 0 GROUP BY project_id;
+
+CREATE TRIGGER instance_usage_insert AFTER INSERT ON instances WHEN NEW.deleted = 0
+BEGIN
+    INSERT INTO instance_usage (project_id, instances, cores, ram)
+        VALUES (NEW.project_id, 1, NEW.vcpus, NEW.memory_mb)
+        ON CONFLICT (project_id) DO UPDATE SET instances = instances + 1,
+            cores = cores + excluded.cores, ram = ram + excluded.ram;
+END;
+
+CREATE TRIGGER instance_usage_update
+AFTER UPDATE OF project_id, deleted, vcpus, memory_mb ON instances
+WHEN OLD.deleted = 0 OR NEW.deleted = 0
+BEGIN
+    UPDATE instance_usage SET instances = instances - 1, cores = cores - OLD.vcpus,
+        ram = ram - OLD.memory_mb
+        WHERE project_id = OLD.project_id AND OLD.deleted = 0;
+    INSERT INTO instance_usage (project_id, instances, cores, ram)
+        SELECT NEW.project_id, 1, NEW.vcpus, NEW.memory_mb WHERE NEW.deleted = 0
+        ON CONFLICT (project_id) DO UPDATE SET instances = instances + 1,
+            cores = cores + excluded.cores, ram = ram + excluded.ram;
+END;
+
+CREATE TRIGGER instance_usage_delete AFTER DELETE ON instances WHEN OLD.deleted = 0
+BEGIN
+    UPDATE instance_usage SET instances = instances - 1, cores = cores - OLD.vcpus,
+        ram = ram - OLD.memory_mb
+        WHERE project_id = OLD.project_id;
+END;
+";
 
 /// Version 3: the cell database's instance tables as the servers API and the orchestration
 /// thread need them, the image catalogue the images proxy serves, and the durable task queue.
@@ -530,6 +589,54 @@ mod tests {
         assert!(
             matches!(err, DbError::ForeignDatabase { application_id: 42 }),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn version_4_backfills_the_usage_of_existing_instances() {
+        let temp = TempDb::unmigrated("usage-backfill");
+        std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
+        {
+            // A version 3 file with instances of two projects, one of them deleted.
+            let conn = raw(&temp);
+            conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+            for step in &MIGRATIONS[..3] {
+                conn.execute_batch(step.sql).unwrap();
+            }
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            for (uuid, project, vcpus, ram, deleted) in [
+                ("a", "p", 1, 512, 0),
+                ("b", "p", 2, 2048, 0),
+                ("c", "p", 4, 4096, 3),
+                ("d", "q", 8, 8192, 0),
+            ] {
+                conn.execute(
+                    "INSERT INTO instances (uuid, project_id, user_id, display_name, \
+                     instance_type_id, flavor, vcpus, memory_mb, root_gb, vm_state, \
+                     reservation_id, created_at, deleted) VALUES (?1, ?2, 'u', 'n', 1, '{}', \
+                     ?3, ?4, 1, 'active', 'r-1', '2026-01-01T00:00:00.000000', ?5)",
+                    rusqlite::params![uuid, project, vcpus, ram, deleted],
+                )
+                .unwrap();
+            }
+        }
+        migrate(&temp.config).unwrap();
+        let conn = raw(&temp);
+        assert_eq!(version(&conn).unwrap(), LATEST);
+        let rows: Vec<(String, i64, i64, i64)> = conn
+            .prepare("SELECT project_id, instances, cores, ram FROM instance_usage ORDER BY 1")
+            .unwrap()
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            [("p".to_owned(), 2, 3, 2560), ("q".to_owned(), 1, 8, 8192)]
         );
     }
 

@@ -14,9 +14,14 @@
 //!
 //! Many tasks run at once on one ordered queue of due steps (a binary heap of deadlines), not
 //! a sleep per task. Each step is a conditional write: the instance must still be in the
-//! task_state the step expects, so a delete overtaking a build stops the build cleanly. At
-//! start-up every `queued` or `running` task is resumed from its instance's current
-//! task_state before the workers serve, so nothing stays transitional after a crash. This
+//! task_state the step expects, so a delete overtaking a build stops the build cleanly. Every
+//! write of one wake-up (the tasks received, each marked `running`, and every step due) goes
+//! into one transaction, and while tasks are in flight the thread wakes at most once per
+//! `TICK` (2 ms), so one commit carries many servers' steps; each task_state is still
+//! written, each with its task's bookkeeping. Should a batch's transaction fail, its items are
+//! written one transaction each, so a failing step is retried alone. At start-up every
+//! `queued` or `running` task is resumed from its instance's current task_state (in one
+//! transaction) before the workers serve, so nothing stays transitional after a crash. This
 //! module must never block a worker, never hold a transaction across a wait, and never write
 //! a transition without its task bookkeeping.
 
@@ -36,6 +41,7 @@ use std::{
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 pub use driver::{ComputeDriver, FakeDriver};
+use rusqlite::Connection;
 
 use crate::{
     config::OrchestratorConfig,
@@ -283,110 +289,194 @@ struct Engine {
 /// How long to wait before retrying a step whose write failed (a busy database).
 const RETRY: Duration = Duration::from_millis(200);
 
+/// Least time from one batch to the next while tasks are in flight: what arrives or comes
+/// due meanwhile shares the next batch's transaction (a step is at most this late).
+const TICK: Duration = Duration::from_millis(2);
+
+/// One write of a batch.
+#[derive(Debug, Clone, Copy)]
+enum Item {
+    /// Begin a task a worker submitted.
+    Receive(i64),
+    /// End the current phase of a task being driven.
+    Step(i64),
+}
+
+/// What an item wrote, applied to the engine once its transaction has committed.
+#[derive(Debug)]
+enum Effect {
+    /// The task is now `running`: drive it from its instance's current phase.
+    Began(i64, Run),
+    /// A received task has nothing to drive (no longer queued, closed, or unloadable): its
+    /// slot is freed.
+    Closed,
+    /// A step was written: `true` when the task moved on to its next phase, `false` when it
+    /// is finished (or was overtaken).
+    Stepped(i64, bool),
+    /// Nothing (a step of a task no longer driven).
+    Nothing,
+}
+
 impl Engine {
-    /// Loads every unfinished task and schedules it from its instance's current state.
+    /// Loads every unfinished task and schedules it from its instance's current state, in
+    /// one transaction.
     fn resume(&mut self) -> Result<usize, DbError> {
         let tasks = q::unfinished_tasks(&self.db)?;
+        self.in_flight.fetch_add(tasks.len(), Ordering::AcqRel);
+        let effects = self.db.write(|conn| {
+            tasks
+                .into_iter()
+                .map(|task| begin(conn, task))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         let mut resumed = 0;
-        for task in tasks {
-            self.in_flight.fetch_add(1, Ordering::AcqRel);
-            if self.begin(task)? {
-                resumed += 1;
-            }
+        for effect in effects {
+            resumed += usize::from(matches!(effect, Effect::Began(..)));
+            self.apply(effect);
         }
         Ok(resumed)
     }
 
     fn run(&mut self, rx: &Receiver<i64>) {
+        let mut received = Vec::new();
+        let mut due = Vec::new();
         loop {
             let next = self.queue.peek().map(|Reverse((at, _, _))| *at);
-            let received = match next {
+            let first = match next {
                 Some(at) => rx.recv_deadline(at),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
-            match received {
-                Ok(id) => self.receive(id),
+            match first {
+                Ok(id) => received.push(id),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     log::debug!("orchestrator: every handle dropped; stopping");
                     return;
                 }
             }
-            let now = Instant::now();
+            let started = Instant::now();
+            received.extend(rx.try_iter());
             while let Some(Reverse((at, _, id))) = self.queue.peek().copied() {
-                if at > now {
+                if at > started {
                     break;
                 }
                 self.queue.pop();
-                self.step(id);
+                due.push(id);
+            }
+            self.batch(&mut received, &mut due);
+            // While tasks are in flight, let submissions and due steps gather for a moment
+            // (a worker's submit does not wake a sleeping thread), so that one commit
+            // carries many of them.
+            if !self.runs.is_empty() {
+                if let Some(pause) = (started + TICK).checked_duration_since(Instant::now()) {
+                    thread::sleep(pause);
+                }
             }
         }
     }
 
-    /// A task id from a worker (its slot is already counted), or a negated id: that task
-    /// was closed by a request.
-    fn receive(&mut self, id: i64) {
-        if id < 0 {
-            if self.runs.remove(&-id).is_some() {
+    /// Writes everything received and due in one transaction, then applies the outcome.
+    fn batch(&mut self, received: &mut Vec<i64>, due: &mut Vec<i64>) {
+        let mut items = Vec::with_capacity(received.len() + due.len());
+        for id in received.drain(..) {
+            if id < 0 {
+                // A task closed by a request (a local delete).
+                if self.runs.remove(&-id).is_some() {
+                    self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                }
+            } else if self.runs.contains_key(&id) {
+                // Already driven (resumed at start, then submitted): one slot too many.
                 self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            }
-            return;
-        }
-        if self.runs.contains_key(&id) {
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            return;
-        }
-        let outcome = q::get_task(&self.db, id).and_then(|task| {
-            if task.state == "queued" {
-                self.begin(task)
             } else {
-                Ok(false)
+                items.push(Item::Receive(id));
             }
+        }
+        due.sort_unstable();
+        due.dedup();
+        items.extend(
+            due.drain(..)
+                .filter(|id| self.runs.contains_key(id))
+                .map(Item::Step),
+        );
+        if !items.is_empty() {
+            self.write(&items);
+        }
+    }
+
+    /// Writes `items` in one transaction and applies what they did; when that transaction
+    /// fails, each item is written in a transaction of its own, so one failing write holds
+    /// back no other.
+    fn write(&mut self, items: &[Item]) {
+        let Engine {
+            db, driver, runs, ..
+        } = self;
+        let outcome = db.write(|conn| {
+            items
+                .iter()
+                .map(|item| match *item {
+                    Item::Receive(id) => receive(conn, id),
+                    Item::Step(id) => match runs.get(&id) {
+                        Some(run) => step(conn, driver.as_mut(), id, run),
+                        None => Ok(Effect::Nothing),
+                    },
+                })
+                .collect::<Result<Vec<_>, _>>()
         });
-        match outcome {
-            Ok(true) => {}
-            Ok(false) => {
-                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        match (outcome, items) {
+            (Ok(effects), _) => {
+                for effect in effects {
+                    self.apply(effect);
+                }
             }
-            Err(err) => {
+            (Err(err), [Item::Receive(id)]) => {
                 // Stays queued; the next start resumes it.
                 log::error!("orchestrator: cannot load task {id}: {err}");
                 self.in_flight.fetch_sub(1, Ordering::AcqRel);
             }
+            (Err(err), [Item::Step(id)]) => {
+                log::warn!("orchestrator: task {id} step failed, retrying: {err}");
+                self.schedule(*id, RETRY);
+            }
+            (Err(err), _) => {
+                log::warn!(
+                    "orchestrator: a batch of {} writes failed, writing them one by one: {err}",
+                    items.len()
+                );
+                for item in items {
+                    self.write(std::slice::from_ref(item));
+                }
+            }
         }
     }
 
-    /// Schedules a task's current phase; `false` (and the task closed) when there is
-    /// nothing to drive. Its slot is counted by the caller.
-    fn begin(&mut self, task: TaskRow) -> Result<bool, DbError> {
-        let Some(kind) = task.kind else {
-            q::fail_task(&self.db, task.id)?;
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            return Ok(false);
-        };
-        let current = q::task_state_of(&self.db, &task.instance_uuid)?;
-        let phase = current.as_ref().and_then(|(_, task_state, _)| {
-            let state = task_state.as_deref()?;
-            phases(kind).iter().position(|(name, _)| *name == state)
-        });
-        let (Some(phase), Some((_, _, name))) = (phase, current) else {
-            // Deleted, or already past this task: nothing transitional is left.
-            q::set_task_state(&self.db, task.id, "done")?;
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            return Ok(false);
-        };
-        q::set_task_state(&self.db, task.id, "running")?;
-        let run = Run {
-            uuid: task.instance_uuid,
-            kind,
-            phase,
-            params: task.params,
-            name,
-        };
-        let delay = self.phase_time(&run);
-        self.runs.insert(task.id, run);
-        self.schedule(task.id, delay);
-        Ok(true)
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::Began(id, run) => {
+                let delay = self.phase_time(&run);
+                self.runs.insert(id, run);
+                self.schedule(id, delay);
+            }
+            Effect::Closed => {
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+            Effect::Stepped(id, true) => {
+                let Some(run) = self.runs.get_mut(&id) else {
+                    return;
+                };
+                run.phase += 1;
+                let delay = self
+                    .runs
+                    .get(&id)
+                    .map_or(Duration::ZERO, |run| self.phase_time(run));
+                self.schedule(id, delay);
+            }
+            Effect::Stepped(id, false) => {
+                if self.runs.remove(&id).is_some() {
+                    self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+            Effect::Nothing => {}
+        }
     }
 
     fn phase_time(&self, run: &Run) -> Duration {
@@ -399,114 +489,138 @@ impl Engine {
         self.queue
             .push(Reverse((Instant::now() + delay, self.seq, id)));
     }
+}
 
-    /// Ends the current phase of task `id`.
-    fn step(&mut self, id: i64) {
-        let Some(run) = self.runs.get(&id) else {
-            return;
-        };
-        let list = phases(run.kind);
-        let from = list[run.phase].0;
-        let last = run.phase + 1 == list.len();
-        let network: String;
-        let mut failure = String::new();
-        let mut step = Step {
-            sql: SQL_NEXT,
-            text: [None; 3],
-            fault: None,
-            image_done: None,
-        };
-        if !last {
-            step.text[0] = Some(list[run.phase + 1].0);
-            if run.kind == TaskKind::Build && from == "scheduling" {
-                step.sql = SQL_PLACED;
-                step.text[1] = Some(self.driver.host());
-                step.text[2] = Some(self.driver.node());
-            } else if run.kind == TaskKind::Build && from == "networking" {
-                let (attach, fixed_ip) = build_network(&run.params);
-                network = self
-                    .driver
-                    .plug_vifs(&run.uuid, attach, fixed_ip.as_deref());
-                step.sql = SQL_NETWORKED;
-                step.text[1] = Some(&network);
-            }
-        } else {
-            match run.kind {
-                TaskKind::Build => {
-                    // The driver is asked once per attempt; `spawn` has no side effects.
-                    let uuid = run.uuid.clone();
-                    let name = run.name.clone();
-                    match self.driver.spawn(&uuid, &name) {
-                        Ok(()) => step.sql = SQL_BUILT,
-                        Err(reason) => {
-                            failure = format!("Build of instance {uuid} aborted: {reason}");
-                            step.sql = SQL_BUILD_FAILED;
-                        }
+/// A task id a worker submitted (its slot is already counted): begins it if it is still
+/// queued.
+fn receive(conn: &Connection, id: i64) -> Result<Effect, DbError> {
+    match q::get_task(conn, id) {
+        Ok(task) if task.state == "queued" => begin(conn, task),
+        Ok(_) => Ok(Effect::Closed),
+        Err(DbError::NotFound) => {
+            log::error!("orchestrator: cannot load task {id}: {}", DbError::NotFound);
+            Ok(Effect::Closed)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Marks a task `running` from its instance's current phase, or closes it when there is
+/// nothing to drive.
+fn begin(conn: &Connection, task: TaskRow) -> Result<Effect, DbError> {
+    let Some(kind) = task.kind else {
+        q::fail_task(conn, task.id)?;
+        return Ok(Effect::Closed);
+    };
+    let current = q::task_state_of(conn, &task.instance_uuid)?;
+    let phase = current.as_ref().and_then(|(_, task_state, _)| {
+        let state = task_state.as_deref()?;
+        phases(kind).iter().position(|(name, _)| *name == state)
+    });
+    let (Some(phase), Some((_, _, name))) = (phase, current) else {
+        // Deleted, or already past this task: nothing transitional is left.
+        q::set_task_state(conn, task.id, "done")?;
+        return Ok(Effect::Closed);
+    };
+    q::set_task_state(conn, task.id, "running")?;
+    Ok(Effect::Began(
+        task.id,
+        Run {
+            uuid: task.instance_uuid,
+            kind,
+            phase,
+            params: task.params,
+            name,
+        },
+    ))
+}
+
+/// Ends the current phase of task `id`.
+fn step(
+    conn: &Connection,
+    driver: &mut dyn ComputeDriver,
+    id: i64,
+    run: &Run,
+) -> Result<Effect, DbError> {
+    let list = phases(run.kind);
+    let from = list[run.phase].0;
+    let last = run.phase + 1 == list.len();
+    let network: String;
+    let mut failure = String::new();
+    let mut step = Step {
+        sql: SQL_NEXT,
+        text: [None; 3],
+        fault: None,
+        image_done: None,
+    };
+    if !last {
+        step.text[0] = Some(list[run.phase + 1].0);
+        if run.kind == TaskKind::Build && from == "scheduling" {
+            step.sql = SQL_PLACED;
+            step.text[1] = Some(driver.host());
+            step.text[2] = Some(driver.node());
+        } else if run.kind == TaskKind::Build && from == "networking" {
+            let (attach, fixed_ip) = build_network(&run.params);
+            network = driver.plug_vifs(&run.uuid, attach, fixed_ip.as_deref());
+            step.sql = SQL_NETWORKED;
+            step.text[1] = Some(&network);
+        }
+    } else {
+        match run.kind {
+            TaskKind::Build => {
+                // The driver is asked once per attempt; `spawn` has no side effects.
+                match driver.spawn(&run.uuid, &run.name) {
+                    Ok(()) => step.sql = SQL_BUILT,
+                    Err(reason) => {
+                        failure = format!("Build of instance {} aborted: {reason}", run.uuid);
+                        step.sql = SQL_BUILD_FAILED;
                     }
                 }
-                TaskKind::Reboot
-                | TaskKind::RebootHard
-                | TaskKind::Start
-                | TaskKind::Unpause
-                | TaskKind::Resume => {
-                    step.sql = SQL_SETTLE;
-                    step.text = [Some("active"), Some("1"), None];
-                }
-                TaskKind::Stop => {
-                    step.sql = SQL_SETTLE;
-                    step.text = [Some("stopped"), Some("4"), None];
-                }
-                TaskKind::Pause => {
-                    step.sql = SQL_SETTLE;
-                    step.text = [Some("paused"), Some("3"), None];
-                }
-                TaskKind::Suspend => {
-                    step.sql = SQL_SETTLE;
-                    step.text = [Some("suspended"), Some("7"), None];
-                }
-                TaskKind::Resize => {
-                    step.sql = SQL_RESIZED;
-                    step.text[0] = Some(&run.params);
-                }
-                TaskKind::RevertResize => {
-                    step.sql = SQL_REVERTED;
-                    step.text[0] = Some(&run.params);
-                }
-                TaskKind::Snapshot => {
-                    step.sql = SQL_SNAPSHOTTED;
-                }
-                TaskKind::Rebuild => step.sql = SQL_REBUILT,
-                TaskKind::Delete => step.sql = SQL_DELETED,
             }
-        }
-        let image = (last && run.kind == TaskKind::Snapshot)
-            .then(|| json_text_field(&run.params, "image_id"))
-            .flatten();
-        step.image_done = image.as_deref();
-        if !failure.is_empty() {
-            step.fault = Some((500, &failure));
-        }
-        match q::advance(&self.db, id, &run.uuid, from, &step, last) {
-            Ok(true) if !last => {
-                if let Some(run) = self.runs.get_mut(&id) {
-                    run.phase += 1;
-                }
-                let delay = self.runs.get(&id).map_or(Duration::ZERO, |run| {
-                    let share = phases(run.kind)[run.phase].1;
-                    self.driver.duration(run.kind).mul_f64(share)
-                });
-                self.schedule(id, delay);
+            TaskKind::Reboot
+            | TaskKind::RebootHard
+            | TaskKind::Start
+            | TaskKind::Unpause
+            | TaskKind::Resume => {
+                step.sql = SQL_SETTLE;
+                step.text = [Some("active"), Some("1"), None];
             }
-            Ok(_) => {
-                self.runs.remove(&id);
-                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            TaskKind::Stop => {
+                step.sql = SQL_SETTLE;
+                step.text = [Some("stopped"), Some("4"), None];
             }
-            Err(err) => {
-                log::warn!("orchestrator: task {id} step failed, retrying: {err}");
-                self.schedule(id, RETRY);
+            TaskKind::Pause => {
+                step.sql = SQL_SETTLE;
+                step.text = [Some("paused"), Some("3"), None];
             }
+            TaskKind::Suspend => {
+                step.sql = SQL_SETTLE;
+                step.text = [Some("suspended"), Some("7"), None];
+            }
+            TaskKind::Resize => {
+                step.sql = SQL_RESIZED;
+                step.text[0] = Some(&run.params);
+            }
+            TaskKind::RevertResize => {
+                step.sql = SQL_REVERTED;
+                step.text[0] = Some(&run.params);
+            }
+            TaskKind::Snapshot => {
+                step.sql = SQL_SNAPSHOTTED;
+            }
+            TaskKind::Rebuild => step.sql = SQL_REBUILT,
+            TaskKind::Delete => step.sql = SQL_DELETED,
         }
     }
+    let image = (last && run.kind == TaskKind::Snapshot)
+        .then(|| json_text_field(&run.params, "image_id"))
+        .flatten();
+    step.image_done = image.as_deref();
+    if !failure.is_empty() {
+        step.fault = Some((500, &failure));
+    }
+    let still = q::advance(conn, id, &run.uuid, from, &step, last)?;
+    Ok(Effect::Stepped(id, still && !last))
 }
 
 /// A build's params: whether to attach the `private` network, and a requested fixed IP.

@@ -7,7 +7,9 @@
 //! two actions racing for the same server, cannot both win. A refusal (over quota, wrong
 //! state) is returned as `Ok(Err(..))`: nothing was written. Usage counts live (`deleted = 0`)
 //! instances of a project: `instances`, their `vcpus` (cores) and `memory_mb` (ram), as Nova's
-//! counting quota driver does. This module must never write a transition without the
+//! counting quota driver does; it is read from one `instance_usage` row, which triggers on
+//! `instances` keep equal to that count inside every writing transaction (schema version 4),
+//! so a quota check costs the same however many servers the project has. This module must never write a transition without the
 //! matching task bookkeeping in the same transaction, and never hold a transaction across
 //! anything but SQL.
 
@@ -122,18 +124,19 @@ pub fn usage(db: &Db, project_id: &str) -> Result<Usage, DbError> {
 }
 
 fn usage_in(conn: &Connection, project_id: &str) -> Result<Usage, DbError> {
+    // One row kept by the triggers of `instances` (schema version 4): no sum over the
+    // project's instances, which grew with every server ever created.
     Ok(conn
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(vcpus), 0), coalesce(sum(memory_mb), 0) \
-             FROM instances WHERE project_id = ?1 AND deleted = 0",
-        )?
+        .prepare_cached("SELECT instances, cores, ram FROM instance_usage WHERE project_id = ?1")?
         .query_row([project_id], |row| {
             Ok(Usage {
                 instances: row.get(0)?,
                 cores: row.get(1)?,
                 ram: row.get(2)?,
             })
-        })?)
+        })
+        .optional()?
+        .unwrap_or_default())
 }
 
 /// The limits in force inside a transaction: stored project limits over `defaults`.
@@ -808,10 +811,9 @@ fn task_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
     })
 }
 
-/// One task by id.
-pub fn get_task(db: &Db, id: i64) -> Result<TaskRow, DbError> {
-    db.conn()
-        .prepare_cached("SELECT id, instance_uuid, kind, state, params FROM tasks WHERE id = ?1")?
+/// One task by id (inside the orchestration thread's transaction).
+pub fn get_task(conn: &Connection, id: i64) -> Result<TaskRow, DbError> {
+    conn.prepare_cached("SELECT id, instance_uuid, kind, state, params FROM tasks WHERE id = ?1")?
         .query_row([id], task_from)
         .optional()?
         .ok_or(DbError::NotFound)
@@ -827,13 +829,13 @@ pub fn unfinished_tasks(db: &Db) -> Result<Vec<TaskRow>, DbError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The instance's current task_state and vm_state (`None` when deleted or gone).
+/// The instance's current vm_state, task_state and display name (`None` when deleted or
+/// gone), inside the orchestration thread's transaction.
 pub fn task_state_of(
-    db: &Db,
+    conn: &Connection,
     uuid: &str,
 ) -> Result<Option<(String, Option<String>, String)>, DbError> {
-    Ok(db
-        .conn()
+    Ok(conn
         .prepare_cached(
             "SELECT vm_state, task_state, display_name FROM instances \
              WHERE uuid = ?1 AND deleted = 0",
@@ -842,82 +844,80 @@ pub fn task_state_of(
         .optional()?)
 }
 
-/// Marks a task `state` (`running`, `done`, `failed`).
-pub fn set_task_state(db: &Db, id: i64, state: &str) -> Result<(), DbError> {
-    db.write_one(
-        concat!(
-            "UPDATE tasks SET state = ?2, attempts = attempts + (?2 = 'running'), updated_at = ",
-            now_sql!(),
-            " WHERE id = ?1"
-        ),
-        params![id, state],
-    )?;
+/// Marks a task `state` (`running`, `done`, `failed`), inside the orchestration thread's
+/// transaction.
+pub fn set_task_state(conn: &Connection, id: i64, state: &str) -> Result<(), DbError> {
+    conn.prepare_cached(concat!(
+        "UPDATE tasks SET state = ?2, attempts = attempts + (?2 = 'running'), updated_at = ",
+        now_sql!(),
+        " WHERE id = ?1"
+    ))?
+    .execute(params![id, state])?;
     Ok(())
 }
 
 /// One step of a task: moves the instance from task_state `from` to the step's outcome,
 /// only if it is still in `from` (a delete may have overtaken it), and marks the task
 /// `running`, or `done` when `last`. Returns whether the instance was still in `from`; when
-/// it was not, the task is marked done and nothing else changes.
+/// it was not, the task is marked done and nothing else changes. Runs inside the caller's
+/// transaction (the orchestration thread writes every step due at once in one).
 pub fn advance(
-    db: &Db,
+    conn: &Connection,
     task_id: i64,
     uuid: &str,
     from: &str,
     step: &Step<'_>,
     last: bool,
 ) -> Result<bool, DbError> {
-    db.write(|conn| {
-        let current: Option<Option<String>> = conn
-            .prepare_cached("SELECT task_state FROM instances WHERE uuid = ?1 AND deleted = 0")?
-            .query_row([uuid], |row| row.get(0))
-            .optional()?;
-        if current.flatten().as_deref() != Some(from) {
-            conn.prepare_cached(concat!(
-                "UPDATE tasks SET state = 'done', updated_at = ",
-                now_sql!(),
-                " WHERE id = ?1"
-            ))?
-            .execute([task_id])?;
-            return Ok(false);
-        }
-        // Each step statement uses `?1` and as many of `?2`…`?4` as it needs.
-        let mut stmt = conn.prepare_cached(step.sql)?;
-        stmt.raw_bind_parameter(1, uuid)?;
-        let extra = stmt
-            .parameter_count()
-            .saturating_sub(1)
-            .min(step.text.len());
-        for (index, value) in step.text.iter().take(extra).enumerate() {
-            stmt.raw_bind_parameter(index + 2, value)?;
-        }
-        stmt.raw_execute()?;
-        if let Some((code, message)) = step.fault {
-            conn.prepare_cached(concat!(
-                "INSERT INTO instance_faults (instance_uuid, code, message, details, \
-                 created_at) VALUES (?1, ?2, ?3, NULL, ",
-                now_sql!(),
-                ")"
-            ))?
-            .execute(params![uuid, code, message])?;
-        }
-        if let Some(image) = step.image_done {
-            conn.prepare_cached(concat!(
-                "UPDATE images SET status = 'ACTIVE', progress = 100, size = 1024, \
-                 updated_at = ",
-                now_sql!(),
-                " WHERE id = ?1"
-            ))?
-            .execute([image])?;
-        }
+    let current: Option<Option<String>> = conn
+        .prepare_cached("SELECT task_state FROM instances WHERE uuid = ?1 AND deleted = 0")?
+        .query_row([uuid], |row| row.get(0))
+        .optional()?;
+    if current.flatten().as_deref() != Some(from) {
         conn.prepare_cached(concat!(
-            "UPDATE tasks SET state = ?2, updated_at = ",
+            "UPDATE tasks SET state = 'done', updated_at = ",
             now_sql!(),
             " WHERE id = ?1"
         ))?
-        .execute(params![task_id, if last { "done" } else { "running" }])?;
-        Ok(true)
-    })
+        .execute([task_id])?;
+        return Ok(false);
+    }
+    // Each step statement uses `?1` and as many of `?2`…`?4` as it needs.
+    let mut stmt = conn.prepare_cached(step.sql)?;
+    stmt.raw_bind_parameter(1, uuid)?;
+    let extra = stmt
+        .parameter_count()
+        .saturating_sub(1)
+        .min(step.text.len());
+    for (index, value) in step.text.iter().take(extra).enumerate() {
+        stmt.raw_bind_parameter(index + 2, value)?;
+    }
+    stmt.raw_execute()?;
+    if let Some((code, message)) = step.fault {
+        conn.prepare_cached(concat!(
+            "INSERT INTO instance_faults (instance_uuid, code, message, details, \
+             created_at) VALUES (?1, ?2, ?3, NULL, ",
+            now_sql!(),
+            ")"
+        ))?
+        .execute(params![uuid, code, message])?;
+    }
+    if let Some(image) = step.image_done {
+        conn.prepare_cached(concat!(
+            "UPDATE images SET status = 'ACTIVE', progress = 100, size = 1024, \
+             updated_at = ",
+            now_sql!(),
+            " WHERE id = ?1"
+        ))?
+        .execute([image])?;
+    }
+    conn.prepare_cached(concat!(
+        "UPDATE tasks SET state = ?2, updated_at = ",
+        now_sql!(),
+        " WHERE id = ?1"
+    ))?
+    .execute(params![task_id, if last { "done" } else { "running" }])?;
+    Ok(true)
 }
 
 /// The SQL of one step and its bound texts (`?2`…`?4`), built by the orchestration thread.
@@ -1026,8 +1026,8 @@ pub const SQL_DELETED: &str = concat!(
 );
 
 /// Fails a task whose instance or kind is gone (nothing to drive).
-pub fn fail_task(db: &Db, id: i64) -> Result<(), DbError> {
-    set_task_state(db, id, "failed")
+pub fn fail_task(conn: &Connection, id: i64) -> Result<(), DbError> {
+    set_task_state(conn, id, "failed")
 }
 
 #[cfg(test)]
@@ -1100,6 +1100,89 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(over.message().contains("Requested 2, but"), "{over:?}");
+    }
+
+    /// The usage table's row against a sum over the instances.
+    fn assert_usage_matches(db: &Db, project: &str) {
+        let summed = db
+            .conn()
+            .query_row(
+                "SELECT count(*), coalesce(sum(vcpus), 0), coalesce(sum(memory_mb), 0) \
+                 FROM instances WHERE project_id = ?1 AND deleted = 0",
+                [project],
+                |row| {
+                    Ok(Usage {
+                        instances: row.get(0)?,
+                        cores: row.get(1)?,
+                        ram: row.get(2)?,
+                    })
+                },
+            )
+            .unwrap();
+        assert_eq!(usage(db, project).unwrap(), summed);
+    }
+
+    #[test]
+    fn the_usage_table_follows_every_change() {
+        let temp = TempDb::new("orch-usage");
+        let db = temp.open();
+        assert_eq!(usage(&db, "p").unwrap(), Usage::default());
+        let unlimited = CountedLimits {
+            instances: -1,
+            cores: -1,
+            ram: -1,
+        };
+        let batch = instances(4);
+        create_instances(&db, &spec(), unlimited, &batch, 1)
+            .unwrap()
+            .unwrap();
+        let other = CreateSpec {
+            project_id: "q",
+            ..spec()
+        };
+        create_instances(&db, &other, unlimited, &instances(1), 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(usage(&db, "p").unwrap().instances, 4);
+        assert_usage_matches(&db, "p");
+        assert_usage_matches(&db, "q");
+        // Local delete, and a termination's soft delete.
+        assert!(delete_unscheduled(&db, &batch[0].uuid).unwrap().is_some());
+        db.write_one(SQL_DELETED, [&batch[1].uuid]).unwrap();
+        // A resize to other counted resources, and a move to another project.
+        db.write_one(
+            "UPDATE instances SET vcpus = 7, memory_mb = 3000 WHERE uuid = ?1",
+            [&batch[2].uuid],
+        )
+        .unwrap();
+        db.write_one(
+            "UPDATE instances SET project_id = 'q' WHERE uuid = ?1",
+            [&batch[3].uuid],
+        )
+        .unwrap();
+        // Changes that do not count: a deleted row's resources, a task_state.
+        db.write_one(
+            "UPDATE instances SET vcpus = 9 WHERE uuid = ?1",
+            [&batch[1].uuid],
+        )
+        .unwrap();
+        db.write_one(SQL_NEXT, [&batch[2].uuid, &"spawning".to_owned()])
+            .unwrap();
+        assert_eq!(
+            usage(&db, "p").unwrap(),
+            Usage {
+                instances: 1,
+                cores: 7,
+                ram: 3000
+            }
+        );
+        assert_usage_matches(&db, "p");
+        assert_usage_matches(&db, "q");
+        // Rows removed outright (live and deleted).
+        db.write_one("DELETE FROM tasks", []).unwrap();
+        db.write_one("DELETE FROM instances", []).unwrap();
+        assert_eq!(usage(&db, "p").unwrap(), Usage::default());
+        assert_eq!(usage(&db, "q").unwrap(), Usage::default());
     }
 
     #[test]
