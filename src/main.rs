@@ -1,6 +1,9 @@
 //! The `ringnova` binary: parse the command line, load and check the configuration, compile
 //! the paste pipeline, migrate the database, and run the server. Errors are reported here in
 //! plain words.
+//!
+//! It must never serve before the configuration, the paste pipeline, the database migrations
+//! and the policy files have all been checked.
 
 use std::{
     path::PathBuf,

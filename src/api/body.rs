@@ -5,6 +5,9 @@
 //! (strings are unescaped in place and borrowed by the resulting value); the parser's scratch
 //! buffers are kept per worker thread and reused, so a parse allocates only the value tree.
 //! Errors are Nova's: 415 `Unsupported Content-Type`, 400 `Malformed request body`.
+//!
+//! It must never copy a body to parse it, never accept a media type Nova refuses, and never
+//! panic on malformed input.
 
 use std::cell::RefCell;
 

@@ -2,6 +2,9 @@
 //! `{"detailed": false, "reasons": ["OK"]}` when JSON is asked for.
 //!
 //! Core worker; answers from memory, touches nothing shared.
+//!
+//! It must never touch the database or any other shared state: a health probe must stay cheap
+//! and cannot fail for reasons other than the process itself.
 
 use super::context::Request;
 use crate::http::{response::SharedBody, Response};

@@ -8,6 +8,9 @@
 //! - `[/project]` appears only when the request URL itself carried the project id
 //! - next: `…/collection?<request's query, sorted, marker replaced by the last id>`, written
 //!   only when the page is full (`min(limit, max_limit)` items were returned)
+//!
+//! It must never allocate per item of a list beyond the output, and never write request text
+//! into JSON without escaping it.
 
 use super::{
     context::{Request, RequestContext},

@@ -4,6 +4,9 @@
 //! `OpenStack-API-Version: compute X.Y` (comma lists, scanned right to left) and, only when
 //! that yields nothing, the legacy `X-OpenStack-Nova-API-Version`; `latest` means the
 //! maximum. A malformed version is 400, one outside `[MIN, MAX]` is 406.
+//!
+//! It must never accept a version outside `[MIN, MAX]` and never advertise a maximum whose
+//! changes are not all implemented.
 
 use std::fmt;
 

@@ -3,6 +3,9 @@
 //!
 //! Core worker, per request. Decoding borrows when a value has nothing to decode and copies
 //! only when it contains `%` or `+`.
+//!
+//! It must never panic on malformed percent-escapes or invalid UTF-8; such a query is an error,
+//! not a guess.
 
 use std::borrow::Cow;
 

@@ -3,6 +3,9 @@
 //! Core worker, behind the root or version pipelines. Bodies are written straight into the
 //! response buffer; hrefs are built from the request's scheme, host and proxy prefix.
 //! The root document carries no microversion headers; the `/v2.1` document does.
+//!
+//! It must never write request data (Host, prefixes) into a document without escaping it, and
+//! never serve a cached document for a different scheme, host or prefix.
 
 use std::{cell::RefCell, rc::Rc};
 

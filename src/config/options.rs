@@ -3,6 +3,9 @@
 //! Start-up only. This table is the single source of truth for option names and defaults;
 //! `Config::load` reads through it and the configuration reference is generated from it.
 //! Nova's names are used wherever Nova has the option; ringnova's own live in `[ringnova]`.
+//!
+//! It must never be bypassed: an option read anywhere else must be listed here first, with its
+//! default and help text.
 
 /// One configuration option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -62,6 +62,8 @@
 //! (ids 1–6, `m1.tiny` … `m1.tiny.specs`, the last with extra spec `hw:numa_nodes = 1`), as data
 //! of the migration: they are inserted once, into the new empty table, and a flavor the
 //! operator deletes later stays deleted.
+//!
+//! A released migration must never be edited: changes are new migrations appended at the end.
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 

@@ -1,5 +1,7 @@
 //! Test-only: a database file under the system temp directory, unique per test, removed (with
 //! its `-wal` and `-shm` companions) when dropped.
+//!
+//! Test support only; it must never be used outside `#[cfg(test)]` code.
 
 use std::{
     path::PathBuf,

@@ -2,6 +2,8 @@
 //!
 //! Each core worker keeps its own copy in a thread-local, so no lock or atomic is touched on
 //! the hot path; a response batch calls [`http_date`] once.
+//!
+//! It must never format the date per request: the text is cached per second.
 
 use std::{
     cell::Cell,

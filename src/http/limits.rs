@@ -1,4 +1,7 @@
 //! Framing limits and timeouts for one connection; built from the configuration at start-up.
+//!
+//! These limits must never be unbounded: every value has a ceiling so a client cannot make a
+//! worker buffer without end.
 
 use std::time::Duration;
 

@@ -10,6 +10,9 @@
 //! chunked, missing or repeated Host on 1.1, oversize request line, head, header count and
 //! body. A [`FrameError`] is final for its connection: the caller answers it and closes.
 //! Nothing in this module knows about Nova. No `unsafe`.
+//!
+//! Nothing here may block, allocate per byte, or trust a length the client sent before it is
+//! checked against the limits.
 
 pub mod body;
 pub mod date;

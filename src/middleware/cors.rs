@@ -3,6 +3,9 @@
 //! allowed origins. Requests from other origins pass through undecorated.
 //!
 //! Core worker; the settings are compiled at start-up and shared read-only.
+//!
+//! It must never add CORS headers for an origin that is not configured, and never answer a
+//! preflight when CORS is off.
 
 use crate::{api::context::Request, config, http::Response, router::Method};
 

@@ -3,6 +3,8 @@
 //!
 //! Core worker. `catch_unwind` costs nothing unless a panic happens; the release profile keeps
 //! `panic = "unwind"` for this filter's sake.
+//!
+//! It must never let a panic take down the worker or leak internals into the response body.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

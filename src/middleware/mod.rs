@@ -16,6 +16,9 @@
 //!
 //! A filter may answer by itself (cors preflight, sizelimit's 413, noauth2's token
 //! handshake); the layers outside it still see that response.
+//!
+//! The chain must never allocate or box per request, and a filter must never see a request
+//! another filter has already answered.
 
 pub mod cors;
 pub mod faultwrap;

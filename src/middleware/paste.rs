@@ -6,6 +6,9 @@
 //! sections. Filters and apps are recognised by their factory (the same strings Nova's file
 //! uses), so operators can rename sections. Anything unknown, or a pipeline that does not end
 //! in an app, is an error naming the file and line.
+//!
+//! It must never silently ignore an unknown factory, section or key: each is a start-up error
+//! naming the file and line.
 
 use std::{
     cell::RefCell,

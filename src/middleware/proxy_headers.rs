@@ -3,6 +3,8 @@
 //! from `X-Forwarded-Proto/Host/For/Prefix`. Off, it does nothing.
 //!
 //! Core worker; values borrow from the request buffer.
+//!
+//! It must never honour forwarded headers unless `enable_proxy_headers_parsing` is on.
 
 use crate::api::context::{Request, RequestContext};
 

@@ -3,6 +3,9 @@
 //!
 //! Core worker. The id is generated from a per-thread PRNG into a stack array; nothing is
 //! allocated.
+//!
+//! It must never echo an inbound request id, and never accept one that does not match Nova's
+//! pattern as the global id.
 
 use crate::{
     api::context::{Request, RequestContext, RequestId},

@@ -4,6 +4,9 @@
 //! spelling has capitals, which are lower-cased once here so that every `role:` check
 //! after that is a plain comparison. Building one allocates nothing for up to
 //! [`INLINE_ROLES`] roles that are already lower-case.
+//!
+//! It must never copy role names that are already lower case, and never treat an empty scope
+//! field as set.
 
 use std::{borrow::Cow, fmt};
 

@@ -7,6 +7,9 @@
 //! Python list such as `['project']`), and the operations the rule guards, ending with
 //! `[deprecated: <check>]` when the rule has a deprecated check string that
 //! `enforce_new_defaults = False` OR's back in. Nova registers no rule named `default`.
+//!
+//! It must never drift from Nova's registered defaults: the table is embedded data, not
+//! hand-edited code.
 
 use super::Scope;
 

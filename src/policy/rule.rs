@@ -10,6 +10,9 @@
 //!
 //! Nesting is capped at [`MAX_NESTING`] levels when the tree is built, so walking it
 //! recursively (evaluation, printing, dropping) stays shallow whatever the input was.
+//!
+//! A compiled rule must never be mutated after the enforcer is built, and never nest deeper
+//! than `MAX_NESTING`.
 
 use std::fmt;
 

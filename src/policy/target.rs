@@ -4,6 +4,8 @@
 //! Nova passes `{'project_id': instance.project_id}` or `{'project_id': …, 'user_id': …}`,
 //! so up to [`INLINE_TARGET`] entries are kept inline and building a target does not
 //! allocate.
+//!
+//! It must never allocate for the usual handful of keys (kept inline).
 
 use smallvec::SmallVec;
 

@@ -1,5 +1,7 @@
 //! HTTP methods the router knows. A request with any other method cannot match a route; the
 //! caller answers it before routing.
+//!
+//! It must never map an unknown method to a known one.
 
 use std::fmt;
 

@@ -4,6 +4,8 @@
 //! name, pops it again when it backtracks, and once a route is found the router writes the
 //! route's names over the blanks in place. Nothing is copied out of the path, and up to
 //! [`INLINE_PARAMS`] pairs live inside the [`Params`] value itself.
+//!
+//! It must never allocate per lookup: parameters borrow from the path.
 
 use smallvec::SmallVec;
 

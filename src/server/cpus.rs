@@ -2,6 +2,8 @@
 //!
 //! Start-up only. `Auto` uses the CPUs this process may run on (`Cpus_allowed_list` in
 //! `/proc/self/status`, which honours taskset and cgroup cpusets) in order.
+//!
+//! It must never pin two workers to the same CPU when enough CPUs are allowed.
 
 use crate::config::{self, CpuPinning};
 

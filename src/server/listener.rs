@@ -4,6 +4,9 @@
 //! before any worker starts. Port 0 is resolved by the first socket and reused by the rest,
 //! so every worker listens on the same ephemeral port. The kernel spreads new connections
 //! across the group.
+//!
+//! It must never bind sockets on a worker thread: binding happens once, before any worker
+//! starts, so an address error stops start-up.
 
 use std::{io, net::SocketAddr};
 

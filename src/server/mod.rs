@@ -6,6 +6,10 @@
 //! reports back), print the ready line, then wait. SIGTERM/SIGINT set the shutdown flag:
 //! workers stop accepting, let in-flight requests finish up to `shutdown_timeout`, and return;
 //! a second signal exits at once.
+//!
+//! It must never report ready before every worker serves, and on the first SIGTERM/SIGINT
+//! never exit before in-flight requests have drained or the shutdown timeout has passed (a
+//! second signal exits at once, by design).
 
 pub mod conn;
 pub mod cpus;

@@ -7,6 +7,9 @@
 //! `ratelimit` filter holds, whose per-user buckets are locked per shard) and the shutdown
 //! flag. Each worker opens its own database connection when it starts and keeps it in its
 //! [`Services`]. Nothing is stolen or migrated between cores.
+//!
+//! A worker must never share its connections, buffers or database connection with another
+//! thread.
 
 use std::{
     cell::{Cell, RefCell},

@@ -1,6 +1,9 @@
 //! The typed queries controllers call, one module per resource. Every function takes the
 //! worker's [`Db`](super::Db), runs cached prepared statements, and returns rows or a typed
 //! [`DbError`](super::DbError); none of them awaits, so none holds a lock across a yield.
+//!
+//! Query modules must never run on another thread than the `Db` they are given, and never hold
+//! a transaction across an `.await`.
 
 pub mod flavors;
 pub mod images;

@@ -4,6 +4,9 @@
 //! configuration (SPEC §6), which the API layer owns. Limits are whole numbers, `-1` meaning
 //! unlimited. Resource names are Nova's (`instances`, `cores`, `key_pairs`, …) and are
 //! validated by the API before they reach this module.
+//!
+//! It must never decide a default itself: defaults belong to the configuration and are resolved
+//! by the API layer.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
