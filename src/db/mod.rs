@@ -528,16 +528,18 @@ mod tests {
 
     #[test]
     fn the_busy_waiter_sleeps_briefly_and_gives_up_on_time() {
-        let mut wait = busy_waiter(Duration::from_millis(30));
+        // Bounds are loose on purpose: on a loaded machine every sleep overshoots. SQLite's
+        // own handler would sleep up to 100 ms at a time (2 retries in 200 ms).
+        let mut wait = busy_waiter(Duration::from_millis(200));
         let started = Instant::now();
         let mut retries = 0;
         while wait(retries) {
             retries += 1;
         }
         let waited = started.elapsed();
-        assert!(waited >= Duration::from_millis(30), "{waited:?}");
-        assert!(waited < Duration::from_millis(500), "{waited:?}");
-        assert!(retries >= 20, "{retries} retries in {waited:?}");
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
+        assert!(waited < Duration::from_secs(3), "{waited:?}");
+        assert!(retries >= 10, "{retries} retries in {waited:?}");
     }
 
     #[test]
