@@ -122,34 +122,22 @@ fn flush(path: &Path, wal: &mut Option<(File, u64)>) -> std::io::Result<()> {
 /// The group-commit state of the database at `path` (canonical), shared by every worker
 /// connection of this process; starts its flushing thread on first use.
 pub fn for_file(path: &Path) -> std::io::Result<Arc<GroupSync>> {
-    type Registry = Mutex<Vec<(PathBuf, Weak<GroupSync>)>>;
-    static SYNCS: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
-    let mut syncs = SYNCS
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    syncs.retain(|(_, sync)| sync.strong_count() > 0);
-    if let Some(sync) = syncs
-        .iter()
-        .find(|(known, _)| known == path)
-        .and_then(|(_, sync)| sync.upgrade())
-    {
-        return Ok(sync);
-    }
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    let sync = Arc::new(GroupSync {
-        requested: Mutex::new(0),
-        wake: Condvar::new(),
-        durable: AtomicU64::new(0),
-        wal: PathBuf::from(wal),
-    });
-    let weak = Arc::downgrade(&sync);
-    thread::Builder::new()
-        .name("ringnova-fsync".into())
-        .spawn(move || GroupSync::run(weak))?;
-    syncs.push((path.to_path_buf(), Arc::downgrade(&sync)));
-    Ok(sync)
+    static SYNCS: std::sync::OnceLock<super::PerFile<GroupSync>> = std::sync::OnceLock::new();
+    super::per_file(&SYNCS, path, || {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let sync = Arc::new(GroupSync {
+            requested: Mutex::new(0),
+            wake: Condvar::new(),
+            durable: AtomicU64::new(0),
+            wal: PathBuf::from(wal),
+        });
+        let weak = Arc::downgrade(&sync);
+        thread::Builder::new()
+            .name("ringnova-fsync".into())
+            .spawn(move || GroupSync::run(weak))?;
+        Ok(sync)
+    })
 }
 
 #[cfg(test)]

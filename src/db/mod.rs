@@ -329,31 +329,44 @@ impl DurableWait {
 /// The writers of one database file in this process take turns on it.
 type WriterQueue = Mutex<()>;
 
+/// Per-file state shared by every connection this process opens to one database file, keyed
+/// by the file's canonical path; entries whose users have all gone are dropped.
+pub(crate) type PerFile<T> = Mutex<Vec<(PathBuf, Weak<T>)>>;
+
+/// The entry of `path` (canonical) in `registry`, made by `make` when there is none.
+pub(crate) fn per_file<T, E>(
+    registry: &'static OnceLock<PerFile<T>>,
+    path: &Path,
+    make: impl FnOnce() -> Result<Arc<T>, E>,
+) -> Result<Arc<T>, E> {
+    let mut entries = registry
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    entries.retain(|(_, entry)| entry.strong_count() > 0);
+    if let Some(entry) = entries
+        .iter()
+        .find(|(known, _)| known == path)
+        .and_then(|(_, entry)| entry.upgrade())
+    {
+        return Ok(entry);
+    }
+    let entry = make()?;
+    entries.push((path.to_path_buf(), Arc::downgrade(&entry)));
+    Ok(entry)
+}
+
 /// The writer queue of one database file, shared by every connection this process opens to
-/// it (keyed by the file's canonical path).
+/// it.
 fn writer_queue(path: &Path) -> Result<Arc<WriterQueue>, DbError> {
-    /// Each open file's queue; entries whose connections have all closed are dropped.
-    type Registry = Mutex<Vec<(PathBuf, Weak<WriterQueue>)>>;
-    static QUEUES: OnceLock<Registry> = OnceLock::new();
+    static QUEUES: OnceLock<PerFile<WriterQueue>> = OnceLock::new();
     let path = std::fs::canonicalize(path).map_err(|source| DbError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut queues = QUEUES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    queues.retain(|(_, queue)| queue.strong_count() > 0);
-    if let Some(queue) = queues
-        .iter()
-        .find(|(known, _)| *known == path)
-        .and_then(|(_, queue)| queue.upgrade())
-    {
-        return Ok(queue);
-    }
-    let queue = Arc::new(WriterQueue::default());
-    queues.push((path, Arc::downgrade(&queue)));
-    Ok(queue)
+    per_file(&QUEUES, &path, || {
+        Ok::<_, DbError>(Arc::new(WriterQueue::default()))
+    })
 }
 
 /// Rolls the transaction back when dropped before [`OpenTransaction::commit`] succeeded.
