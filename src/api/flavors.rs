@@ -88,7 +88,7 @@ const FLAVOR_ID: Schema = Schema::new(&[
 ]);
 
 /// `rxtx_factor`: a positive number (or decimal string) up to `SQL_SP_FLOAT_MAX`.
-const RXTX_FACTOR: Schema = Schema::new(&[
+pub(crate) const RXTX_FACTOR: Schema = Schema::new(&[
     Keyword::Type(&[Type::Number, Type::String]),
     Keyword::Pattern(Pattern::DECIMAL),
     Keyword::ExclusiveMinimum(Limit::Int(0)),
@@ -135,11 +135,12 @@ macro_rules! flavor_create {
 }
 
 /// `create` (2.1-2.54).
-const CREATE: Schema = flavor_create!(pt::NAME);
+pub(crate) const CREATE: Schema = flavor_create!(pt::NAME);
 /// `create_v20` (legacy `/v2`).
-const CREATE_V20: Schema = flavor_create!(pt::NAME_WITH_LEADING_TRAILING_SPACES);
+pub(crate) const CREATE_V20: Schema = flavor_create!(pt::NAME_WITH_LEADING_TRAILING_SPACES);
 /// `create_v255` (2.55 and later).
-const CREATE_V255: Schema = flavor_create!(pt::NAME, ("description", FLAVOR_DESCRIPTION));
+pub(crate) const CREATE_V255: Schema =
+    flavor_create!(pt::NAME, ("description", FLAVOR_DESCRIPTION));
 
 /// `update` (2.55 and later): `{"flavor": {"description": …}}`, nothing else.
 const UPDATE: Schema = Schema::new(&[

@@ -2090,65 +2090,11 @@ mod tests {
         Keyword::AdditionalProperties(false),
     ]);
 
-    const FLAVOR_ID: Schema = Schema::new(&[
-        Keyword::Type(&[Type::String, Type::Number, Type::Null]),
-        Keyword::MinLength(1),
-        Keyword::MaxLength(255),
-        Keyword::Pattern(Pattern::FLAVOR_ID),
-    ]);
-
-    const RXTX_FACTOR: Schema = Schema::new(&[
-        Keyword::Type(&[Type::Number, Type::String]),
-        Keyword::Pattern(Pattern::DECIMAL),
-        Keyword::ExclusiveMinimum(Limit::Int(0)),
-        Keyword::Maximum(Limit::Float(3.40282e+38)),
-    ]);
-
-    const FLAVOR_DESCRIPTION: Schema = Schema::new(&[
-        Keyword::Type(&[Type::String, Type::Null]),
-        Keyword::MinLength(0),
-        Keyword::MaxLength(65535),
-        Keyword::Pattern(Pattern::PRINTABLE),
-    ]);
-
-    /// Nova's `schemas/flavors.py` `create`, with the `name` schema and extra members given.
-    macro_rules! flavor_create {
-        ($name:expr $(, $extra:expr)*) => {
-            Schema::new(&[
-                Keyword::Type(&[Type::Object]),
-                Keyword::Properties(&[(
-                    "flavor",
-                    Schema::new(&[
-                        Keyword::Type(&[Type::Object]),
-                        Keyword::Properties(&[
-                            ("name", $name),
-                            ("id", FLAVOR_ID),
-                            ("ram", pt::FLAVOR_PARAM_POSITIVE),
-                            ("vcpus", pt::FLAVOR_PARAM_POSITIVE),
-                            ("disk", pt::FLAVOR_PARAM_NON_NEGATIVE),
-                            ("OS-FLV-EXT-DATA:ephemeral", pt::FLAVOR_PARAM_NON_NEGATIVE),
-                            ("swap", pt::FLAVOR_PARAM_NON_NEGATIVE),
-                            ("rxtx_factor", RXTX_FACTOR),
-                            ("os-flavor-access:is_public", pt::BOOLEAN),
-                            $($extra,)*
-                        ]),
-                        Keyword::Required(&["name", "ram", "vcpus", "disk"]),
-                        Keyword::AdditionalProperties(false),
-                    ]),
-                )]),
-                Keyword::Required(&["flavor"]),
-                Keyword::AdditionalProperties(false),
-            ])
-        };
-    }
-
-    /// `create` (2.1-2.54).
-    const FLAVOR_CREATE: Schema = flavor_create!(pt::NAME);
-    /// `create_v20` (legacy `/v2`).
-    const FLAVOR_CREATE_V20: Schema = flavor_create!(pt::NAME_WITH_LEADING_TRAILING_SPACES);
-    /// `create_v255`.
-    const FLAVOR_CREATE_V255: Schema =
-        flavor_create!(pt::NAME, ("description", FLAVOR_DESCRIPTION));
+    // The flavor schemas are the controller's own: these tests check its messages.
+    use crate::api::flavors::{
+        CREATE as FLAVOR_CREATE, CREATE_V20 as FLAVOR_CREATE_V20,
+        CREATE_V255 as FLAVOR_CREATE_V255, RXTX_FACTOR,
+    };
 
     /// The members of a valid create body, in order, as JSON text.
     const FLAVOR: &[(&str, &str)] = &[
