@@ -70,48 +70,35 @@ const KEY_TYPE: Schema = Schema::new(&[
     Keyword::Enum(&[Literal::Str("ssh"), Literal::Str("x509")]),
 ]);
 
-/// Nova's key pair `create` schema with the members given: `{"keypair": {…, name required}}`,
-/// no other members at either level.
-macro_rules! keypair_create {
-    ($($member:expr),+ $(,)?) => {
-        Schema::new(&[
-            Keyword::Type(&[Type::Object]),
-            Keyword::Properties(&[(
-                "keypair",
-                Schema::new(&[
-                    Keyword::Type(&[Type::Object]),
-                    Keyword::Properties(&[$($member),+]),
-                    Keyword::Required(&["name"]),
-                    Keyword::AdditionalProperties(false),
-                ]),
-            )]),
-            Keyword::Required(&["keypair"]),
-            Keyword::AdditionalProperties(false),
-        ])
-    };
-}
-
 /// `create_v20` (legacy `/v2`): names may carry leading and trailing spaces.
-const CREATE_V20: Schema = keypair_create!(
+const CREATE_V20: Schema = crate::wrapped_schema!(
+    "keypair",
+    required: ["name"],
     ("name", NAME_WITH_LEADING_TRAILING_SPACES),
     ("public_key", PUBLIC_KEY),
 );
 
 /// `create` (2.1).
-const CREATE_V21: Schema = keypair_create!(
+const CREATE_V21: Schema = crate::wrapped_schema!(
+    "keypair",
+    required: ["name"],
     ("name", KEYPAIR_NAME_SPECIAL_CHARS),
     ("public_key", PUBLIC_KEY),
 );
 
 /// `create_v22` (2.2–2.9): adds `type`.
-const CREATE_V22: Schema = keypair_create!(
+const CREATE_V22: Schema = crate::wrapped_schema!(
+    "keypair",
+    required: ["name"],
     ("name", KEYPAIR_NAME_SPECIAL_CHARS),
     ("type", KEY_TYPE),
     ("public_key", PUBLIC_KEY),
 );
 
 /// `create_v210` (2.10–2.91): adds `user_id`.
-const CREATE_V210: Schema = keypair_create!(
+const CREATE_V210: Schema = crate::wrapped_schema!(
+    "keypair",
+    required: ["name"],
     ("name", KEYPAIR_NAME_SPECIAL_CHARS),
     ("type", KEY_TYPE),
     ("public_key", PUBLIC_KEY),

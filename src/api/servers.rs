@@ -272,63 +272,30 @@ fn listed(ctx: &RequestContext<'_>, name: &str) -> bool {
 
 const IPV4_OR_STRING: Schema = STRING;
 
-const UPDATE_V20: Schema = Schema::new(&[
-    Keyword::Type(&[Type::Object]),
-    Keyword::Properties(&[(
-        "server",
-        Schema::new(&[
-            Keyword::Type(&[Type::Object]),
-            Keyword::Properties(&[
-                ("name", NAME_WITH_LEADING_TRAILING_SPACES),
-                ("OS-DCF:diskConfig", DISK_CONFIG),
-                ("accessIPv4", IPV4_OR_STRING),
-                ("accessIPv6", IPV4_OR_STRING),
-            ]),
-            Keyword::AdditionalProperties(false),
-        ]),
-    )]),
-    Keyword::Required(&["server"]),
-    Keyword::AdditionalProperties(false),
-]);
+const UPDATE_V20: Schema = crate::wrapped_schema!(
+    "server",
+    ("name", NAME_WITH_LEADING_TRAILING_SPACES),
+    ("OS-DCF:diskConfig", DISK_CONFIG),
+    ("accessIPv4", IPV4_OR_STRING),
+    ("accessIPv6", IPV4_OR_STRING),
+);
 
-const UPDATE_V21: Schema = Schema::new(&[
-    Keyword::Type(&[Type::Object]),
-    Keyword::Properties(&[(
-        "server",
-        Schema::new(&[
-            Keyword::Type(&[Type::Object]),
-            Keyword::Properties(&[
-                ("name", NAME),
-                ("OS-DCF:diskConfig", DISK_CONFIG),
-                ("accessIPv4", IPV4_OR_STRING),
-                ("accessIPv6", IPV4_OR_STRING),
-            ]),
-            Keyword::AdditionalProperties(false),
-        ]),
-    )]),
-    Keyword::Required(&["server"]),
-    Keyword::AdditionalProperties(false),
-]);
+const UPDATE_V21: Schema = crate::wrapped_schema!(
+    "server",
+    ("name", NAME),
+    ("OS-DCF:diskConfig", DISK_CONFIG),
+    ("accessIPv4", IPV4_OR_STRING),
+    ("accessIPv6", IPV4_OR_STRING),
+);
 
-const UPDATE_V219: Schema = Schema::new(&[
-    Keyword::Type(&[Type::Object]),
-    Keyword::Properties(&[(
-        "server",
-        Schema::new(&[
-            Keyword::Type(&[Type::Object]),
-            Keyword::Properties(&[
-                ("name", NAME),
-                ("OS-DCF:diskConfig", DISK_CONFIG),
-                ("accessIPv4", IPV4_OR_STRING),
-                ("accessIPv6", IPV4_OR_STRING),
-                ("description", DESCRIPTION),
-            ]),
-            Keyword::AdditionalProperties(false),
-        ]),
-    )]),
-    Keyword::Required(&["server"]),
-    Keyword::AdditionalProperties(false),
-]);
+const UPDATE_V219: Schema = crate::wrapped_schema!(
+    "server",
+    ("name", NAME),
+    ("OS-DCF:diskConfig", DISK_CONFIG),
+    ("accessIPv4", IPV4_OR_STRING),
+    ("accessIPv6", IPV4_OR_STRING),
+    ("description", DESCRIPTION),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

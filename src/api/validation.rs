@@ -516,6 +516,46 @@ pub mod parameter_types {
     ]);
 }
 
+/// A request body schema of Nova's usual shape: an object whose only (and required) member
+/// `$key` is an object with the given members and no others; `required: [...]` lists the
+/// inner members that must be present.
+///
+/// `wrapped_schema!("keypair", required: ["name"], ("name", NAME), ("public_key", KEY))`
+#[macro_export]
+macro_rules! wrapped_schema {
+    ($key:literal, required: [$($required:literal),+], $($member:expr),+ $(,)?) => {
+        $crate::api::validation::Schema::new(&[
+            $crate::api::validation::Keyword::Type(&[$crate::api::validation::Type::Object]),
+            $crate::api::validation::Keyword::Properties(&[(
+                $key,
+                $crate::api::validation::Schema::new(&[
+                    $crate::api::validation::Keyword::Type(&[$crate::api::validation::Type::Object]),
+                    $crate::api::validation::Keyword::Properties(&[$($member),+]),
+                    $crate::api::validation::Keyword::Required(&[$($required),+]),
+                    $crate::api::validation::Keyword::AdditionalProperties(false),
+                ]),
+            )]),
+            $crate::api::validation::Keyword::Required(&[$key]),
+            $crate::api::validation::Keyword::AdditionalProperties(false),
+        ])
+    };
+    ($key:literal, $($member:expr),+ $(,)?) => {
+        $crate::api::validation::Schema::new(&[
+            $crate::api::validation::Keyword::Type(&[$crate::api::validation::Type::Object]),
+            $crate::api::validation::Keyword::Properties(&[(
+                $key,
+                $crate::api::validation::Schema::new(&[
+                    $crate::api::validation::Keyword::Type(&[$crate::api::validation::Type::Object]),
+                    $crate::api::validation::Keyword::Properties(&[$($member),+]),
+                    $crate::api::validation::Keyword::AdditionalProperties(false),
+                ]),
+            )]),
+            $crate::api::validation::Keyword::Required(&[$key]),
+            $crate::api::validation::Keyword::AdditionalProperties(false),
+        ])
+    };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Entry points
 // ---------------------------------------------------------------------------------------------
