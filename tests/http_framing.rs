@@ -131,33 +131,8 @@ fn assert_rejected(server: &Server, raw: &str, status: u16, key: &str) {
     );
 }
 
-per_driver!(framing_errors_answer_and_close, |driver| {
-    let server = Server::start(driver);
-    let cases: &[(&str, u16, &str)] = &[
-        ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "badRequest"),
-        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", 400, "badRequest"),
-        ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400, "badRequest"),
-        ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\nabc", 400, "badRequest"),
-        ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3x\r\n\r\nabc", 400, "badRequest"),
-        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400, "badRequest"),
-        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "notImplemented"),
-        ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "badRequest"),
-        ("GET / HTTP/1.1\r\n\r\n", 400, "badRequest"),
-        ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "badRequest"),
-        ("GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505, "computeFault"),
-        ("GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400, "badRequest"),
-        ("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n  folded\r\n\r\n", 400, "badRequest"),
-        ("GET / HTTP/1.1\r\nHost: h\r\nX: a\x01b\r\n\r\n", 400, "badRequest"),
-        ("GET nothing HTTP/1.1\r\nHost: h\r\n\r\n", 400, "badRequest"),
-        ("GET / HTTP/1.1\r\nHost: h\r\nExpect: teapot\r\n\r\n", 417, "computeFault"),
-        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "badRequest"),
-        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", 400, "badRequest"),
-        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", 400, "badRequest"),
-    ];
-    for (raw, status, key) in cases {
-        assert_rejected(&server, raw, *status, key);
-    }
-});
+// Every framing error (CL+TE, bad lengths and codings, Host, header syntax, chunk syntax)
+// is a case of the desync suite: tests/desync.rs and tests/desync_cases.json.
 
 per_driver!(limits_have_their_status, |driver| {
     let server = Server::with_conf(

@@ -7,9 +7,11 @@
 //!
 //! Enforced: chunk sizes are hex with at least one digit and checked for overflow; the
 //! decoded total stays within `max_body` (checked as soon as a chunk size is known);
-//! extensions are skipped but capped at [`MAX_CHUNK_EXTENSION`] bytes per line; trailers are
-//! read and discarded, capped at [`MAX_TRAILER_SIZE`]; every line ends in CRLF (a bare LF
-//! or CR inside chunk framing is an error).
+//! whitespace after a chunk size is allowed only before a `;` (the BWS of RFC 9112 §7.1.1);
+//! extensions are skipped but capped at [`MAX_CHUNK_EXTENSION`] bytes per line; trailer
+//! lines must be field lines (`token ":" value`, no control bytes) and are read and
+//! discarded, never merged into the head, capped at [`MAX_TRAILER_SIZE`]; every line ends in
+//! CRLF (a bare LF or CR inside chunk framing is an error).
 
 use super::{
     error::FrameError,
@@ -19,12 +21,17 @@ use super::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Size,
+    /// Whitespace after the size: only more of it or `;` may follow.
+    SizeWs,
     Extension,
     SizeLf,
     Data,
     DataCr,
     DataLf,
     TrailerLineStart,
+    /// Inside a trailer field name.
+    TrailerName,
+    /// Inside a trailer field value.
     TrailerLine,
     TrailerLineLf,
     EndLf,
@@ -123,11 +130,29 @@ impl ChunkedDecoder {
                         self.digits += 1;
                         State::Size
                     }
-                    b';' | b' ' | b'\t' if self.digits > 0 => {
+                    b';' if self.digits > 0 => {
                         self.meta = 1;
                         State::Extension
                     }
+                    b' ' | b'\t' if self.digits > 0 => {
+                        self.meta = 1;
+                        State::SizeWs
+                    }
                     b'\r' if self.digits > 0 => State::SizeLf,
+                    _ => return Err(FrameError::Chunk),
+                },
+                State::SizeWs => match byte {
+                    b' ' | b'\t' | b';' => {
+                        self.meta += 1;
+                        if self.meta > MAX_CHUNK_EXTENSION {
+                            return Err(FrameError::ChunkMetadataTooLarge);
+                        }
+                        if byte == b';' {
+                            State::Extension
+                        } else {
+                            State::SizeWs
+                        }
+                    }
                     _ => return Err(FrameError::Chunk),
                 },
                 State::Extension => match byte {
@@ -166,12 +191,17 @@ impl ChunkedDecoder {
                 State::DataCr | State::DataLf => return Err(FrameError::Chunk),
                 State::TrailerLineStart => match byte {
                     b'\r' => State::EndLf,
-                    b'\n' => return Err(FrameError::Chunk),
-                    _ => self.count_trailer(State::TrailerLine)?,
+                    b if is_tchar(b) => self.count_trailer(State::TrailerName)?,
+                    _ => return Err(FrameError::Chunk),
+                },
+                State::TrailerName => match byte {
+                    b':' => self.count_trailer(State::TrailerLine)?,
+                    b if is_tchar(b) => self.count_trailer(State::TrailerName)?,
+                    _ => return Err(FrameError::Chunk),
                 },
                 State::TrailerLine => match byte {
                     b'\r' => State::TrailerLineLf,
-                    b'\n' => return Err(FrameError::Chunk),
+                    b if b < 0x20 && b != b'\t' || b == 0x7f => return Err(FrameError::Chunk),
                     _ => self.count_trailer(State::TrailerLine)?,
                 },
                 State::TrailerLineLf if byte == b'\n' => {
@@ -203,6 +233,28 @@ impl ChunkedDecoder {
         }
         Ok(next)
     }
+}
+
+/// A token character (RFC 9110 §5.6.2), as a field name is made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
 #[cfg(test)]
@@ -246,6 +298,21 @@ mod tests {
     }
 
     #[test]
+    fn extension_whitespace_and_trailer_fields() {
+        let encoded = b"5 \t;a=\"b c\"\r\nhello\r\n0\r\nX-T: 1\r\nContent-Length: 9\r\nY:\r\n\r\nN";
+        for step in [1, 4, 100] {
+            let (body, consumed) = decode_in_steps(encoded, step, 1000).unwrap();
+            assert_eq!(body, b"hello", "step {step}");
+            assert_eq!(&encoded[consumed..], b"N", "step {step}");
+        }
+        let spaces = format!("1{};\r\na\r\n0\r\n\r\n", " ".repeat(MAX_CHUNK_EXTENSION));
+        assert_eq!(
+            decode_in_steps(spaces.as_bytes(), 512, 100).unwrap_err(),
+            FrameError::ChunkMetadataTooLarge
+        );
+    }
+
+    #[test]
     fn empty_body() {
         let (body, consumed) = decode_in_steps(b"0\r\n\r\n", 1, 10).unwrap();
         assert!(body.is_empty());
@@ -267,6 +334,18 @@ mod tests {
             (b"1;a\nb\r\n", FrameError::Chunk),
             (b"1;a\x00\r\n", FrameError::Chunk),
             (b"fffffffffffffffff\r\n", FrameError::ChunkSizeOverflow),
+            // Whitespace after the size only as BWS before an extension.
+            (b"5 \r\nhello\r\n0\r\n\r\n", FrameError::Chunk),
+            (b"5 x\r\nhello\r\n0\r\n\r\n", FrameError::Chunk),
+            (b" 5\r\nhello\r\n0\r\n\r\n", FrameError::Chunk),
+            // Trailer lines are field lines.
+            (b"0\r\nGET / HTTP/1.1\r\n\r\n", FrameError::Chunk),
+            (b"0\r\nNoColon\r\n\r\n", FrameError::Chunk),
+            (b"0\r\nX : y\r\n\r\n", FrameError::Chunk),
+            (b"0\r\n y\r\n\r\n", FrameError::Chunk),
+            (b"0\r\n: y\r\n\r\n", FrameError::Chunk),
+            (b"0\r\nX: a\x00b\r\n\r\n", FrameError::Chunk),
+            (b"0\r\nX: a\rb\r\n\r\n", FrameError::Chunk),
         ];
         for (encoded, want) in cases {
             assert_eq!(

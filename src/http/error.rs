@@ -27,7 +27,7 @@ pub enum FrameError {
     TransferEncodingHttp10,
     /// A transfer coding other than chunked (501).
     UnsupportedCoding,
-    /// HTTP/1.1 without Host, or with more than one (400).
+    /// HTTP/1.1 without Host, more than one Host, or a Host value that is not uri-host[:port] (400).
     Host,
     /// An `Expect` value other than 100-continue (417).
     Expectation,
@@ -77,7 +77,7 @@ impl FrameError {
                 "Transfer-Encoding is not allowed in HTTP/1.0 requests."
             }
             FrameError::UnsupportedCoding => "Only the chunked transfer coding is supported.",
-            FrameError::Host => "HTTP/1.1 requests must carry exactly one Host header.",
+            FrameError::Host => "Requests must carry exactly one valid Host header.",
             FrameError::Expectation => "Only the 100-continue expectation is supported.",
             FrameError::Version => "HTTP version not supported.",
             FrameError::BodyTooLarge(_) => "Request is too large.",

@@ -107,10 +107,18 @@ pub fn parse_head<'b>(
         match name.len() {
             4 if is_host(name) => {
                 hosts += 1;
+                if !is_valid_host(trim(value)) {
+                    return Err(FrameError::Host);
+                }
                 head.host = Some(Span::within(buf, value));
             }
             6 if name.eq_ignore_ascii_case(b"expect") => {
-                if !trim(value).eq_ignore_ascii_case(b"100-continue") {
+                // An empty value lists no expectation: nothing to refuse.
+                let expectation = trim(value);
+                if expectation.is_empty() {
+                    continue;
+                }
+                if !expectation.eq_ignore_ascii_case(b"100-continue") {
                     return Err(FrameError::Expectation);
                 }
                 head.expect_continue = version == Version::Http11;
@@ -193,15 +201,26 @@ fn is_host(name: &[u8]) -> bool {
     }
 }
 
-/// 505 when the request line names another HTTP version, 400 when it is not HTTP at all.
+/// 505 when the request line is well formed (`method SP target SP HTTP/d.d`, single spaces)
+/// but names another HTTP version; 400 for everything else, including a 1.x line that
+/// httparse refused for its spacing.
 fn version_error(buf: &[u8]) -> FrameError {
     let line_end = buf
         .iter()
         .position(|&b| b == b'\r' || b == b'\n')
         .unwrap_or(buf.len());
     let line = &buf[..line_end];
-    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
-    match version {
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return FrameError::Malformed;
+    };
+    if method.is_empty() || target.is_empty() {
+        return FrameError::Malformed;
+    }
+    match *version {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0' | b'1'] => FrameError::Malformed,
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
@@ -209,6 +228,59 @@ fn version_error(buf: &[u8]) -> FrameError {
         }
         _ => FrameError::Malformed,
     }
+}
+
+/// Whether a Host value is `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2): a
+/// reg-name or IPv4 address, or an IP literal in brackets, then an optional port of digits.
+/// Empty is valid (a target without authority). No space, `/`, `@`, control or high byte.
+fn is_valid_host(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        let Some(close) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &value[1..close];
+        let literal_ok = !literal.is_empty()
+            && literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.' || is_host_char(b));
+        if !literal_ok {
+            return false;
+        }
+        match &value[close + 1..] {
+            [] => return true,
+            [b':', port @ ..] => (&[][..], port),
+            _ => return false,
+        }
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon + 1..]),
+            None => (value, &[][..]),
+        }
+    };
+    host.iter().all(|&b| is_host_char(b)) && port.iter().all(u8::is_ascii_digit)
+}
+
+/// reg-name characters: unreserved, sub-delims and `%` (of pct-encoded).
+fn is_host_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'%'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+        )
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
@@ -518,9 +590,21 @@ mod tests {
             ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", FrameError::TransferEncodingHttp10),
             ("GET / HTTP/1.1\r\n\r\n", FrameError::Host),
             ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", FrameError::Host),
+            ("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", FrameError::Host),
+            ("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", FrameError::Host),
+            ("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", FrameError::Host),
+            ("GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n", FrameError::Host),
+            ("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", FrameError::Host),
+            ("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", FrameError::Host),
+            ("GET / HTTP/1.0\r\nHost: a\\b\r\n\r\n", FrameError::Host),
             ("GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", FrameError::Expectation),
             ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", FrameError::Version),
             ("GET / HTTP/1.2\r\nHost: a\r\n\r\n", FrameError::Version),
+            // A 1.x version refused for the spacing around it is malformed, not unsupported.
+            ("GET /  HTTP/1.1\r\nHost: a\r\n\r\n", FrameError::Malformed),
+            ("GET  / HTTP/1.1\r\nHost: a\r\n\r\n", FrameError::Malformed),
+            ("GET / HTTP/1.1 \r\nHost: a\r\n\r\n", FrameError::Malformed),
+            ("GET /  HTTP/2.0\r\nHost: a\r\n\r\n", FrameError::Malformed),
             ("GET / FOO/1.1\r\nHost: a\r\n\r\n", FrameError::Malformed),
             ("GET /\r\n\r\n", FrameError::Malformed),
             ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", FrameError::Malformed),
@@ -552,6 +636,31 @@ mod tests {
             (h.path_str(target), h.query_str(target)),
             (Some("/caf\u{e9}"), Some(""))
         );
+    }
+
+    #[test]
+    fn valid_hosts() {
+        for host in [
+            "a",
+            "",
+            "example.com:8774",
+            "10.0.0.1",
+            "[::1]",
+            "[::1]:8774",
+            "[v1.fe80::a+en1]",
+            "xn--bcher-kva.example",
+            "a%20b",
+            "a:",
+        ] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert!(parse(&raw).unwrap().is_some(), "{host:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_expect_lists_nothing_to_refuse() {
+        let h = head("POST / HTTP/1.1\r\nHost: a\r\nExpect:\r\nContent-Length: 1\r\n\r\n");
+        assert!(!h.expect_continue);
     }
 
     #[test]

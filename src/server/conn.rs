@@ -468,8 +468,17 @@ impl Sink {
             Some(target) => (head.path_str(target), head.query_str(target)),
             None => (None, None),
         };
-        let (Some(path), Some(query)) = (path, query) else {
-            Fault::new(400, "Malformed request URL.").write(resp);
+        // A method this server does not implement at all is refused before routing
+        // (RFC 9110 §9.1: 501); the request was well framed, so the connection stays.
+        let early = match (method, path, query) {
+            (None, _, _) => Some(Fault::new(501, "The request method is not implemented.")),
+            (_, None, _) | (_, _, None) => Some(Fault::new(400, "Malformed request URL.")),
+            _ => None,
+        };
+        let (Some(path), Some(query), None) = (path, query, early.as_ref()) else {
+            if let Some(fault) = early {
+                fault.write(resp);
+            }
             resp.write_to_cached(
                 out,
                 head_cache,
