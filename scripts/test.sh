@@ -2,10 +2,10 @@
 # Runs every check and test of ringnova: formatting, lints, unit and integration tests under
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
 # against the release binary, the openstack CLI against the built-in identity endpoint
-# (auth_strategy = token), the policy engine against oslo.policy on random cases, and a
-# seconds-long benchmark smoke run.
+# (auth_strategy = token), the policy engine against oslo.policy on random cases, the HTTP
+# framing against h11 on the desync corpus, and a seconds-long benchmark smoke run.
 # Usage: scripts/test.sh            (everything)
-#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_H11=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,11 @@ fi
 if [ -z "${SKIP_POLICY_DIFF:-}" ]; then
     step "policy engine against oslo.policy (scripts/policy_diff.sh)"
     scripts/policy_diff.sh
+fi
+
+if [ -z "${SKIP_H11:-}" ]; then
+    step "HTTP framing against h11 on the desync corpus (scripts/h11_compare.sh)"
+    scripts/h11_compare.sh
 fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then

@@ -229,7 +229,7 @@ impl ChunkedDecoder {
     fn count_trailer(&mut self, next: State) -> Result<State, FrameError> {
         self.trailer += 1;
         if self.trailer > MAX_TRAILER_SIZE {
-            return Err(FrameError::ChunkMetadataTooLarge);
+            return Err(FrameError::TrailersTooLarge);
         }
         Ok(next)
     }
@@ -382,7 +382,7 @@ mod tests {
         let long_trailer = format!("0\r\nX: {}\r\n\r\n", "t".repeat(MAX_TRAILER_SIZE));
         assert_eq!(
             decode_in_steps(long_trailer.as_bytes(), 512, 100).unwrap_err(),
-            FrameError::ChunkMetadataTooLarge
+            FrameError::TrailersTooLarge
         );
     }
 }

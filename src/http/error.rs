@@ -39,8 +39,10 @@ pub enum FrameError {
     Chunk,
     /// A chunk size that overflows (400).
     ChunkSizeOverflow,
-    /// Chunk extensions or trailers beyond their caps (400).
+    /// Chunk extensions beyond their cap (400).
     ChunkMetadataTooLarge,
+    /// A trailer section beyond its cap: fields too large (431).
+    TrailersTooLarge,
 }
 
 impl FrameError {
@@ -48,7 +50,9 @@ impl FrameError {
     pub fn status(self) -> u16 {
         match self {
             FrameError::RequestLineTooLong => 414,
-            FrameError::HeadTooLarge | FrameError::TooManyHeaders => 431,
+            FrameError::HeadTooLarge
+            | FrameError::TooManyHeaders
+            | FrameError::TrailersTooLarge => 431,
             FrameError::UnsupportedCoding => 501,
             FrameError::Expectation => 417,
             FrameError::Version => 505,
@@ -83,7 +87,8 @@ impl FrameError {
             FrameError::BodyTooLarge(_) => "Request is too large.",
             FrameError::Chunk => "Malformed chunked request body.",
             FrameError::ChunkSizeOverflow => "Chunk size is too large.",
-            FrameError::ChunkMetadataTooLarge => "Chunk extensions or trailers are too large.",
+            FrameError::ChunkMetadataTooLarge => "Chunk extensions are too large.",
+            FrameError::TrailersTooLarge => "Request trailer fields are too large.",
         }
     }
 }
