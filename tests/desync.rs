@@ -182,6 +182,71 @@ fn frame(raw: &[u8], limits: &Limits) -> (Vec<Framed>, Option<u16>, End) {
     }
 }
 
+/// [`frame`], with the bytes arriving `step` at a time: the head is parsed again as it grows
+/// and the chunked decoder keeps its state between arrivals, as in the connection loop.
+fn frame_arriving(raw: &[u8], step: usize, limits: &Limits) -> (Vec<Framed>, Option<u16>, End) {
+    let mut requests = Vec::new();
+    let mut head = Head::default();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut fed = 0;
+    // The current request: its method and target once its head is parsed, and its decoder.
+    let mut current: Option<(String, String, Option<ChunkedDecoder>)> = None;
+    loop {
+        let done = match &mut current {
+            None if buf.is_empty() && fed == raw.len() => return (requests, None, End::Open),
+            None => match parse_head(&buf, limits, &mut head) {
+                Ok(Some(target)) => {
+                    let method = String::from_utf8_lossy(head.method.of(&buf)).into_owned();
+                    let decoder = match head.body {
+                        BodyKind::Length(n) if n > limits.max_body as u64 => {
+                            return (requests, Some(413), End::Close)
+                        }
+                        BodyKind::Chunked => {
+                            Some(ChunkedDecoder::new(head.len, limits.max_body as u64))
+                        }
+                        _ => None,
+                    };
+                    current = Some((method, target.to_owned(), decoder));
+                    continue;
+                }
+                Ok(None) => None,
+                Err(err) => return (requests, Some(err.status()), End::Close),
+            },
+            Some((_, _, Some(decoder))) => match decoder.decode(&mut buf) {
+                Ok(ChunkedProgress::Done { body_end, consumed }) => Some((body_end, consumed)),
+                Ok(ChunkedProgress::NeedMore) => {
+                    decoder.compact(&mut buf, 0);
+                    None
+                }
+                Err(err) => return (requests, Some(err.status()), End::Close),
+            },
+            Some((_, _, None)) => {
+                let end = match head.body {
+                    BodyKind::Length(n) => head.len + n as usize,
+                    _ => head.len,
+                };
+                (buf.len() >= end).then_some((end, end))
+            }
+        };
+        match done {
+            Some((body_end, consumed)) => {
+                let (method, target, _) = current.take().expect("a parsed head");
+                requests.push((method, target, buf[head.len..body_end].to_vec()));
+                if !head.keep_alive {
+                    return (requests, None, End::Close);
+                }
+                buf.drain(..consumed);
+            }
+            None if fed == raw.len() => return (requests, None, End::Wait),
+            None => {
+                let next = (fed + step).min(raw.len());
+                buf.extend_from_slice(&raw[fed..next]);
+                fed = next;
+            }
+        }
+    }
+}
+
 #[test]
 fn the_framing_library_finds_the_tabled_requests() {
     let limits = Limits::default();
@@ -201,6 +266,19 @@ fn the_framing_library_finds_the_tabled_requests() {
                 (want, case.reject, case.end),
                 got
             ));
+        }
+        // However the bytes are cut into reads, the decisions are the same.
+        for step in [1, 2, 3, 7, 64, 1000] {
+            if case.raw.len() / step > 4000 {
+                continue;
+            }
+            let split = frame_arriving(&case.raw, step, &limits);
+            if split != got {
+                failures.push(format!(
+                    "{}: arriving {step} bytes at a time gives {split:?}, at once {got:?}",
+                    case.name
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

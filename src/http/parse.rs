@@ -61,7 +61,10 @@ pub fn parse_head<'b>(
         }
         Err(_) if line_too_long() => return Err(FrameError::RequestLineTooLong),
         Err(httparse::Error::TooManyHeaders) => return Err(FrameError::TooManyHeaders),
-        Err(httparse::Error::Version) => return Err(version_error(&buf[skipped..])),
+        Err(httparse::Error::Version) => match version_error(&buf[skipped..]) {
+            Some(err) => return Err(err),
+            None => return Ok(None),
+        },
         Err(_) => return Err(FrameError::Malformed),
     };
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
@@ -203,31 +206,44 @@ fn is_host(name: &[u8]) -> bool {
 
 /// 505 when the request line is well formed (`method SP target SP HTTP/d.d`, single spaces)
 /// but names another HTTP version; 400 for everything else, including a 1.x line that
-/// httparse refused for its spacing.
-fn version_error(buf: &[u8]) -> FrameError {
-    let line_end = buf
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(buf.len());
-    let line = &buf[..line_end];
+/// httparse refused for its spacing. `None` while the line is not complete and could still
+/// become a well-formed one: the answer must not depend on where the reads were cut.
+fn version_error(buf: &[u8]) -> Option<FrameError> {
+    let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n');
+    let line = &buf[..line_end.unwrap_or(buf.len())];
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return FrameError::Malformed;
+        return Some(FrameError::Malformed);
     };
     if method.is_empty() || target.is_empty() {
-        return FrameError::Malformed;
+        return Some(FrameError::Malformed);
     }
-    match *version {
-        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0' | b'1'] => FrameError::Malformed,
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
-            FrameError::Version
+    const SHAPE: &[u8; 8] = b"HTTP/9.9";
+    let fits = |(&b, &shape): (&u8, &u8)| {
+        if shape == b'9' {
+            b.is_ascii_digit()
+        } else {
+            b == shape
         }
-        _ => FrameError::Malformed,
+    };
+    let well_formed = version.len() <= SHAPE.len() && version.iter().zip(SHAPE).all(fits);
+    if line_end.is_none() {
+        return if well_formed {
+            None
+        } else {
+            Some(FrameError::Malformed)
+        };
     }
+    if !well_formed
+        || version.len() != SHAPE.len()
+        || version[5..] == *b"1.0"
+        || version[5..] == *b"1.1"
+    {
+        return Some(FrameError::Malformed);
+    }
+    Some(FrameError::Version)
 }
 
 /// Whether a Host value is `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2): a
@@ -636,6 +652,26 @@ mod tests {
             (h.path_str(target), h.query_str(target)),
             (Some("/caf\u{e9}"), Some(""))
         );
+    }
+
+    #[test]
+    fn version_errors_do_not_depend_on_where_the_line_was_cut() {
+        for line in [
+            "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+            "GET / HTTP/3\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.10\r\nHost: a\r\n\r\n",
+            "GET / HTTP/x.1\r\nHost: a\r\n\r\n",
+        ] {
+            let whole = parse(line).unwrap_err();
+            for cut in 1..line.len() {
+                match parse(&line[..cut]) {
+                    Ok(None) => {}
+                    Ok(Some(_)) => panic!("{line:?} cut at {cut} parsed"),
+                    Err(err) => assert_eq!(err, whole, "{line:?} cut at {cut}"),
+                }
+            }
+        }
     }
 
     #[test]
