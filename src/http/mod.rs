@@ -7,9 +7,10 @@
 //!
 //! Invariants: every framing decision RFC 9112 asks a server to make is made here and only
 //! here — CL+TE, duplicate or malformed Content-Length, Transfer-Encoding not ending in
-//! chunked, missing or repeated Host on 1.1, oversize request line, head, header count and
-//! body. A [`FrameError`] is final for its connection: the caller answers it and closes.
-//! Nothing in this module knows about Nova. No `unsafe`.
+//! chunked, missing, repeated or invalid Host, oversize request line, head, header count and
+//! body; the rules and the reason for each answer are in docs/desync.md. A [`FrameError`] is
+//! final for its connection: the caller answers it and closes. A decision never depends on
+//! where the reads were cut. Nothing in this module knows about Nova. No `unsafe`.
 //!
 //! Nothing here may block, allocate per byte, or trust a length the client sent before it is
 //! checked against the limits.
