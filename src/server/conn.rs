@@ -468,17 +468,14 @@ impl Sink {
             Some(target) => (head.path_str(target), head.query_str(target)),
             None => (None, None),
         };
-        // A method this server does not implement at all is refused before routing
-        // (RFC 9110 §9.1: 501); the request was well framed, so the connection stays.
-        let early = match (method, path, query) {
-            (None, _, _) => Some(Fault::new(501, "The request method is not implemented.")),
-            (_, None, _) | (_, _, None) => Some(Fault::new(400, "Malformed request URL.")),
-            _ => None,
-        };
-        let (Some(path), Some(query), None) = (path, query, early.as_ref()) else {
-            if let Some(fault) = early {
-                fault.write(resp);
-            }
+        let (Some(_), Some(path), Some(query)) = (method, path, query) else {
+            // A method this server does not implement at all is refused before routing
+            // (RFC 9110 §9.1: 501); the request was well framed, so the connection stays.
+            let fault = match method {
+                None => Fault::new(501, "The request method is not implemented."),
+                Some(_) => Fault::new(400, "Malformed request URL."),
+            };
+            fault.write(resp);
             resp.write_to_cached(
                 out,
                 head_cache,
@@ -798,6 +795,23 @@ mod tests {
             &without_healthcheck,
         );
         assert_eq!(hits, 0);
+    }
+
+    #[test]
+    fn unknown_methods_get_501_and_keep_the_connection() {
+        let temp = TempDb::new("method");
+        let worker = worker(&temp, "[ringnova]\naccess_log = false\n");
+        let mut conn = conn(&worker, true);
+        let out = answer(
+            &mut conn,
+            b"FOO /v2.1/ HTTP/1.1\r\nHost: a\r\n\r\nget / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            DATE,
+        );
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(text.matches("HTTP/1.1 501 ").count(), 2, "{text}");
+        assert_eq!(text.matches("\"notImplemented\"").count(), 2, "{text}");
+        assert_eq!(text.matches("HTTP/1.1 200 ").count(), 1, "{text}");
+        assert!(!conn.sink.close);
     }
 
     #[test]
