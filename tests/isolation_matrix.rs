@@ -7,7 +7,7 @@
 //! re-scoped to project B by editing its text, and a correctly signed a_admin token that
 //! expired an hour ago. Project A owns the objects the routes need: a private flavor shared
 //! with A (with extra specs), a key pair of a_member, quota overrides, ACTIVE servers of
-//! a_member (one with metadata) and a snapshot image of one of them.
+//! a_member (one with metadata), a snapshot image of one of them and os-documents documents.
 //!
 //! [`matrix`] is the data: one row per request (route, method, path, microversion, body) with
 //! the status Nova's default policies give each user; every unauthenticated caller gets
@@ -101,6 +101,8 @@ enum Fixture {
     MetaItem,
     /// A new public image without an owner in the catalogue (its id).
     Image,
+    /// A new os-documents document of project A, made by a_member (its id).
+    Document,
 }
 
 /// One request of the matrix. Placeholders in `path` and `body`: `{private}`, `{public}` (the
@@ -212,6 +214,9 @@ const METADATA_CREATE: &str = "os_compute_api:server-metadata:create";
 const METADATA_UPDATE_ALL: &str = "os_compute_api:server-metadata:update_all";
 const METADATA_UPDATE: &str = "os_compute_api:server-metadata:update";
 const METADATA_DELETE: &str = "os_compute_api:server-metadata:delete";
+const DOCUMENTS_CREATE: &str = "os_compute_api:os-documents:create";
+const DOCUMENTS_UPDATE: &str = "os_compute_api:os-documents:update";
+const DOCUMENTS_DELETE: &str = "os_compute_api:os-documents:delete";
 
 /// The sample image seeded at start-up.
 const IMAGE: &str = "70a599e0-31e7-49b7-b260-868f441e862b";
@@ -624,8 +629,36 @@ fn matrix() -> Vec<Row> {
             .at("2.36")
             .fixture(Fixture::Image)
             .expect([404; 4]),
+        // Extensions (policy `@`) and os-documents: readers read, members write, and another
+        // project's document is a 404 (policy first, on the caller's own project).
+        row(GET, "/extensions", "/extensions").expect([200; 4]),
+        row(GET, "/extensions/{id}", "/extensions/os-documents").expect([200; 4]),
+        row(GET, "/extensions/{id}", "/extensions/os-nothing").expect([404; 4]),
+        row(GET, "/os-documents", "/os-documents").expect([200; 4]),
+        row(POST, "/os-documents", "/os-documents")
+            .body(r#"{"document": {"name": "iso-{unique}", "content": "text"}}"#)
+            .rule(DOCUMENTS_CREATE)
+            .expect([200, 200, 403, 200]),
+        row(GET, "/os-documents/{id}", "/os-documents/{fresh}")
+            .fixture(Fixture::Document)
+            .missing(DOCUMENT_MISSING)
+            .expect([200, 200, 200, 404]),
+        row(PUT, "/os-documents/{id}", "/os-documents/{fresh}")
+            .body(r#"{"document": {"name": "renamed-{unique}"}}"#)
+            .fixture(Fixture::Document)
+            .rule(DOCUMENTS_UPDATE)
+            .missing(DOCUMENT_MISSING)
+            .expect([200, 200, 403, 404]),
+        row(DELETE, "/os-documents/{id}", "/os-documents/{fresh}")
+            .fixture(Fixture::Document)
+            .rule(DOCUMENTS_DELETE)
+            .missing(DOCUMENT_MISSING)
+            .expect([204, 204, 403, 404]),
     ]
 }
+
+/// The 404 message for the fixture's document.
+const DOCUMENT_MISSING: &str = "Document {fresh} could not be found.";
 
 /// An action on a fresh ACTIVE server of a_member: `allowed` for a_admin and a_member, 403
 /// for a_reader, 404 for b_member.
@@ -1053,6 +1086,14 @@ impl World {
                 )
                 .unwrap();
                 id
+            }
+            Fixture::Document => {
+                let body = format!(
+                    r#"{{"document": {{"name": "iso-fresh-{}", "content": "c"}}}}"#,
+                    self.unique()
+                );
+                let resp = self.must(Who::AMember, "POST", "/os-documents", &body, 200);
+                resp.json()["document"]["id"].as_str().unwrap().to_owned()
             }
         }
     }
