@@ -67,9 +67,13 @@ pub fn load_extensions(
     config: &mut Config,
     extra: Vec<Box<dyn Extension>>,
 ) -> Result<&'static Extensions, LoadError> {
-    let mut available = extensions::standard_extensions();
-    available.extend(extra);
-    let loaded = extensions::load(&config.extensions, available)?;
+    let mut standard = extensions::standard_extensions();
+    standard.extend(extra);
+    let loaded = extensions::load_from(
+        &config.extensions,
+        standard,
+        extensions::optional_extensions(),
+    )?;
     config.policy.extra_defaults = loaded.policy_defaults();
     Ok(loaded)
 }

@@ -1,7 +1,8 @@
 //! The extension API over real sockets: `/extensions` bodies against Nova's samples, both
 //! loading modes (and a refused selection), `os-documents` CRUD with every kind of bad body,
-//! paging, per-project isolation, quota and policy, and the `OS-FLV-TOTAL-DISK` controller
-//! extension changing real flavor responses.
+//! paging, per-project isolation, quota and policy, and the two controller extensions changing
+//! real responses: `os-lock-server` (standard; server actions) and `OS-FLV-TOTAL-DISK`
+//! (optional; after hooks on flavor views).
 
 mod common;
 
@@ -18,6 +19,8 @@ const BOB: &str = "bob:b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
 const ADMIN: &str = "admin:admin";
 
 const TOTAL_DISK: &str = "OS-FLV-TOTAL-DISK:total_disk_gb";
+const WITH_TOTAL_DISK: &str = "[DEFAULT]\nosapi_compute_extension = selective\n\
+                               osapi_compute_ext_list = os-documents, OS-FLV-TOTAL-DISK\n";
 
 fn fixture(name: &str) -> Value {
     common::fixture("extension-info", name)
@@ -62,12 +65,17 @@ per_driver!(extensions_list_and_show_match_the_samples, |driver| {
         let body = resp.json();
         assert_shape(&body, &fixture("extensions-list-resp.json"), &path);
         assert_shape(&body, &fixture("folsom-extensions-get-resp.json"), &path);
-        assert_eq!(
-            aliases(&body),
-            ["OS-FLV-TOTAL-DISK", "os-documents"],
-            "{path}"
-        );
-        let documents = &body["extensions"][1];
+        assert_eq!(aliases(&body), ["os-documents", "os-lock-server"], "{path}");
+        // os-lock-server is Nova's own: its entry is the v2.1 sample's, field for field.
+        let nova = fixture("extensions-list-resp.json")["extensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|ext| ext["alias"] == "os-lock-server")
+            .cloned()
+            .unwrap();
+        assert_eq!(body["extensions"][1], nova, "{path}");
+        let documents = &body["extensions"][0];
         assert_eq!(documents["name"], "Documents");
         assert_eq!(documents["links"], json!([]));
         assert!(documents["namespace"]
@@ -81,7 +89,7 @@ per_driver!(extensions_list_and_show_match_the_samples, |driver| {
     assert_shape(&body, &fixture("extensions-get-resp.json"), "show");
     assert_eq!(body["extension"]["alias"], "os-documents");
     let listed = get(&server, "/v2.1/extensions", ALICE).json();
-    assert_eq!(body["extension"], listed["extensions"][1]);
+    assert_eq!(body["extension"], listed["extensions"][0]);
 
     let resp = get(&server, "/v2.1/extensions/os-agents", ALICE);
     assert_message(
@@ -104,12 +112,18 @@ per_driver!(selective_loads_only_the_listed_extensions, |driver| {
     let body = get(&server, "/v2.1/extensions", ALICE).json();
     assert_eq!(aliases(&body), ["os-documents"]);
     assert_eq!(
-        get(&server, "/v2.1/extensions/OS-FLV-TOTAL-DISK", ALICE).status,
+        get(&server, "/v2.1/extensions/os-lock-server", ALICE).status,
         404
     );
-    // The flavor extension is not loaded: flavors answer without its member.
-    let flavor = get(&server, "/v2.1/flavors/1", ALICE).json();
-    assert!(flavor["flavor"].get(TOTAL_DISK).is_none(), "{flavor}");
+    // os-lock-server is not loaded: its actions are unknown to the servers controller.
+    let resp = server.api(
+        "POST",
+        "/v2.1/servers/5a5a5a5a-0000-4000-8000-000000000000/action",
+        ALICE,
+        None,
+        Some(&json!({"lock": null})),
+    );
+    assert_message(&resp, 400, "badRequest", "There is no such action: lock");
     let resp = create(
         &server,
         ALICE,
@@ -555,11 +569,12 @@ fn comparable(flavor: &Value) -> Value {
 per_driver!(
     the_flavor_controller_extension_changes_real_responses,
     |driver| {
-        let server = Server::start(driver);
-        let plain = Server::with_conf(
-        driver,
-        "[DEFAULT]\nosapi_compute_extension = selective\nosapi_compute_ext_list = os-documents\n",
-    );
+        // Optional: loaded only when selected; the standard set leaves Nova's flavor bodies
+        // alone.
+        let server = Server::with_conf(driver, WITH_TOTAL_DISK);
+        let plain = Server::start(driver);
+        let listed = aliases(&get(&server, "/v2.1/extensions", ALICE).json());
+        assert_eq!(listed, ["OS-FLV-TOTAL-DISK", "os-documents"]);
         for version in ["2.1", "2.60"] {
             let extended = server.api("GET", "/v2.1/flavors/3", ALICE, Some(version), None);
             assert_eq!(extended.status, 200, "{}", extended.text());
@@ -608,3 +623,126 @@ per_driver!(
         resp.assert_fault(404, "itemNotFound");
     }
 );
+
+/// The seeded sample image.
+const IMAGE: &str = "70a599e0-31e7-49b7-b260-868f441e862b";
+
+/// Boots a server of `token`'s project and waits until it is ACTIVE.
+fn boot(server: &Server, token: &str) -> String {
+    let body = json!({"server": {"name": "lockable", "imageRef": IMAGE, "flavorRef": "1"}});
+    let resp = server.api("POST", "/v2.1/servers", token, None, Some(&body));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let uuid = resp.json()["server"]["id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let show = get(server, &format!("/v2.1/servers/{uuid}"), token).json();
+        if show["server"]["status"] == "ACTIVE" {
+            return uuid;
+        }
+        assert!(std::time::Instant::now() < deadline, "{show}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn server_action(server: &Server, token: &str, uuid: &str, body: Value) -> Response {
+    server.api(
+        "POST",
+        &format!("/v2.1/servers/{uuid}/action"),
+        token,
+        None,
+        Some(&body),
+    )
+}
+
+fn locked(server: &Server, uuid: &str) -> Value {
+    server
+        .api(
+            "GET",
+            &format!("/v2.1/servers/{uuid}"),
+            ALICE,
+            Some("2.9"),
+            None,
+        )
+        .json()["server"]["locked"]
+        .clone()
+}
+
+per_driver!(the_lock_server_extension_changes_real_responses, |driver| {
+    let server = Server::with_conf(
+        driver,
+        "[fake_driver]\nbuild_time = 0\nreboot_time = 0\npower_time = 0\n",
+    );
+    let uuid = boot(&server, ALICE);
+    assert_eq!(locked(&server, &uuid), false);
+    let is_locked = format!("Instance {uuid} is locked");
+    let metadata = format!("/v2.1/servers/{uuid}/metadata");
+
+    let resp = server_action(&server, ALICE, &uuid, json!({"lock": null}));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert!(resp.body.is_empty());
+    assert_eq!(locked(&server, &uuid), true);
+    // The core controller now refuses the owner's changes.
+    let resp = server.api(
+        "POST",
+        &metadata,
+        ALICE,
+        None,
+        Some(&json!({"metadata": {"k": "v"}})),
+    );
+    assert_message(&resp, 409, "conflictingRequest", &is_locked);
+    let resp = server_action(&server, ALICE, &uuid, json!({"os-stop": null}));
+    assert_message(&resp, 409, "conflictingRequest", &is_locked);
+    let resp = server.api(
+        "DELETE",
+        &format!("/v2.1/servers/{uuid}"),
+        ALICE,
+        None,
+        None,
+    );
+    assert_message(&resp, 409, "conflictingRequest", &is_locked);
+    // Core actions and their errors still answer on the same route.
+    let resp = server_action(&server, ALICE, &uuid, json!({"levitate": null}));
+    assert_message(
+        &resp,
+        400,
+        "badRequest",
+        "There is no such action: levitate",
+    );
+    // Another project does not see the server.
+    let resp = server_action(&server, BOB, &uuid, json!({"unlock": null}));
+    assert_message(
+        &resp,
+        404,
+        "itemNotFound",
+        &format!("Instance {uuid} could not be found."),
+    );
+
+    let resp = server_action(&server, ALICE, &uuid, json!({"unlock": null}));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(locked(&server, &uuid), false);
+    let resp = server.api(
+        "POST",
+        &metadata,
+        ALICE,
+        None,
+        Some(&json!({"metadata": {"k": "v"}})),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let resp = server_action(&server, ALICE, &uuid, json!({"os-stop": null}));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+
+    // An admin's lock (from another project) needs the override rule to be lifted.
+    let resp = server_action(&server, ADMIN, &uuid, json!({"lock": null}));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let resp = server_action(&server, ALICE, &uuid, json!({"unlock": null}));
+    assert_message(
+        &resp,
+        403,
+        "forbidden",
+        "Policy doesn't allow os_compute_api:os-lock-server:unlock:unlock_override to be performed.",
+    );
+    assert_eq!(locked(&server, &uuid), true);
+    let resp = server_action(&server, ADMIN, &uuid, json!({"unlock": null}));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(locked(&server, &uuid), false);
+});

@@ -178,11 +178,8 @@ impl std::error::Error for RouterError {}
 impl ApiRouter {
     /// Compiles the core routes and every standard extension.
     pub fn new() -> Result<ApiRouter, RouterError> {
-        let loaded = extensions::load(
-            &crate::config::ExtensionSelection::Standard,
-            extensions::standard_extensions(),
-        )
-        .map_err(RouterError::Extensions)?;
+        let loaded = extensions::compiled(&crate::config::ExtensionSelection::Standard)
+            .map_err(RouterError::Extensions)?;
         ApiRouter::with_extensions(loaded)
     }
 

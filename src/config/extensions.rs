@@ -15,10 +15,10 @@ const NOVA_SELECT: &str = "nova.api.openstack.compute.contrib.select_extensions"
 /// Which extensions to load.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ExtensionSelection {
-    /// `standard`: every extension compiled in (or registered by an embedding program).
+    /// `standard`: every standard extension compiled in, and those an embedding program adds.
     #[default]
     Standard,
-    /// `selective`: only the aliases of `osapi_compute_ext_list`, in that order.
+    /// `selective`: only the aliases of `osapi_compute_ext_list` (standard or optional).
     Selective(Vec<String>),
 }
 

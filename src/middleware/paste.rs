@@ -161,15 +161,12 @@ const APP_FACTORIES: &[(&str, AppKind)] = &[
 /// Loads the paste file the configuration names (or the embedded one) and compiles it, with
 /// the compiled-in extensions that `osapi_compute_extension` selects.
 pub fn load(config: &Config) -> Result<Pipeline, PasteError> {
-    let loaded = crate::api::extensions::load(
-        &config.extensions,
-        crate::api::extensions::standard_extensions(),
-    )
-    .map_err(|err| PasteError {
-        file: PathBuf::from("<extensions>"),
-        line: 0,
-        reason: err.to_string(),
-    })?;
+    let loaded =
+        crate::api::extensions::compiled(&config.extensions).map_err(|err| PasteError {
+            file: PathBuf::from("<extensions>"),
+            line: 0,
+            reason: err.to_string(),
+        })?;
     load_with(config, loaded)
 }
 
@@ -407,15 +404,12 @@ impl<'a> Compiler<'a> {
 
 /// Compiles paste-file text with the compiled-in extensions the configuration selects; `file` is used in error messages.
 pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, PasteError> {
-    let loaded = crate::api::extensions::load(
-        &config.extensions,
-        crate::api::extensions::standard_extensions(),
-    )
-    .map_err(|err| PasteError {
-        file: file.to_path_buf(),
-        line: 0,
-        reason: err.to_string(),
-    })?;
+    let loaded =
+        crate::api::extensions::compiled(&config.extensions).map_err(|err| PasteError {
+            file: file.to_path_buf(),
+            line: 0,
+            reason: err.to_string(),
+        })?;
     compile_with(text, file, config, loaded)
 }
 

@@ -1,6 +1,9 @@
-//! `OS-FLV-TOTAL-DISK`, the controller-extension example: every flavor the flavors resource
-//! answers with (show, detail, create, update) gains `OS-FLV-TOTAL-DISK:total_disk_gb`, its
-//! root disk plus its ephemeral disk in GiB.
+//! `OS-FLV-TOTAL-DISK`, the after-hook example: every flavor the flavors resource answers
+//! with (show, detail, create, update) gains `OS-FLV-TOTAL-DISK:total_disk_gb`, its root disk
+//! plus its ephemeral disk in GiB.
+//!
+//! Optional (see [`super::optional_extensions`]): it changes bodies Nova's API samples show,
+//! so it is loaded only when `osapi_compute_ext_list` names it.
 //!
 //! Core worker, as after hooks of the core flavors controller (see [`super::hooks`]): it
 //! reads the response body the core method wrote and adds one member to each flavor object.

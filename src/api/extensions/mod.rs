@@ -2,10 +2,12 @@
 //! grows by extensions, each declared by one descriptor ([`Extension`]) and loaded by
 //! configuration (`osapi_compute_extension`, `osapi_compute_ext_list`).
 //!
-//! Start-up only, main thread. [`standard_extensions`] is the plain registry of the
-//! extensions compiled in; an embedding program appends its own descriptors to that list
-//! before calling [`load`], which checks every descriptor (no empty field, no duplicate
-//! alias or policy rule), keeps the selected ones and returns the loaded set. The API router
+//! Start-up only, main thread. [`standard_extensions`] and [`optional_extensions`] are the
+//! plain registry of the extensions compiled in (optional ones change bodies of Nova's own
+//! resources and load only when selected by alias); an embedding program appends its own
+//! descriptors to the standard list before calling [`load_from`], which checks every
+//! descriptor (no empty field, no duplicate alias or policy rule), keeps the selected ones and
+//! returns the loaded set. The API router
 //! then compiles their routes into the same radix router as the core routes
 //! ([`routes::assemble`]); after that nothing here changes.
 //!
@@ -26,6 +28,7 @@ pub mod documents;
 pub mod flavor_total_disk;
 pub mod hooks;
 pub mod info;
+pub mod lock_server;
 pub mod routes;
 
 #[cfg(test)]
@@ -300,13 +303,27 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// The extensions compiled into ringnova, in no particular order (`GET /extensions` sorts
-/// by alias). A new extension is added here, and nowhere else.
+/// The standard extensions compiled into ringnova, in no particular order (`GET /extensions`
+/// sorts by alias): what `osapi_compute_extension = standard` loads. They add to Nova's API
+/// without changing any body Nova's API samples show. A new extension is added here (or to
+/// [`optional_extensions`]), and nowhere else.
 pub fn standard_extensions() -> Vec<Box<dyn Extension>> {
     vec![
         Box::new(documents::Documents),
-        Box::new(flavor_total_disk::FlavorTotalDisk),
+        Box::new(lock_server::LockServer),
     ]
+}
+
+/// Extensions compiled in but loaded only when `osapi_compute_ext_list` names them (with
+/// `osapi_compute_extension = selective`): they change bodies of Nova's own resources.
+pub fn optional_extensions() -> Vec<Box<dyn Extension>> {
+    vec![Box::new(flavor_total_disk::FlavorTotalDisk)]
+}
+
+/// [`load_from`] with every compiled-in extension: the standard ones, and the optional ones
+/// for a selective list.
+pub fn compiled(selection: &ExtensionSelection) -> Result<&'static Extensions, LoadError> {
+    load_from(selection, standard_extensions(), optional_extensions())
 }
 
 /// The loaded extensions, sorted by alias. Built once at start-up by [`load`] and shared,
@@ -347,13 +364,25 @@ impl Extensions {
     }
 }
 
-/// Checks every descriptor of `available` and keeps the ones `selection` names: all of them
-/// (`standard`), or the listed aliases (`selective`). The result lives as long as the process
-/// (start-up only; the routers of every worker point into it).
+/// [`load_from`] without optional extensions.
 pub fn load(
     selection: &ExtensionSelection,
-    available: Vec<Box<dyn Extension>>,
+    standard: Vec<Box<dyn Extension>>,
 ) -> Result<&'static Extensions, LoadError> {
+    load_from(selection, standard, Vec::new())
+}
+
+/// Checks every descriptor of `standard` and `optional` and keeps the ones `selection` names:
+/// every standard one (`standard`), or the listed aliases among both (`selective`). The result
+/// lives as long as the process (start-up only; the routers of every worker point into it).
+pub fn load_from(
+    selection: &ExtensionSelection,
+    standard: Vec<Box<dyn Extension>>,
+    optional: Vec<Box<dyn Extension>>,
+) -> Result<&'static Extensions, LoadError> {
+    let optional_aliases: Vec<&'static str> = optional.iter().map(|ext| ext.alias()).collect();
+    let mut available = standard;
+    available.extend(optional);
     for ext in &available {
         check_fields(&**ext)?;
     }
@@ -370,6 +399,8 @@ pub fn load(
             return Err(LoadError::UnknownAlias(unknown.clone()));
         }
         loaded.retain(|ext| list.iter().any(|alias| alias == ext.alias()));
+    } else {
+        loaded.retain(|ext| !optional_aliases.contains(&ext.alias()));
     }
     let mut rules: Vec<&'static str> = Vec::new();
     for ext in &loaded {
@@ -555,8 +586,20 @@ mod tests {
     }
 
     #[test]
-    fn the_standard_registry_is_valid() {
-        let set = load(&ExtensionSelection::Standard, standard_extensions()).unwrap();
-        assert_eq!(aliases(set), ["OS-FLV-TOTAL-DISK", "os-documents"]);
+    fn the_compiled_registry_is_valid_and_optional_extensions_need_selecting() {
+        let set = compiled(&ExtensionSelection::Standard).unwrap();
+        assert_eq!(aliases(set), ["os-documents", "os-lock-server"]);
+        let list = ExtensionSelection::Selective(vec!["OS-FLV-TOTAL-DISK".into()]);
+        assert_eq!(aliases(compiled(&list).unwrap()), ["OS-FLV-TOTAL-DISK"]);
+        // A duplicate between the standard and the optional lists is found too.
+        assert_eq!(
+            load_from(
+                &ExtensionSelection::Standard,
+                vec![fake("x")],
+                vec![fake("x")]
+            )
+            .unwrap_err(),
+            LoadError::DuplicateAlias("x".into())
+        );
     }
 }

@@ -10,8 +10,8 @@
 use std::sync::OnceLock;
 
 use super::{
-    hooks::ExtendedRoute, info, load, standard_extensions, ControllerExtension, Extensions,
-    LoadError, MethodName, ResourceExtension,
+    compiled, hooks::ExtendedRoute, info, ControllerExtension, Extensions, LoadError, MethodName,
+    ResourceExtension,
 };
 use crate::{
     api::{dispatch_action, ActionHandler, Handler, Route},
@@ -336,8 +336,7 @@ fn no_such_action<'a>(
 pub fn standard_routes() -> &'static [Route] {
     static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();
     ROUTES.get_or_init(|| {
-        let loaded = load(&ExtensionSelection::Standard, standard_extensions())
-            .expect("the standard extensions load");
+        let loaded = compiled(&ExtensionSelection::Standard).expect("the standard extensions load");
         assemble(std::iter::empty(), loaded)
             .expect("the standard extensions' routes assemble")
             .routes
