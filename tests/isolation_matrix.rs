@@ -202,6 +202,8 @@ const SERVERS_REBOOT: &str = "os_compute_api:servers:reboot";
 const SERVERS_START: &str = "os_compute_api:servers:start";
 const SERVERS_STOP: &str = "os_compute_api:servers:stop";
 const SERVERS_PAUSE: &str = "os_compute_api:os-pause-server:pause";
+const SERVERS_LOCK: &str = "os_compute_api:os-lock-server:lock";
+const SERVERS_UNLOCK: &str = "os_compute_api:os-lock-server:unlock";
 const SERVERS_UNPAUSE: &str = "os_compute_api:os-pause-server:unpause";
 const SERVERS_SUSPEND: &str = "os_compute_api:os-suspend-server:suspend";
 const SERVERS_RESUME: &str = "os_compute_api:os-suspend-server:resume";
@@ -526,6 +528,9 @@ fn matrix() -> Vec<Row> {
         server_action(r#"{"os-start": null}"#, SERVERS_START, 409),
         server_action(r#"{"os-stop": null}"#, SERVERS_STOP, 202),
         server_action(r#"{"pause": null}"#, SERVERS_PAUSE, 202),
+        // os-lock-server (a standard extension's actions on the same route).
+        server_action(r#"{"lock": null}"#, SERVERS_LOCK, 202),
+        server_action(r#"{"unlock": null}"#, SERVERS_UNLOCK, 202),
         server_action(r#"{"unpause": null}"#, SERVERS_UNPAUSE, 409),
         server_action(r#"{"suspend": null}"#, SERVERS_SUSPEND, 202),
         server_action(r#"{"resume": null}"#, SERVERS_RESUME, 409),

@@ -37,3 +37,49 @@ impl ExtensionSelection {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Overrides};
+
+    fn selection(text: &str) -> Result<ExtensionSelection, String> {
+        Config::from_text(text, None, &Overrides::default())
+            .map(|config| config.extensions)
+            .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn standard_by_default_and_by_either_name() {
+        assert_eq!(selection(""), Ok(ExtensionSelection::Standard));
+        let nova = format!("[DEFAULT]\nosapi_compute_extension = {NOVA_STANDARD}\n");
+        assert_eq!(selection(&nova), Ok(ExtensionSelection::Standard));
+        // The list is read only in selective mode.
+        let ignored = "[DEFAULT]\nosapi_compute_ext_list = a\n";
+        assert_eq!(selection(ignored), Ok(ExtensionSelection::Standard));
+    }
+
+    #[test]
+    fn selective_takes_the_list() {
+        let text = "[DEFAULT]\nosapi_compute_extension = selective\n\
+                    osapi_compute_ext_list = os-documents, OS-FLV-TOTAL-DISK\n";
+        assert_eq!(
+            selection(text),
+            Ok(ExtensionSelection::Selective(vec![
+                "os-documents".into(),
+                "OS-FLV-TOTAL-DISK".into()
+            ]))
+        );
+        let nova = format!("[DEFAULT]\nosapi_compute_extension = {NOVA_SELECT}\n");
+        assert_eq!(
+            selection(&nova),
+            Ok(ExtensionSelection::Selective(Vec::new()))
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        let err = selection("[DEFAULT]\nosapi_compute_extension = all\n").unwrap_err();
+        assert!(err.contains("osapi_compute_extension"), "{err}");
+    }
+}
