@@ -136,13 +136,17 @@ fn action_name(req: &Request<'_>) -> Option<String> {
     }
 }
 
-/// The response body as JSON (`null` when empty). A body that is not JSON cannot be given
-/// to after hooks: a 500.
+/// Takes the response body (a shared, pre-rendered one included) as JSON (`null` when empty).
+/// A body that is not JSON cannot be given to after hooks: a 500.
 fn parse_body(resp: &mut Response) -> Result<OwnedValue, ApiError> {
-    if resp.body.is_empty() {
+    let mut bytes = match resp.shared_body.take() {
+        Some(shared) => shared.bytes().to_vec(),
+        None => std::mem::take(&mut resp.body),
+    };
+    if bytes.is_empty() {
         return Ok(OwnedValue::null());
     }
-    simd_json::to_owned_value(&mut resp.body)
+    simd_json::to_owned_value(&mut bytes)
         .map_err(|err| ApiError::Internal(format!("after hook on a non-JSON body: {err}")))
 }
 

@@ -211,6 +211,23 @@ descriptor!(Nowhere, "d-nowhere",
     resources: Vec::new(),
     controllers: vec![ControllerExtension::new("no-such-collection").after(MethodName::Show, after_c)]);
 
+descriptor!(VersionStamp, "e-stamp",
+    resources: Vec::new(),
+    controllers: vec![ControllerExtension::new("versions").after(MethodName::Show, stamp)]);
+
+/// Adds `"stamped": true` to the version document.
+fn stamp<'a>(
+    _req: &Request<'a>,
+    _ctx: &RequestContext<'a>,
+    _params: &Params<'_, 'a>,
+    resp: &mut ResponseObject,
+) -> Result<(), ApiError> {
+    if let Some(version) = resp.body.get_mut("version").and_then(|v| v.as_object_mut()) {
+        version.insert("stamped".into(), OwnedValue::from(true));
+    }
+    Ok(())
+}
+
 fn all() -> Vec<Box<dyn Extension>> {
     vec![
         Box::new(HooksC),
@@ -219,6 +236,7 @@ fn all() -> Vec<Box<dyn Extension>> {
         Box::new(Widgets),
         Box::new(Nowhere),
         Box::new(FlavorTotalDisk),
+        Box::new(VersionStamp),
     ]
 }
 
@@ -243,7 +261,7 @@ fn call(router: &ApiRouter, method: Method, path: &str, body: Option<&str>) -> (
     let mut ctx = RequestContext::new(&req, "/v2.1", path);
     let mut resp = Response::new();
     router.call(&req, &mut ctx, &mut resp);
-    let mut out = resp.body.clone();
+    let mut out = resp.body_bytes().to_vec();
     let value = if out.is_empty() {
         OwnedValue::null()
     } else {
@@ -444,4 +462,20 @@ fn a_resource_clashing_with_a_core_route_is_an_error() {
             }
         ))
     ));
+}
+
+#[test]
+fn after_hooks_see_shared_pre_rendered_bodies() {
+    // The version document comes from the worker's cache as a shared body: twice, so that
+    // the second answer is a cache hit.
+    let router = router(&ExtensionSelection::Standard);
+    for _ in 0..2 {
+        let (status, body) = call(&router, Method::Get, "/versions/v2.1", None);
+        assert_eq!(status, 200);
+        assert_eq!(body["version"]["id"].as_str(), Some("v2.1"));
+        assert_eq!(body["version"]["stamped"].as_bool(), Some(true), "{body:?}");
+    }
+    let plain = router_without_b();
+    let (_, body) = call(&plain, Method::Get, "/versions/v2.1", None);
+    assert!(body["version"].get("stamped").is_none());
 }
