@@ -10,7 +10,8 @@
 //! urlmap ── "/"            → versions::root      (200 versions, 300 choices)
 //!         ├ "/v2", "/v2.1" → versions::v2        (one version document)
 //!         ├ "/healthcheck" → healthcheck::call
-//!         └ "/v2/+", "/v2.1/+" → ApiRouter::call  (router → microversion → handler)
+//!         └ "/v2/+", "/v2.1/+" → ApiRouter::call  (router → microversion → handler, or
+//!                                                  an extended route: see extensions)
 //! ```
 
 pub mod body;
