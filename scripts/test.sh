@@ -20,6 +20,9 @@ cargo clippy --all-targets --locked -- -D warnings
 step "cargo test (unit, doc and integration tests; drivers: ${RINGNOVA_TEST_DRIVERS:-uring legacy})"
 cargo test --locked -- --test-threads 4
 
+step "embedding example: a program with its own API extension, self-test over loopback"
+cargo run --locked --quiet --example embedded_extension -- --self-test
+
 if [ -z "${SKIP_E2E:-}" ]; then
     step "real OpenStack clients end to end (scripts/e2e_clients.sh)"
     scripts/e2e_clients.sh

@@ -12,6 +12,8 @@
 //! ratelimit  per-user request rates, one state shared by every worker (used by middleware, api)
 //! config   start-up only: oslo.config INI, CLI overrides, validation
 //! logging  the process logger and the access-log thread
+//! launch   the start-up sequence as a library call, for programs that embed ringnova with
+//!          API extensions of their own (see docs/extensions.md)
 //! ```
 //!
 //! Threads: one worker per core (`server::worker`, `!Send` state), the access-log thread
@@ -23,6 +25,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod identity;
+pub mod launch;
 pub mod logging;
 pub mod middleware;
 pub mod orchestrator;

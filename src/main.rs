@@ -77,7 +77,7 @@ fn main() -> ExitCode {
         driver: cli.driver,
         cpus: cli.cpus,
     };
-    let config = match Config::load(cli.config_file.as_deref(), &overrides) {
+    let mut config = match Config::load(cli.config_file.as_deref(), &overrides) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("ringnova: configuration error: {err}");
@@ -88,7 +88,16 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         log::warn!("{warning}");
     }
-    let pipeline = match paste::load(&config) {
+    // The compiled-in extensions the configuration selects; their policy rules are registered
+    // before the policy files are read.
+    let extensions = match ringnova::launch::load_extensions(&mut config, Vec::new()) {
+        Ok(extensions) => extensions,
+        Err(err) => {
+            eprintln!("ringnova: extension error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let pipeline = match paste::load_with(&config, extensions) {
         Ok(pipeline) => pipeline,
         Err(err) => {
             eprintln!("ringnova: paste pipeline error: {err}");

@@ -7,7 +7,7 @@
 //! re-scoped to project B by editing its text, and a correctly signed a_admin token that
 //! expired an hour ago. Project A owns the objects the routes need: a private flavor shared
 //! with A (with extra specs), a key pair of a_member, quota overrides, ACTIVE servers of
-//! a_member (one with metadata) and a snapshot image of one of them.
+//! a_member (one with metadata), a snapshot image of one of them and os-documents documents.
 //!
 //! [`matrix`] is the data: one row per request (route, method, path, microversion, body) with
 //! the status Nova's default policies give each user; every unauthenticated caller gets
@@ -101,6 +101,8 @@ enum Fixture {
     MetaItem,
     /// A new public image without an owner in the catalogue (its id).
     Image,
+    /// A new os-documents document of project A, made by a_member (its id).
+    Document,
 }
 
 /// One request of the matrix. Placeholders in `path` and `body`: `{private}`, `{public}` (the
@@ -200,6 +202,8 @@ const SERVERS_REBOOT: &str = "os_compute_api:servers:reboot";
 const SERVERS_START: &str = "os_compute_api:servers:start";
 const SERVERS_STOP: &str = "os_compute_api:servers:stop";
 const SERVERS_PAUSE: &str = "os_compute_api:os-pause-server:pause";
+const SERVERS_LOCK: &str = "os_compute_api:os-lock-server:lock";
+const SERVERS_UNLOCK: &str = "os_compute_api:os-lock-server:unlock";
 const SERVERS_UNPAUSE: &str = "os_compute_api:os-pause-server:unpause";
 const SERVERS_SUSPEND: &str = "os_compute_api:os-suspend-server:suspend";
 const SERVERS_RESUME: &str = "os_compute_api:os-suspend-server:resume";
@@ -212,6 +216,9 @@ const METADATA_CREATE: &str = "os_compute_api:server-metadata:create";
 const METADATA_UPDATE_ALL: &str = "os_compute_api:server-metadata:update_all";
 const METADATA_UPDATE: &str = "os_compute_api:server-metadata:update";
 const METADATA_DELETE: &str = "os_compute_api:server-metadata:delete";
+const DOCUMENTS_CREATE: &str = "os_compute_api:os-documents:create";
+const DOCUMENTS_UPDATE: &str = "os_compute_api:os-documents:update";
+const DOCUMENTS_DELETE: &str = "os_compute_api:os-documents:delete";
 
 /// The sample image seeded at start-up.
 const IMAGE: &str = "70a599e0-31e7-49b7-b260-868f441e862b";
@@ -521,6 +528,9 @@ fn matrix() -> Vec<Row> {
         server_action(r#"{"os-start": null}"#, SERVERS_START, 409),
         server_action(r#"{"os-stop": null}"#, SERVERS_STOP, 202),
         server_action(r#"{"pause": null}"#, SERVERS_PAUSE, 202),
+        // os-lock-server (a standard extension's actions on the same route).
+        server_action(r#"{"lock": null}"#, SERVERS_LOCK, 202),
+        server_action(r#"{"unlock": null}"#, SERVERS_UNLOCK, 202),
         server_action(r#"{"unpause": null}"#, SERVERS_UNPAUSE, 409),
         server_action(r#"{"suspend": null}"#, SERVERS_SUSPEND, 202),
         server_action(r#"{"resume": null}"#, SERVERS_RESUME, 409),
@@ -624,8 +634,36 @@ fn matrix() -> Vec<Row> {
             .at("2.36")
             .fixture(Fixture::Image)
             .expect([404; 4]),
+        // Extensions (policy `@`) and os-documents: readers read, members write, and another
+        // project's document is a 404 (policy first, on the caller's own project).
+        row(GET, "/extensions", "/extensions").expect([200; 4]),
+        row(GET, "/extensions/{id}", "/extensions/os-documents").expect([200; 4]),
+        row(GET, "/extensions/{id}", "/extensions/os-nothing").expect([404; 4]),
+        row(GET, "/os-documents", "/os-documents").expect([200; 4]),
+        row(POST, "/os-documents", "/os-documents")
+            .body(r#"{"document": {"name": "iso-{unique}", "content": "text"}}"#)
+            .rule(DOCUMENTS_CREATE)
+            .expect([200, 200, 403, 200]),
+        row(GET, "/os-documents/{id}", "/os-documents/{fresh}")
+            .fixture(Fixture::Document)
+            .missing(DOCUMENT_MISSING)
+            .expect([200, 200, 200, 404]),
+        row(PUT, "/os-documents/{id}", "/os-documents/{fresh}")
+            .body(r#"{"document": {"name": "renamed-{unique}"}}"#)
+            .fixture(Fixture::Document)
+            .rule(DOCUMENTS_UPDATE)
+            .missing(DOCUMENT_MISSING)
+            .expect([200, 200, 403, 404]),
+        row(DELETE, "/os-documents/{id}", "/os-documents/{fresh}")
+            .fixture(Fixture::Document)
+            .rule(DOCUMENTS_DELETE)
+            .missing(DOCUMENT_MISSING)
+            .expect([204, 204, 403, 404]),
     ]
 }
+
+/// The 404 message for the fixture's document.
+const DOCUMENT_MISSING: &str = "Document {fresh} could not be found.";
 
 /// An action on a fresh ACTIVE server of a_member: `allowed` for a_admin and a_member, 403
 /// for a_reader, 404 for b_member.
@@ -1053,6 +1091,14 @@ impl World {
                 )
                 .unwrap();
                 id
+            }
+            Fixture::Document => {
+                let body = format!(
+                    r#"{{"document": {{"name": "iso-fresh-{}", "content": "c"}}}}"#,
+                    self.unique()
+                );
+                let resp = self.must(Who::AMember, "POST", "/os-documents", &body, 200);
+                resp.json()["document"]["id"].as_str().unwrap().to_owned()
             }
         }
     }

@@ -310,7 +310,10 @@ fn policy_tools_check_list_and_sample() {
     let mut sorted = names.clone();
     sorted.sort_unstable();
     assert_eq!(names, sorted);
-    assert_eq!(names.len(), 215);
+    // Nova's 215 registered rules plus the five os-documents rules the standard extensions
+    // register (os-lock-server's rules are Nova's own).
+    assert_eq!(names.len(), 215 + 5);
+    assert!(out.contains("\nos_compute_api:os-documents:create: rule:project_member_or_admin\n"));
 
     // sample: every default, commented out.
     let (code, out, _) = tool(&["sample"], None);

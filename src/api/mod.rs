@@ -10,12 +10,14 @@
 //! urlmap ── "/"            → versions::root      (200 versions, 300 choices)
 //!         ├ "/v2", "/v2.1" → versions::v2        (one version document)
 //!         ├ "/healthcheck" → healthcheck::call
-//!         └ "/v2/+", "/v2.1/+" → ApiRouter::call  (router → microversion → handler)
+//!         └ "/v2/+", "/v2.1/+" → ApiRouter::call  (router → microversion → handler, or
+//!                                                  an extended route: see extensions)
 //! ```
 
 pub mod body;
 pub mod context;
 pub mod error;
+pub mod extensions;
 pub mod fault;
 pub mod flavor_access;
 pub mod flavor_extra_specs;
@@ -100,7 +102,10 @@ macro_rules! route {
 /// The compiled compute API (`osapi_compute_app_v21`).
 #[derive(Debug)]
 pub struct ApiRouter {
-    router: Router<Handler>,
+    router: Router<Endpoint>,
+    table: Vec<extensions::routes::TableRoute>,
+    extended: Vec<extensions::hooks::ExtendedRoute>,
+    extensions: &'static extensions::Extensions,
 }
 
 fn show_version(
@@ -131,23 +136,94 @@ const ROUTE_TABLES: &[&[Route]] = &[
     images::ROUTES,
 ];
 
-/// Every served route (each also under `/{project_id}`), in table order: what
-/// [`ApiRouter::new`] registers, for tests that must cover the whole API.
-pub fn routes() -> impl Iterator<Item = &'static Route> {
+/// The core resources' routes, in table order.
+pub fn core_routes() -> impl Iterator<Item = &'static Route> {
     ROUTE_TABLES.iter().flat_map(|table| table.iter())
 }
 
+/// Every served route with every standard extension loaded (each also under
+/// `/{project_id}` unless its `project_path` is empty), core routes first: what
+/// [`ApiRouter::new`] registers, for tests that must cover the whole API.
+pub fn routes() -> impl Iterator<Item = &'static Route> {
+    core_routes().chain(extensions::routes::standard_routes())
+}
+
+/// What the router finds for a path: a core handler, called directly, or an extended route
+/// (added or wrapped by an extension), run through [`extensions::hooks`].
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Core(Handler),
+    Extended(usize),
+}
+
+/// Why the compute API's router could not be built.
+#[derive(Debug)]
+pub enum RouterError {
+    /// Loading or assembling the extensions failed.
+    Extensions(extensions::LoadError),
+    /// Two routes clash, or a template is malformed.
+    Insert(InsertError),
+}
+
+impl std::fmt::Display for RouterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouterError::Extensions(err) => write!(f, "extensions: {err}"),
+            RouterError::Insert(err) => write!(f, "route table: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for RouterError {}
+
 impl ApiRouter {
-    /// Compiles the route table.
-    pub fn new() -> Result<ApiRouter, InsertError> {
+    /// Compiles the core routes and every standard extension.
+    pub fn new() -> Result<ApiRouter, RouterError> {
+        let loaded = extensions::compiled(&crate::config::ExtensionSelection::Standard)
+            .map_err(RouterError::Extensions)?;
+        ApiRouter::with_extensions(loaded)
+    }
+
+    /// Compiles the core routes and the loaded extensions' into one router.
+    pub fn with_extensions(loaded: &'static extensions::Extensions) -> Result<Self, RouterError> {
+        let table =
+            extensions::routes::assemble(core_routes(), loaded).map_err(RouterError::Extensions)?;
+        for warning in &table.warnings {
+            log::warn!("{warning}");
+        }
         let mut builder = Builder::new();
-        for route in routes() {
-            builder.insert(route.method, route.path, route.handler)?;
-            builder.insert(route.method, route.project_path, route.handler)?;
+        for entry in &table.routes {
+            let route = &entry.route;
+            let endpoint = match entry.extended {
+                Some(index) => Endpoint::Extended(index),
+                None => Endpoint::Core(route.handler),
+            };
+            builder
+                .insert(route.method, route.path, endpoint)
+                .map_err(RouterError::Insert)?;
+            if !route.project_path.is_empty() {
+                builder
+                    .insert(route.method, route.project_path, endpoint)
+                    .map_err(RouterError::Insert)?;
+            }
         }
         Ok(ApiRouter {
             router: builder.build(),
+            table: table.routes,
+            extended: table.extended,
+            extensions: loaded,
         })
+    }
+
+    /// The route table after loading: every route, where it came from, whether it is
+    /// extended.
+    pub fn table(&self) -> &[extensions::routes::TableRoute] {
+        &self.table
+    }
+
+    /// The loaded extensions.
+    pub fn extensions(&self) -> &'static extensions::Extensions {
+        self.extensions
     }
 
     /// Routes and dispatches one request, answering every error with a fault.
@@ -161,7 +237,12 @@ impl ApiRouter {
         };
         resource(req, ctx, resp, |ctx, resp| {
             check_project(ctx, &found.params)?;
-            (found.value)(req, ctx, &found.params, resp)
+            match *found.value {
+                Endpoint::Core(handler) => handler(req, ctx, &found.params, resp),
+                Endpoint::Extended(index) => {
+                    self.extended[index].call(self.extensions, req, ctx, &found.params, resp)
+                }
+            }
         });
     }
 }

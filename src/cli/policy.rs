@@ -149,6 +149,11 @@ impl Source {
         let config = Config::load(config_file, &Overrides::default())
             .map_err(|err| format!("configuration error: {err}"))?;
         let mut files = config.policy;
+        // The rules of the extensions the configuration loads are registered as the server
+        // registers them.
+        files.extra_defaults = crate::api::extensions::compiled(&config.extensions)
+            .map_err(|err| format!("extension error: {err}"))?
+            .policy_defaults();
         if let Some(path) = &args.policy {
             if !path.is_file() {
                 return Err(format!("no policy file at {}", path.display()));
@@ -183,6 +188,12 @@ impl Source {
                     .iter()
                     .map(|(n, c)| (n.as_str(), c.as_str()))
                     .chain(extra),
+            )
+            .with_extra_defaults(
+                self.files
+                    .extra_defaults
+                    .iter()
+                    .map(|(n, c)| (n.as_str(), c.as_str())),
             )
             .build()
     }

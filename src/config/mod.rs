@@ -11,6 +11,7 @@
 //! assert_eq!(cfg.max_request_body_size, 114_688);
 //! ```
 
+mod extensions;
 mod identity;
 pub mod ini;
 pub mod options;
@@ -25,6 +26,7 @@ use std::{
 
 use crate::db::{DbConfig, Synchronous};
 pub use crate::http::Limits;
+pub use extensions::ExtensionSelection;
 pub use identity::IdentityConfig;
 use ini::Ini;
 pub use orchestrator::{FakeDriverConfig, OrchestratorConfig};
@@ -122,6 +124,8 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// `[orchestrator]` and `[fake_driver]`: the orchestration thread and its compute driver.
     pub orchestrator: OrchestratorConfig,
+    /// `osapi_compute_extension` and `osapi_compute_ext_list`: the API extensions to load.
+    pub extensions: ExtensionSelection,
     /// Things worth a warning at start-up (unknown options).
     pub warnings: Vec<String>,
 }
@@ -132,11 +136,11 @@ pub struct Config {
 pub struct QuotaDefaults {
     /// `(resource, limit)` in Nova's resource order, with Nova's resource names
     /// (`injected_file_path_bytes` is set by the `injected_file_path_length` option).
-    pub limits: [(&'static str, i64); 10],
+    pub limits: [(&'static str, i64); 11],
 }
 
 /// The `[quota]` options and the resource each one sets.
-const QUOTA_OPTIONS: [(&str, &str); 10] = [
+const QUOTA_OPTIONS: [(&str, &str); 11] = [
     ("instances", "instances"),
     ("cores", "cores"),
     ("ram", "ram"),
@@ -147,11 +151,12 @@ const QUOTA_OPTIONS: [(&str, &str); 10] = [
     ("key_pairs", "key_pairs"),
     ("server_groups", "server_groups"),
     ("server_group_members", "server_group_members"),
+    ("documents", "documents"),
 ];
 
 impl QuotaDefaults {
     fn from_reader(r: &Reader<'_>) -> Result<QuotaDefaults, ConfigError> {
-        let mut limits = [("", 0); 10];
+        let mut limits = [("", 0); 11];
         for (slot, (option, resource)) in limits.iter_mut().zip(QUOTA_OPTIONS) {
             let limit = r.parse("quota", option, |t| match t.parse::<i64>() {
                 Ok(n) if (-1..=i64::from(i32::MAX)).contains(&n) => Ok(n),
@@ -487,6 +492,7 @@ fn policy_files(
         policy_dirs,
         enforce_new_defaults: r.parse("oslo_policy", "enforce_new_defaults", parse_bool)?,
         default_rule: r.parse("oslo_policy", "policy_default_rule", |t| Ok(t.to_owned()))?,
+        extra_defaults: Vec::new(),
     })
 }
 
@@ -712,6 +718,7 @@ impl Config {
             policy: policy_files(&r, path)?,
             identity,
             orchestrator: OrchestratorConfig::from_reader(&r)?,
+            extensions: ExtensionSelection::from_reader(&r)?,
             warnings: Config::unknown_options(ini)
                 .into_iter()
                 .map(|option| match path {

@@ -45,6 +45,9 @@ opts! {
     ["quota"] "key_pairs" = "100": "Default key pairs per user; -1 is unlimited.";
     ["quota"] "server_groups" = "10": "Default server groups per project; -1 is unlimited.";
     ["quota"] "server_group_members" = "10": "Default servers per server group; -1 is unlimited.";
+    ["quota"] "documents" = "100": "Default os-documents documents per project; -1 is unlimited.";
+    ["DEFAULT"] "osapi_compute_extension" = "standard": "API extensions to load: standard (every standard compiled-in extension) or selective (only those in osapi_compute_ext_list, standard or optional); Nova's standard_extensions and select_extensions class paths are accepted too.";
+    ["DEFAULT"] "osapi_compute_ext_list" = "": "Comma list of extension aliases loaded when osapi_compute_extension = selective (an unknown alias is a start-up error).";
     ["wsgi"] "api_paste_config" = "api-paste.ini": "Paste pipeline file, relative to the config file's directory; the embedded copy is used when no config file is read.";
     ["oslo_middleware"] "max_request_body_size" = "114688": "Largest request body accepted, in bytes (413 above it).";
     ["oslo_middleware"] "enable_proxy_headers_parsing" = "false": "Honour Forwarded / X-Forwarded-* headers (http_proxy_to_wsgi).";

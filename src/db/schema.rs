@@ -56,6 +56,13 @@
 //!                      of project_id, deleted, vcpus, memory_mb), backfilled when added
 //! ```
 //!
+//! Version 5 (the `os-documents` extension):
+//!
+//! ```text
+//! documents            seq (creation order, paging), id (uuid, unique), project_id,
+//!                      user_id, name, content, metadata (JSON object), timestamps
+//! ```
+//!
 //! Flavors are soft-deleted (`deleted = 1`) so servers created from them can still show them;
 //! key pairs and quotas are deleted outright. Timestamps are Nova's text form in UTC
 //! (`2014-05-07T12:06:13.681000`). Version 1 also seeds the six flavors of Nova's API samples
@@ -108,7 +115,29 @@ const MIGRATIONS: &[Migration] = &[
         summary: "instance_usage: per-project live instances, cores and RAM kept by triggers",
         sql: V4,
     },
+    Migration {
+        version: 5,
+        summary: "documents: the os-documents extension's per-project documents",
+        sql: V5,
+    },
 ];
+
+/// Version 5: the documents of the `os-documents` extension, per project, listed in creation
+/// order (`seq`) and deleted outright.
+const V5: &str = "
+CREATE TABLE documents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT
+);
+CREATE INDEX documents_by_project ON documents (project_id, seq);
+";
 
 /// Version 4: the quota usage of each project (live instances, their vCPUs and RAM) as one
 /// row, kept exact by triggers on `instances` in the writing transaction itself, so a create's

@@ -20,7 +20,7 @@ use std::{
 
 use super::{cors::Cors, App, Chain, Filter, MapEntry, Pipeline};
 use crate::{
-    api::ApiRouter,
+    api::{extensions::Extensions, ApiRouter},
     config::{
         ini::{Ini, Section},
         Config,
@@ -158,8 +158,20 @@ const APP_FACTORIES: &[(&str, AppKind)] = &[
     ("ringnova.identity:IdentityApp.factory", AppKind::Identity),
 ];
 
-/// Loads the paste file the configuration names (or the embedded one) and compiles it.
+/// Loads the paste file the configuration names (or the embedded one) and compiles it, with
+/// the compiled-in extensions that `osapi_compute_extension` selects.
 pub fn load(config: &Config) -> Result<Pipeline, PasteError> {
+    let loaded =
+        crate::api::extensions::compiled(&config.extensions).map_err(|err| PasteError {
+            file: PathBuf::from("<extensions>"),
+            line: 0,
+            reason: err.to_string(),
+        })?;
+    load_with(config, loaded)
+}
+
+/// [`load`] with extensions the caller loaded (an embedding program's own among them).
+pub fn load_with(config: &Config, extensions: &'static Extensions) -> Result<Pipeline, PasteError> {
     match &config.api_paste_config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|err| PasteError {
@@ -167,9 +179,14 @@ pub fn load(config: &Config) -> Result<Pipeline, PasteError> {
                 line: 0,
                 reason: format!("cannot read the paste file: {err}"),
             })?;
-            compile(&text, path, config)
+            compile_with(&text, path, config, extensions)
         }
-        None => compile(EMBEDDED, Path::new("<embedded api-paste.ini>"), config),
+        None => compile_with(
+            EMBEDDED,
+            Path::new("<embedded api-paste.ini>"),
+            config,
+            extensions,
+        ),
     }
 }
 
@@ -180,6 +197,7 @@ struct Compiler<'a> {
     chains: Vec<Chain>,
     built: HashMap<&'a str, usize>,
     api: Option<Arc<ApiRouter>>,
+    extensions: &'static Extensions,
     /// One limiter per ratelimit section, shared by every pipeline that lists it.
     limiters: RefCell<HashMap<String, &'static RateLimiter>>,
     identity: Option<Arc<Identity>>,
@@ -374,8 +392,8 @@ impl<'a> Compiler<'a> {
             AppKind::Identity => App::Identity(self.identity()),
             AppKind::Api => {
                 if self.api.is_none() {
-                    let router = ApiRouter::new()
-                        .map_err(|err| self.error(entry.line, format!("route table: {err}")))?;
+                    let router = ApiRouter::with_extensions(self.extensions)
+                        .map_err(|err| self.error(entry.line, err.to_string()))?;
                     self.api = Some(Arc::new(router));
                 }
                 App::Api(Arc::clone(self.api.as_ref().expect("just set")))
@@ -384,8 +402,24 @@ impl<'a> Compiler<'a> {
     }
 }
 
-/// Compiles paste-file text; `file` is used in error messages.
+/// Compiles paste-file text with the compiled-in extensions the configuration selects; `file` is used in error messages.
 pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, PasteError> {
+    let loaded =
+        crate::api::extensions::compiled(&config.extensions).map_err(|err| PasteError {
+            file: file.to_path_buf(),
+            line: 0,
+            reason: err.to_string(),
+        })?;
+    compile_with(text, file, config, loaded)
+}
+
+/// Compiles paste-file text with these extensions; `file` is used in error messages.
+pub fn compile_with(
+    text: &str,
+    file: &Path,
+    config: &Config,
+    extensions: &'static Extensions,
+) -> Result<Pipeline, PasteError> {
     let ini = Ini::parse(text).map_err(|err| PasteError {
         file: file.to_path_buf(),
         line: err.line,
@@ -398,6 +432,7 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
         chains: Vec::new(),
         built: HashMap::new(),
         api: None,
+        extensions,
         limiters: RefCell::default(),
         identity: None,
     };

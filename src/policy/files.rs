@@ -45,6 +45,9 @@ pub struct PolicyFiles {
     pub enforce_new_defaults: bool,
     /// `policy_default_rule`.
     pub default_rule: String,
+    /// Rules registered besides Nova's, with their default check strings: those of the
+    /// loaded API extensions (see `api::extensions`).
+    pub extra_defaults: Vec<(String, String)>,
 }
 
 impl Default for PolicyFiles {
@@ -55,6 +58,7 @@ impl Default for PolicyFiles {
             policy_dirs: vec![PathBuf::from("policy.d")],
             enforce_new_defaults: true,
             default_rule: super::DEFAULT_RULE.to_owned(),
+            extra_defaults: Vec::new(),
         }
     }
 }
@@ -186,6 +190,11 @@ impl PolicyFiles {
             .with_enforce_new_defaults(self.enforce_new_defaults)
             .with_default_rule(&self.default_rule)
             .with_overrides(overrides.iter().map(|(n, c)| (n.as_str(), c.as_str())))
+            .with_extra_defaults(
+                self.extra_defaults
+                    .iter()
+                    .map(|(n, c)| (n.as_str(), c.as_str())),
+            )
             .build();
         let notes = notes(&enforcer);
         Ok(Loaded {

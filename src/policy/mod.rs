@@ -149,6 +149,7 @@ pub struct Builder {
     registered_defaults: bool,
     default_rule: Box<str>,
     overrides: Vec<(Box<str>, Box<str>)>,
+    extra_defaults: Vec<(Box<str>, Box<str>)>,
 }
 
 impl Default for Builder {
@@ -158,6 +159,7 @@ impl Default for Builder {
             registered_defaults: true,
             default_rule: DEFAULT_RULE.into(),
             overrides: Vec::new(),
+            extra_defaults: Vec::new(),
         }
     }
 }
@@ -209,6 +211,23 @@ impl Builder {
         self
     }
 
+    /// Registers more rules with their defaults (`['project']` scope), after Nova's: the
+    /// rules API extensions declare. A name Nova already registers keeps Nova's default;
+    /// overrides apply to these rules as to Nova's.
+    pub fn with_extra_defaults<I, N, C>(mut self, defaults: I) -> Self
+    where
+        I: IntoIterator<Item = (N, C)>,
+        N: AsRef<str>,
+        C: AsRef<str>,
+    {
+        self.extra_defaults.extend(
+            defaults
+                .into_iter()
+                .map(|(name, check)| (name.as_ref().into(), check.as_ref().into())),
+        );
+        self
+    }
+
     /// Compiles every rule and links `rule:` references. Never fails; problems are in
     /// [`Enforcer::warnings`].
     pub fn build(self) -> Enforcer {
@@ -243,6 +262,14 @@ impl Builder {
                 }
             };
             enforcer.add(default.name, root, text, default.scope_types, true);
+        }
+        for (name, default) in self.extra_defaults.iter().filter(|_| registered) {
+            if enforcer.by_name.contains_key(name) {
+                continue;
+            }
+            let check: &str = overrides.get(&**name).copied().unwrap_or(default);
+            let root = enforcer.compile(name, check);
+            enforcer.add(name, root, check.into(), ScopeTypes::PROJECT, true);
         }
         for name in added {
             if enforcer.by_name.contains_key(name) {
@@ -908,6 +935,29 @@ mod tests {
         assert!(without.authorize(CREATE, &member, &own).is_err());
         assert!(!without.enforce("never-defined", &member, &own));
         assert!(!Enforcer::new().enforce("never-defined", &member, &own));
+    }
+
+    #[test]
+    fn extra_defaults_are_registered_and_can_be_overridden() {
+        const DOC: &str = "ext:documents:index";
+        let member = creds("p1", &["member"]);
+        let reader = creds("p1", &["reader"]);
+        let own = target("p1");
+        let extra = [(DOC, "rule:project_member_or_admin"), (CREATE, "!")];
+        let enforcer = Enforcer::builder().with_extra_defaults(extra).build();
+        assert!(enforcer.is_registered(DOC));
+        assert!(enforcer.authorize(DOC, &member, &own).is_ok());
+        assert!(enforcer.authorize(DOC, &reader, &own).is_err());
+        assert!(enforcer.authorize(DOC, &member, &target("p2")).is_err());
+        // A name Nova registers keeps Nova's default.
+        assert!(enforcer.authorize(CREATE, &member, &own).is_ok());
+        let overridden = Enforcer::builder()
+            .with_extra_defaults(extra)
+            .with_overrides([(DOC, "role:reader")])
+            .build();
+        assert!(overridden.authorize(DOC, &reader, &own).is_ok());
+        assert!(overridden.authorize(DOC, &member, &own).is_err());
+        assert!(Enforcer::new().authorize(DOC, &member, &own).is_err());
     }
 
     #[test]

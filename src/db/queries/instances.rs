@@ -703,6 +703,28 @@ pub fn write_metadata<E>(
     }
 }
 
+/// Locks (`locked_by` = `owner` or `admin`) or unlocks (`None`) a live instance, of
+/// `project` unless `None`, bumping `updated_at` (the `os-lock-server` actions).
+pub fn set_lock(
+    db: &Db,
+    uuid: &str,
+    project: Option<&str>,
+    locked_by: Option<&str>,
+) -> Result<(), DbError> {
+    let changed = db.write_one(
+        concat!(
+            "UPDATE instances SET locked = ?3 IS NOT NULL, locked_by = ?3, updated_at = ",
+            now_sql!(),
+            " WHERE uuid = ?1 AND deleted = 0 AND (?2 IS NULL OR project_id = ?2)"
+        ),
+        params![uuid, project, locked_by],
+    )?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

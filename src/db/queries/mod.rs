@@ -5,6 +5,7 @@
 //! Query modules must never run on another thread than the `Db` they are given, and never hold
 //! a transaction across an `.await`.
 
+pub mod documents;
 pub mod flavors;
 pub mod images;
 pub mod instances;
