@@ -99,6 +99,10 @@ mod tests {
             b"{\"a\": 1} x",
             b"\xff\xfe",
             b"{\"a\":\"\xff\"}",
+            b"{\"a\":\"a\xff\xc0b\"}",
+            b"{\"extra_specs\":{\"k134\":\"a\xff\xc0b\"}}",
+            b"{\"a\":\"\xc0\"}",
+            b"{\"a\":\"\xed\xa0\x80\"}",
         ] {
             let mut bytes = bad.to_vec();
             let err = parse_bytes(&mut bytes).unwrap_err();

@@ -150,6 +150,15 @@ impl ApiRouter {
         })
     }
 
+    /// Every compiled route as `(method, pattern)`, the `/{project_id:hex}` forms included, in
+    /// registration order: what the router really serves, for tests and the OpenAPI document.
+    pub fn table(&self) -> impl Iterator<Item = (Method, &'static str)> + '_ {
+        (0..self.router.len()).map(|index| {
+            let id = crate::router::RouteId(u32::try_from(index).unwrap_or(u32::MAX));
+            (self.router.method(id), self.router.pattern(id))
+        })
+    }
+
     /// Routes and dispatches one request, answering every error with a fault.
     pub fn call<'a>(&self, req: &Request<'a>, ctx: &mut RequestContext<'a>, resp: &mut Response) {
         let Some(found) = req
