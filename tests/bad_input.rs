@@ -123,7 +123,7 @@ impl World {
     /// Sends one request on a fresh connection and reads the answer.
     fn send(
         &self,
-        version: &str,
+        version: &[u8],
         method: &str,
         target: &[u8],
         content_type: Option<&[u8]>,
@@ -135,12 +135,14 @@ impl World {
         raw.extend_from_slice(target);
         raw.extend_from_slice(
             format!(
-                " HTTP/1.1\r\nHost: {}\r\nX-Auth-Token: {TOKEN}\r\n\
-                 OpenStack-API-Version: compute {version}\r\nConnection: close\r\n",
+                " HTTP/1.1\r\nHost: {}\r\nX-Auth-Token: {TOKEN}\r\nConnection: close\r\n\
+                 OpenStack-API-Version: compute ",
                 self.server.addr
             )
             .as_bytes(),
         );
+        raw.extend_from_slice(version);
+        raw.extend_from_slice(b"\r\n");
         if let Some(content_type) = content_type {
             raw.extend_from_slice(b"Content-Type: ");
             raw.extend_from_slice(content_type);
@@ -159,7 +161,7 @@ impl World {
         let body = body.map(Value::to_string).unwrap_or_default();
         let content_type = (!body.is_empty()).then_some(&b"application/json"[..]);
         let resp = self.send(
-            VERSION,
+            VERSION.as_bytes(),
             method,
             format!("/v2.1{path}").as_bytes(),
             content_type,
@@ -529,6 +531,21 @@ fn malformed_bodies() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// `OpenStack-API-Version: compute <version>` values Nova refuses: a malformed version is
+/// 400, a well-formed one outside the served range 406 (however many digits it has).
+const BAD_VERSIONS: &[(&[u8], Expect)] = &[
+    (b"abc", Expect::Status(400)),
+    (b"2.", Expect::Status(400)),
+    (b"2.-1", Expect::Status(400)),
+    (b"2.1.1", Expect::Status(400)),
+    (b"2.0x10", Expect::Status(400)),
+    (b"3.0", Expect::Status(406)),
+    (b"2.61", Expect::Status(406)),
+    (b"2.99999999999999999999", Expect::Status(406)),
+    (b"99999999999999999999.1", Expect::Status(406)),
+    (b"2.4294967297", Expect::Status(406)),
+];
+
 /// Media types Nova refuses with 415.
 const BAD_MEDIA_TYPES: &[&[u8]] = &[
     b"application/xml",
@@ -844,7 +861,7 @@ fn probe_every_route(driver: &str) -> usize {
         let version = version_for(pattern);
         // The plain request: a read must succeed, so the ids reach the handlers.
         let baseline = if method == Method::Get {
-            let resp = world.send(version, name, target.as_bytes(), None, b"");
+            let resp = world.send(version.as_bytes(), name, target.as_bytes(), None, b"");
             if !(200..300).contains(&resp.status) {
                 failures.push(format!(
                     "{name} {pattern}: plain request got {}: {}",
@@ -882,7 +899,7 @@ fn probe_every_route(driver: &str) -> usize {
             };
             let body = fill_unique(&probe.body, &world.unique().to_string());
             let resp = world.send(
-                version,
+                version.as_bytes(),
                 name,
                 &probe_target,
                 probe.content_type.as_deref(),
@@ -902,8 +919,24 @@ fn probe_every_route(driver: &str) -> usize {
                 world.refresh(route);
             }
         }
+        // Microversions that are not versions, or not served: 400 and 406 before the
+        // handler runs, whatever the method.
+        for (requested, expect) in BAD_VERSIONS {
+            let resp = world.send(requested, name, target.as_bytes(), None, b"");
+            checked += 1;
+            if let Some(problem) = check(&resp, *expect) {
+                failures.push(format!(
+                    "{name} {target} [version {}]: {problem}: {}",
+                    String::from_utf8_lossy(requested),
+                    resp.text()
+                ));
+            }
+            if method != Method::Get && resp.status < 300 {
+                world.refresh(route);
+            }
+        }
         // Still serving after every route.
-        let alive = world.send(VERSION, "GET", b"/v2.1/flavors", None, b"");
+        let alive = world.send(VERSION.as_bytes(), "GET", b"/v2.1/flavors", None, b"");
         assert_eq!(
             alive.status,
             200,
