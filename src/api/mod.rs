@@ -27,6 +27,7 @@ pub mod keypairs;
 pub mod limits;
 pub mod links;
 pub mod microversion;
+pub mod openapi;
 pub mod query;
 pub mod quota_sets;
 pub mod server_actions;
