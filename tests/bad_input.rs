@@ -1,7 +1,8 @@
 //! Bad input on every served route: malformed JSON, wrong types, huge numbers, deep nesting,
-//! invalid UTF-8, unknown fields, empty and non-object bodies, wrong and missing
-//! Content-Type, bodies where none is expected, bad query strings and bad path segments, each
-//! against the real binary under both I/O drivers.
+//! invalid UTF-8, unknown and repeated members, empty and non-object bodies, wrong and missing
+//! Content-Type, bodies where none is expected, bad query strings, bad path segments, bad
+//! microversions and methods a route does not take, each against the real binary under both
+//! I/O drivers, under `/v2.1` and under the legacy `/v2` wrapper.
 //!
 //! The routes are the compiled router's own table ([`ringnova::api::ApiRouter::table`]), the
 //! `/{project_id}` forms included, so a route added later is covered without touching this
@@ -18,7 +19,8 @@
 //! server must answer a plain request after every route. A body route with a known valid
 //! sample also runs the sample itself first (it must succeed, so each mutation of it fails
 //! for the mutation alone) and then the sample with each field given the wrong type, a huge
-//! number, or an unknown member beside it.
+//! number, an invalid string, or an unknown or repeated member beside it (under `/v2.1`
+//! only: the samples are written for its newest microversion).
 
 mod common;
 
@@ -426,15 +428,16 @@ fn with_raw(sample: &Value, pointer: &str, raw: &[u8]) -> Vec<u8> {
     [before.as_bytes(), raw, after.as_bytes()].concat()
 }
 
-/// The list routes whose query parameters Nova validates: `(route, sorts)`.
-const LISTS: &[(&str, bool)] = &[
-    ("/flavors", true),
-    ("/flavors/detail", true),
-    ("/servers", true),
-    ("/servers/detail", true),
-    ("/os-keypairs", false),
-    ("/images", false),
-    ("/images/detail", false),
+/// The list routes whose query parameters Nova validates: `(route, sorts, pages under the
+/// legacy /v2 wrapper)` (key pairs page from 2.35 only).
+const LISTS: &[(&str, bool, bool)] = &[
+    ("/flavors", true, true),
+    ("/flavors/detail", true, true),
+    ("/servers", true, true),
+    ("/servers/detail", true, true),
+    ("/os-keypairs", false, false),
+    ("/images", false, true),
+    ("/images/detail", false, true),
 ];
 
 /// Five hundred query parameters, each repeated.
@@ -451,17 +454,17 @@ fn many_params() -> &'static str {
 /// Bad query strings: what a list route of [`LISTS`] must answer, and whether every other
 /// read must answer as without it (it takes no such parameter; the broken escapes may be
 /// refused by any route that reads its query).
-fn query_probes(method: Method, route: &str) -> Vec<(&'static str, Expect, bool)> {
+fn query_probes(method: Method, route: &str, legacy: bool) -> Vec<(&'static str, Expect, bool)> {
     let list = LISTS
         .iter()
-        .find(|(r, _)| *r == route)
+        .find(|(r, _, in_legacy)| *r == route && (*in_legacy || !legacy))
         .filter(|_| method == Method::Get);
     let for_lists = |status| match list {
         Some(_) => Expect::Status(status),
         None => Expect::NoServerError,
     };
     let for_sorting = |status| match list {
-        Some((_, true)) => Expect::Status(status),
+        Some((_, true, _)) => Expect::Status(status),
         _ => Expect::NoServerError,
     };
     vec![
@@ -562,9 +565,9 @@ const BAD_MEDIA_TYPES: &[&[u8]] = &[
 ];
 
 /// Every probe of one route.
-fn probes(method: Method, pattern: &str, path: &str, baseline: u16) -> Vec<Probe> {
+fn probes(method: Method, pattern: &str, target: &str, baseline: u16, legacy: bool) -> Vec<Probe> {
     let route = pattern.strip_prefix("/{project_id:hex}").unwrap_or(pattern);
-    let target = format!("/v2.1{path}");
+    let target = target.to_owned();
     let has_body = matches!(method, Method::Post | Method::Put);
     let json_type = Some(b"application/json".to_vec());
     let mut out = Vec::new();
@@ -586,7 +589,7 @@ fn probes(method: Method, pattern: &str, path: &str, baseline: u16) -> Vec<Probe
         });
     }
     // Query strings.
-    for (query, expect, ignored) in query_probes(method, route) {
+    for (query, expect, ignored) in query_probes(method, route, legacy) {
         let expect = match expect {
             // Without its body a body route is a 400 whatever the query says.
             _ if has_body => Expect::Status(400),
@@ -895,101 +898,13 @@ fn probe_every_route(driver: &str) -> usize {
     assert!(table.len() >= 80, "only {} routes", table.len());
     let mut failures = Vec::new();
     let mut checked = 0;
-    for &(method, pattern) in &table {
-        let ids = Ids {
-            flavor: &world.flavor,
-            keypair: &world.keypair,
-            instance: &world.instance,
-            image: &world.image,
-        };
-        let path = substitute(pattern, &ids).unwrap_or_else(|err| panic!("{err}"));
-        let target = format!("/v2.1{path}");
-        let name = method.as_str();
-        let version = version_for(pattern);
-        // The plain request: a read must succeed, so the ids reach the handlers.
-        let baseline = if method == Method::Get {
-            let resp = world.send(version.as_bytes(), name, target.as_bytes(), None, b"");
-            if !(200..300).contains(&resp.status) {
-                failures.push(format!(
-                    "{name} {pattern}: plain request got {}: {}",
-                    resp.status,
-                    resp.text()
-                ));
-            }
-            resp.status
-        } else {
-            0
-        };
-        let route = pattern.strip_prefix("/{project_id:hex}").unwrap_or(pattern);
-        let mut all = Vec::new();
-        for (sample, open) in samples(method, pattern) {
-            let text = sample.to_string().replace("{project}", PROJECT);
-            let sample: Value = serde_json::from_str(&text).unwrap();
-            all.extend(sample_probes(&target, &sample, open));
+    // `/v2.1`, then the legacy `/v2` wrapper (microversion 2.0, relaxed validation): there
+    // the generic probes only, any 4xx standing for 400 (a route absent from 2.0 is a 404
+    // before its body is read).
+    for (root, legacy) in [("/v2.1", false), ("/v2", true)] {
+        for &(method, pattern) in &table {
+            checked += probe_route(&mut world, root, legacy, method, pattern, &mut failures);
         }
-        all.extend(probes(method, pattern, &path, baseline));
-        for probe in all {
-            // The ids change when a request went through; rebuild the target.
-            let ids = Ids {
-                flavor: &world.flavor,
-                keypair: &world.keypair,
-                instance: &world.instance,
-                image: &world.image,
-            };
-            let current = format!("/v2.1{}", substitute(pattern, &ids).unwrap());
-            let probe_target = if probe.target.starts_with(target.as_bytes()) {
-                let mut t = current.clone().into_bytes();
-                t.extend_from_slice(&probe.target[target.len()..]);
-                t
-            } else {
-                probe.target.clone()
-            };
-            let body = fill_unique(&probe.body, &world.unique().to_string());
-            let resp = world.send(
-                version.as_bytes(),
-                name,
-                &probe_target,
-                probe.content_type.as_deref(),
-                &body,
-            );
-            checked += 1;
-            if let Some(problem) = check(&resp, probe.expect) {
-                let shown: String = String::from_utf8_lossy(&body).chars().take(160).collect();
-                failures.push(format!(
-                    "{name} {} [{}]: {problem}: {} (body sent: {shown})",
-                    String::from_utf8_lossy(&probe_target),
-                    probe.kind,
-                    resp.text().chars().take(300).collect::<String>()
-                ));
-            }
-            if method != Method::Get && resp.status < 300 {
-                world.refresh(route);
-            }
-        }
-        // Microversions that are not versions, or not served: 400 and 406 before the
-        // handler runs, whatever the method.
-        for (requested, expect) in BAD_VERSIONS {
-            let resp = world.send(requested, name, target.as_bytes(), None, b"");
-            checked += 1;
-            if let Some(problem) = check(&resp, *expect) {
-                failures.push(format!(
-                    "{name} {target} [version {}]: {problem}: {}",
-                    String::from_utf8_lossy(requested),
-                    resp.text()
-                ));
-            }
-            if method != Method::Get && resp.status < 300 {
-                world.refresh(route);
-            }
-        }
-        // Still serving after every route.
-        let alive = world.send(VERSION.as_bytes(), "GET", b"/v2.1/flavors", None, b"");
-        assert_eq!(
-            alive.status,
-            200,
-            "after {name} {pattern}: {}",
-            alive.text()
-        );
     }
     assert!(
         failures.is_empty(),
@@ -997,6 +912,125 @@ fn probe_every_route(driver: &str) -> usize {
         failures.len(),
         failures.join("\n")
     );
+    checked
+}
+
+/// Every probe of one route under `root`; returns the number of requests checked.
+fn probe_route(
+    world: &mut World,
+    root: &str,
+    legacy: bool,
+    method: Method,
+    pattern: &'static str,
+    failures: &mut Vec<String>,
+) -> usize {
+    let mut checked = 0;
+    let ids = Ids {
+        flavor: &world.flavor,
+        keypair: &world.keypair,
+        instance: &world.instance,
+        image: &world.image,
+    };
+    let path = substitute(pattern, &ids).unwrap_or_else(|err| panic!("{err}"));
+    let target = format!("{root}{path}");
+    let name = method.as_str();
+    let version = version_for(pattern);
+    // The plain request: a read must succeed, so the ids reach the handlers.
+    let baseline = if method == Method::Get {
+        let resp = world.send(version.as_bytes(), name, target.as_bytes(), None, b"");
+        if !(200..300).contains(&resp.status) {
+            failures.push(format!(
+                "{name} {target}: plain request got {}: {}",
+                resp.status,
+                resp.text()
+            ));
+        }
+        resp.status
+    } else {
+        0
+    };
+    let route = pattern.strip_prefix("/{project_id:hex}").unwrap_or(pattern);
+    let mut all = Vec::new();
+    if !legacy {
+        for (sample, open) in samples(method, pattern) {
+            let text = sample.to_string().replace("{project}", PROJECT);
+            let sample: Value = serde_json::from_str(&text).unwrap();
+            all.extend(sample_probes(&target, &sample, open));
+        }
+    }
+    all.extend(probes(method, pattern, &target, baseline, legacy));
+    all.push(Probe {
+        kind: "method the route does not take".into(),
+        target: target.clone().into_bytes(),
+        content_type: None,
+        body: Vec::new(),
+        expect: Expect::Rejected,
+    });
+    for mut probe in all {
+        if legacy && probe.expect == Expect::Status(400) {
+            probe.expect = Expect::Rejected;
+        }
+        let method_name = if probe.kind == "method the route does not take" {
+            "PATCH"
+        } else {
+            name
+        };
+        // The ids change when a request went through; rebuild the target.
+        let ids = Ids {
+            flavor: &world.flavor,
+            keypair: &world.keypair,
+            instance: &world.instance,
+            image: &world.image,
+        };
+        let current = format!("{root}{}", substitute(pattern, &ids).unwrap());
+        let probe_target = if probe.target.starts_with(target.as_bytes()) {
+            let mut t = current.into_bytes();
+            t.extend_from_slice(&probe.target[target.len()..]);
+            t
+        } else {
+            probe.target.clone()
+        };
+        let body = fill_unique(&probe.body, &world.unique().to_string());
+        let resp = world.send(
+            version.as_bytes(),
+            method_name,
+            &probe_target,
+            probe.content_type.as_deref(),
+            &body,
+        );
+        checked += 1;
+        if let Some(problem) = check(&resp, probe.expect) {
+            let shown: String = String::from_utf8_lossy(&body).chars().take(160).collect();
+            failures.push(format!(
+                "{method_name} {} [{}]: {problem}: {} (body sent: {shown})",
+                String::from_utf8_lossy(&probe_target),
+                probe.kind,
+                resp.text().chars().take(300).collect::<String>()
+            ));
+        }
+        if method != Method::Get && resp.status < 300 {
+            world.refresh(route);
+        }
+    }
+    // Microversions that are not versions, or not served: 400 and 406 before the handler
+    // runs, whatever the method (the legacy wrapper takes no microversion).
+    for (requested, expect) in BAD_VERSIONS.iter().filter(|_| !legacy) {
+        let resp = world.send(requested, name, target.as_bytes(), None, b"");
+        checked += 1;
+        if let Some(problem) = check(&resp, *expect) {
+            failures.push(format!(
+                "{name} {target} [version {}]: {problem}: {}",
+                String::from_utf8_lossy(requested),
+                resp.text()
+            ));
+        }
+        if method != Method::Get && resp.status < 300 {
+            world.refresh(route);
+        }
+    }
+    // Still serving after every route.
+    let alive = world.send(VERSION.as_bytes(), "GET", b"/v2.1/flavors", None, b"");
+    assert_eq!(alive.status, 200, "after {name} {target}: {}", alive.text());
     checked
 }
 
