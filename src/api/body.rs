@@ -178,6 +178,8 @@ mod tests {
 
     #[test]
     fn a_repeated_member_keeps_its_last_value_at_any_depth_and_size() {
+        // Issue 6 (bad input on every route): `{"quota_set": {...}, "quota_set": [1, 2]}`
+        // updated the quotas from the first member where Nova validates the last one (400).
         let many = |n: usize| {
             let members: Vec<String> = (0..n).map(|i| format!("\"k{i}\": {i}")).collect();
             members.join(", ")

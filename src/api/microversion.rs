@@ -171,6 +171,7 @@ mod tests {
 
     #[test]
     fn huge_versions_are_well_formed_but_not_parsed() {
+        // Issue 6 (bad input on every route): these were 400 "invalid format", Nova's 406.
         for huge in [
             "2.99999999999999999999",
             "99999999999999999999.1",

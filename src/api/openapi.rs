@@ -12,6 +12,16 @@
 //! Built once, off the request path: the first request renders it into a process-wide
 //! constant that every later one shares. It must never copy a validation schema by hand and
 //! never describe a route the router does not serve.
+//!
+//! # Example
+//! ```
+//! use ringnova::api::{openapi::json_schema, validation::parameter_types::VOLUME_SIZE};
+//!
+//! let schema = json_schema(&VOLUME_SIZE);
+//! assert_eq!(schema["pattern"], "^[0-9]+$");
+//! assert_eq!(schema["minimum"], 1);
+//! assert_eq!(schema["anyOf"][0]["type"], "integer");
+//! ```
 
 use std::sync::OnceLock;
 
