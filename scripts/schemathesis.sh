@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${SCHEMATHESIS_VENV:-target/schemathesis-venv}"
+case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-3}"
 VERSION_HEADER="OpenStack-API-Version: compute 2.60"
 
@@ -127,7 +128,10 @@ with open(config, "w") as out:
         out.write(f"parameters = {{ {pairs} }}\n\n")
 PY
 
+# From the scratch directory, so schemathesis's cache of earlier findings (.schemathesis/)
+# never outlives the run.
 status=0
+cd "$WORK"
 timeout 240 "$VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" \
     run "http://$ADDR/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
