@@ -40,6 +40,12 @@ if [ -z "${SKIP_H11:-}" ]; then
     scripts/h11_compare.sh
 fi
 
+# SKIP_SCHEMATHESIS=1 skips the bounded schemathesis run against /openapi.json.
+if [ -z "${SKIP_SCHEMATHESIS:-}" ]; then
+    step "schemathesis against the served OpenAPI document (scripts/schemathesis.sh)"
+    scripts/schemathesis.sh
+fi
+
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then
     step "benchmark smoke run (1 s per scenario, ringnova only)"
     BENCH_QUICK=1 BENCH_SERVERS="${BENCH_SERVERS:-ringnova-legacy ringnova-uring}" bench/run.sh

@@ -56,6 +56,8 @@ struct Cli {
 enum Command {
     /// Policy tools: check a rule, list the effective rules, print a sample file.
     Policy(ringnova::cli::policy::PolicyArgs),
+    /// Print the OpenAPI document of the compute API (what GET /openapi.json serves).
+    Openapi(ringnova::cli::openapi::OpenApiArgs),
     /// Manage the built-in identity endpoint's users (auth_strategy = token).
     #[command(subcommand)]
     User(ringnova::identity::cli::UserCommand),
@@ -69,6 +71,10 @@ fn main() -> ExitCode {
     // The policy tools need no server configuration beyond the policy files.
     if let Some(Command::Policy(args)) = cli.command.take_if(|c| matches!(c, Command::Policy(_))) {
         return ringnova::cli::policy::run(args, cli.config_file.as_deref());
+    }
+    // The document depends on the route table alone.
+    if let Some(Command::Openapi(args)) = &cli.command {
+        return ringnova::cli::openapi::run(args);
     }
     let overrides = Overrides {
         listen: cli.listen,
@@ -174,6 +180,7 @@ fn run_command(command: Command, config: &Config) -> ExitCode {
         }
         Command::User(user) => ringnova::identity::cli::run_user(&user, config),
         Command::Token(token) => ringnova::identity::cli::run_token(&token, config),
+        Command::Openapi(args) => return ringnova::cli::openapi::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,8 @@
 //! Core worker. The body bytes are parsed where they lie in the connection's read buffer
 //! (strings are unescaped in place and borrowed by the resulting value); the parser's scratch
 //! buffers are kept per worker thread and reused, so a parse allocates only the value tree.
-//! Errors are Nova's: 415 `Unsupported Content-Type`, 400 `Malformed request body`.
+//! Errors are Nova's: 415 `Unsupported Content-Type`, 400 `Malformed request body`. A repeated
+//! member name keeps its last value, as in Nova (see [`parse_bytes`]).
 //!
 //! It must never copy a body to parse it, never accept a media type Nova refuses, and never
 //! panic on malformed input.
@@ -12,6 +13,7 @@
 use std::cell::RefCell;
 
 use simd_json::{prelude::*, BorrowedValue, Buffers};
+use smallvec::SmallVec;
 
 use super::{context::Request, fault::Fault};
 
@@ -55,12 +57,52 @@ pub fn parse<'a>(req: &Request<'a>) -> Result<Option<BorrowedValue<'a>>, Fault> 
     parse_bytes(body).map(Some)
 }
 
-/// Parses `bytes` as JSON, in place, with this thread's reusable buffers.
+/// Parses `bytes` as JSON, in place, with this thread's reusable buffers. An object that
+/// repeats a member name keeps the last value, at the first one's place, as Python's `json`
+/// (Nova) reads it.
 pub fn parse_bytes(bytes: &mut [u8]) -> Result<BorrowedValue<'_>, Fault> {
-    BUFFERS.with(|buffers| {
+    let mut value = BUFFERS.with(|buffers| {
         simd_json::to_borrowed_value_with_buffers(bytes, &mut buffers.borrow_mut())
             .map_err(|_| Fault::new(400, MALFORMED))
-    })
+    })?;
+    keep_last_members(&mut value);
+    Ok(value)
+}
+
+/// simd-json keeps objects up to this many members as a list, repeated names included (larger
+/// ones it hashes, and a repeated name then keeps its last value already).
+const LISTED: usize = 32;
+
+/// Makes every listed object in `value` keep only the last value of a repeated member name.
+/// Walks with an explicit stack (no recursion on request data) that stays inline for
+/// ordinary bodies; only an object with a repeated name is rebuilt.
+fn keep_last_members(value: &mut BorrowedValue<'_>) {
+    let mut stack: SmallVec<[&mut BorrowedValue<'_>; 16]> = SmallVec::new();
+    stack.push(value);
+    while let Some(value) = stack.pop() {
+        match value {
+            BorrowedValue::Array(items) => stack.extend(items.iter_mut()),
+            BorrowedValue::Object(members) => {
+                if members.len() <= LISTED && repeats_a_name(members) {
+                    let listed = std::mem::take(&mut **members);
+                    for (name, member) in listed {
+                        members.insert(name, member);
+                    }
+                }
+                stack.extend(members.values_mut());
+            }
+            BorrowedValue::Static(_) | BorrowedValue::String(_) => {}
+        }
+    }
+}
+
+/// Whether a listed object has a member name twice (pairwise: at most 32 names).
+fn repeats_a_name(members: &simd_json::borrowed::Object<'_>) -> bool {
+    let names: SmallVec<[&str; LISTED]> = members.keys().map(AsRef::as_ref).collect();
+    names
+        .iter()
+        .enumerate()
+        .any(|(i, name)| names[i + 1..].contains(name))
 }
 
 /// For `POST …/action`: the body must be an object with exactly one key, the action name.
@@ -99,6 +141,10 @@ mod tests {
             b"{\"a\": 1} x",
             b"\xff\xfe",
             b"{\"a\":\"\xff\"}",
+            b"{\"a\":\"a\xff\xc0b\"}",
+            b"{\"extra_specs\":{\"k134\":\"a\xff\xc0b\"}}",
+            b"{\"a\":\"\xc0\"}",
+            b"{\"a\":\"\xed\xa0\x80\"}",
         ] {
             let mut bytes = bad.to_vec();
             let err = parse_bytes(&mut bytes).unwrap_err();
@@ -107,6 +153,59 @@ mod tests {
                 (400, MALFORMED),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn escaped_surrogates_pair_up_or_are_malformed() {
+        // A lone surrogate has no UTF-8 form: the body is refused, never decoded to bytes
+        // that a `&str` must not hold.
+        for lone in [
+            &br#"{"a": "\ud800"}"#[..],
+            br#"{"a": "\udc00"}"#,
+            br#"{"a": "\ud800\u0041"}"#,
+            br#"{"\ud800": 1}"#,
+        ] {
+            let mut bytes = lone.to_vec();
+            let err = parse_bytes(&mut bytes).unwrap_err();
+            assert_eq!((err.status, err.message.as_ref()), (400, MALFORMED));
+        }
+        let mut pair = br#"{"a": "x\ud83d\ude00y", "b": "\u0000"}"#.to_vec();
+        let value = parse_bytes(&mut pair).unwrap();
+        assert_eq!(value["a"].as_str(), Some("x\u{1f600}y"));
+        assert_eq!(value["b"].as_str(), Some("\0"));
+    }
+
+    #[test]
+    fn a_repeated_member_keeps_its_last_value_at_any_depth_and_size() {
+        // Issue 6 (bad input on every route): `{"quota_set": {...}, "quota_set": [1, 2]}`
+        // updated the quotas from the first member where Nova validates the last one (400).
+        let many = |n: usize| {
+            let members: Vec<String> = (0..n).map(|i| format!("\"k{i}\": {i}")).collect();
+            members.join(", ")
+        };
+        let mut small = br#"{"a": 1, "b": {"c": 1, "d": 2, "c": [3]}, "a": 4}"#.to_vec();
+        let value = parse_bytes(&mut small).unwrap();
+        let names: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_ref())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(value["a"].as_u64(), Some(4));
+        assert_eq!(value["b"].as_object().unwrap().len(), 2);
+        assert_eq!(value["b"]["c"][0].as_u64(), Some(3));
+        let mut nested = br#"[1, [{"x": 1}, {"y": 2, "y": "last"}]]"#.to_vec();
+        let value = parse_bytes(&mut nested).unwrap();
+        assert_eq!(value[1][1]["y"].as_str(), Some("last"));
+        assert_eq!(value[1][1].as_object().unwrap().len(), 1);
+        for (n, repeated) in [(31, "k5"), (32, "k7"), (200, "k150")] {
+            let mut bytes = format!("{{{}, \"{repeated}\": \"last\"}}", many(n)).into_bytes();
+            let value = parse_bytes(&mut bytes).unwrap();
+            let object = value.as_object().unwrap();
+            assert_eq!(object.len(), n, "{n}");
+            assert_eq!(value[repeated].as_str(), Some("last"), "{n}");
         }
     }
 

@@ -69,8 +69,8 @@ macro_rules! tenant_action {
     };
 }
 
-const ADD_TENANT_ACCESS: Schema = tenant_action!("addTenantAccess");
-const REMOVE_TENANT_ACCESS: Schema = tenant_action!("removeTenantAccess");
+pub(crate) const ADD_TENANT_ACCESS: Schema = tenant_action!("addTenantAccess");
+pub(crate) const REMOVE_TENANT_ACCESS: Schema = tenant_action!("removeTenantAccess");
 
 /// Writes `{"flavor_access": [{"flavor_id": …, "tenant_id": …}, …]}`.
 fn write_access_list(
@@ -124,17 +124,14 @@ fn action<'a>(
     params: &Params<'_, 'a>,
     resp: &mut Response,
 ) -> Result<(), ApiError> {
-    dispatch_action(
-        req,
-        ctx,
-        params,
-        resp,
-        &[
-            ("addTenantAccess", add_tenant_access),
-            ("removeTenantAccess", remove_tenant_access),
-        ],
-    )
+    dispatch_action(req, ctx, params, resp, ACTIONS)
 }
+
+/// The flavor actions, by the body key that names them.
+pub(crate) const ACTIONS: &[(&str, super::ActionHandler)] = &[
+    ("addTenantAccess", add_tenant_access),
+    ("removeTenantAccess", remove_tenant_access),
+];
 
 /// Validates the whole action body `{<name>: <argument>}` (so messages name the same fields
 /// as Nova's) and returns the `tenant`.

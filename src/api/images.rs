@@ -206,10 +206,18 @@ fn int_param(pairs: &QueryPairs<'_>, name: &str) -> Result<Option<i64>, ApiError
     let Some(text) = last(pairs, name) else {
         return Ok(None);
     };
-    let value: i64 = text
-        .trim()
-        .parse()
-        .map_err(|_| ApiError::Invalid(Cow::Owned(format!("{name} param must be an integer"))))?;
+    // Python's `int()` has no bound: an integer past i64 is still an integer (a huge limit
+    // just means "everything"), so an overflow saturates instead of failing.
+    let value: i64 = match text.trim().parse::<i64>() {
+        Ok(value) => value,
+        Err(err) if *err.kind() == std::num::IntErrorKind::PosOverflow => i64::MAX,
+        Err(err) if *err.kind() == std::num::IntErrorKind::NegOverflow => i64::MIN,
+        Err(_) => {
+            return Err(ApiError::Invalid(Cow::Owned(format!(
+                "{name} param must be an integer"
+            ))))
+        }
+    };
     if value < 0 {
         return Err(ApiError::Invalid(Cow::Owned(format!(
             "{name} param must be positive"

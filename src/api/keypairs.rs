@@ -96,7 +96,7 @@ const CREATE_V22: Schema = crate::wrapped_schema!(
 );
 
 /// `create_v210` (2.10–2.91): adds `user_id`.
-const CREATE_V210: Schema = crate::wrapped_schema!(
+pub(crate) const CREATE_V210: Schema = crate::wrapped_schema!(
     "keypair",
     required: ["name"],
     ("name", KEYPAIR_NAME_SPECIAL_CHARS),
@@ -112,14 +112,14 @@ const QUERY_V20: Schema = Schema::new(&[
 ]);
 
 /// `index_query_schema_v210` (also show and delete from 2.10).
-const QUERY_V210: Schema = Schema::new(&[
+pub(crate) const QUERY_V210: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[("user_id", Schema::new(&multi_params(STRING)))]),
     Keyword::AdditionalProperties(true),
 ]);
 
 /// `index_query_schema_v235`: adds the paging parameters.
-const INDEX_V235: Schema = Schema::new(&[
+pub(crate) const INDEX_V235: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[
         ("user_id", Schema::new(&multi_params(STRING))),

@@ -28,23 +28,33 @@ impl ApiVersion {
         ApiVersion { major, minor }
     }
 
-    /// Parses `X.Y` with Nova's rule `^([1-9]\d*)\.([1-9]\d*|0)$`.
+    /// Parses `X.Y` with Nova's rule `^([1-9]\d*)\.([1-9]\d*|0)$`. `None` also for a
+    /// well-formed version whose numbers do not fit (see [`well_formed`]).
     pub fn parse(text: &str) -> Option<ApiVersion> {
         let (major, minor) = text.split_once('.')?;
         let number = |s: &str, zero_ok: bool| -> Option<u16> {
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            if s.starts_with('0') && !(zero_ok && s == "0") {
-                return None;
-            }
-            s.parse().ok()
+            digits(s, zero_ok).then(|| s.parse().ok()).flatten()
         };
         Some(ApiVersion {
             major: number(major, false)?,
             minor: number(minor, true)?,
         })
     }
+}
+
+/// Whether `text` matches Nova's version rule, however large its numbers: Nova reads them
+/// with Python's unbounded `int`, so `2.99999999999999999999` is a version (one it does not
+/// serve, 406), not a malformed string (400).
+pub fn well_formed(text: &str) -> bool {
+    text.split_once('.')
+        .is_some_and(|(major, minor)| digits(major, false) && digits(minor, true))
+}
+
+/// `[1-9]\d*`, or also `0` when `zero_ok`.
+fn digits(s: &str, zero_ok: bool) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (!s.starts_with('0') || (zero_ok && s == "0"))
 }
 
 impl fmt::Display for ApiVersion {
@@ -90,6 +100,19 @@ pub fn negotiate(req: &Request<'_>) -> Result<ApiVersion, (Fault, Option<ApiVers
         return Ok(MAX_API_VERSION);
     }
     let Some(version) = ApiVersion::parse(text) else {
+        if well_formed(text) {
+            // Past what the types hold, so past the maximum. The version headers cannot
+            // echo it (they carry a parsed version); the fault names it as Nova does.
+            return Err((
+                Fault::with_message(
+                    406,
+                    format!(
+                        "Version {text} is not supported by the API. Minimum is {MIN_API_VERSION} and maximum is {MAX_API_VERSION}."
+                    ),
+                ),
+                None,
+            ));
+        }
         return Err((
             Fault::with_message(
                 400,
@@ -143,6 +166,22 @@ mod tests {
             "", "2", "2.", ".1", "02.1", "2.01", "a.b", "2.1.1", " 2.1", "0.1", "2.-1",
         ] {
             assert_eq!(ApiVersion::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn huge_versions_are_well_formed_but_not_parsed() {
+        // Issue 6 (bad input on every route): these were 400 "invalid format", Nova's 406.
+        for huge in [
+            "2.99999999999999999999",
+            "99999999999999999999.1",
+            "2.65536",
+        ] {
+            assert_eq!(ApiVersion::parse(huge), None, "{huge}");
+            assert!(well_formed(huge), "{huge}");
+        }
+        for bad in ["2.", "02.1", "2.01", "2.-1", "a.1", "2.1.1", ""] {
+            assert!(!well_formed(bad), "{bad:?}");
         }
     }
 

@@ -29,6 +29,7 @@ pub mod keypairs;
 pub mod limits;
 pub mod links;
 pub mod microversion;
+pub mod openapi;
 pub mod query;
 pub mod quota_sets;
 pub mod server_actions;
@@ -224,6 +225,15 @@ impl ApiRouter {
     /// The loaded extensions.
     pub fn extensions(&self) -> &'static extensions::Extensions {
         self.extensions
+    }
+
+    /// Every compiled route as `(method, pattern)`, the `/{project_id:hex}` forms included, in
+    /// registration order: what the router really serves, for tests and the OpenAPI document.
+    pub fn compiled_routes(&self) -> impl Iterator<Item = (Method, &'static str)> + '_ {
+        (0..self.router.len()).map(|index| {
+            let id = crate::router::RouteId(u32::try_from(index).unwrap_or(u32::MAX));
+            (self.router.method(id), self.router.pattern(id))
+        })
     }
 
     /// Routes and dispatches one request, answering every error with a fault.

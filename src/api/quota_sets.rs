@@ -197,7 +197,7 @@ const UPDATE_V236: Schema = update_schema!(
 );
 
 /// `update_v257` (2.57–).
-const UPDATE_V257: Schema = update_schema!(
+pub(crate) const UPDATE_V257: Schema = update_schema!(
     "instances",
     "cores",
     "ram",
@@ -208,7 +208,7 @@ const UPDATE_V257: Schema = update_schema!(
 );
 
 /// `query_schema`: `user_id` strings, anything else ignored.
-const QUERY: Schema = Schema::new(&[
+pub(crate) const QUERY: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[("user_id", Schema::new(&multi_params(STRING)))]),
     Keyword::AdditionalProperties(true),

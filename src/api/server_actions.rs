@@ -56,27 +56,24 @@ fn action<'a>(
     params: &Params<'_, 'a>,
     resp: &mut Response,
 ) -> Result<(), ApiError> {
-    dispatch_action(
-        req,
-        ctx,
-        params,
-        resp,
-        &[
-            ("reboot", reboot),
-            ("os-start", start),
-            ("os-stop", stop),
-            ("pause", pause),
-            ("unpause", unpause),
-            ("suspend", suspend),
-            ("resume", resume),
-            ("resize", resize),
-            ("confirmResize", confirm_resize),
-            ("revertResize", revert_resize),
-            ("createImage", create_image),
-            ("rebuild", rebuild),
-        ],
-    )
+    dispatch_action(req, ctx, params, resp, ACTIONS)
 }
+
+/// The server actions, by the body key that names them.
+pub(crate) const ACTIONS: &[(&str, super::ActionHandler)] = &[
+    ("reboot", reboot),
+    ("os-start", start),
+    ("os-stop", stop),
+    ("pause", pause),
+    ("unpause", unpause),
+    ("suspend", suspend),
+    ("resume", resume),
+    ("resize", resize),
+    ("confirmResize", confirm_resize),
+    ("revertResize", revert_resize),
+    ("createImage", create_image),
+    ("rebuild", rebuild),
+];
 
 // ---------------------------------------------------------------------------------------------
 // Guards (SPEC §5.3)
@@ -157,7 +154,7 @@ macro_rules! action_schema {
     };
 }
 
-const REBOOT_SCHEMA: Schema = action_schema!(
+pub(crate) const REBOOT_SCHEMA: Schema = action_schema!(
     "reboot",
     [(
         "type",
@@ -176,7 +173,7 @@ const REBOOT_SCHEMA: Schema = action_schema!(
     &["type"]
 );
 
-const RESIZE_SCHEMA: Schema = action_schema!(
+pub(crate) const RESIZE_SCHEMA: Schema = action_schema!(
     "resize",
     [
         ("flavorRef", FLAVOR_REF),
@@ -185,7 +182,7 @@ const RESIZE_SCHEMA: Schema = action_schema!(
     &["flavorRef"]
 );
 
-const CREATE_IMAGE_SCHEMA: Schema = action_schema!(
+pub(crate) const CREATE_IMAGE_SCHEMA: Schema = action_schema!(
     "createImage",
     [("name", NAME), ("metadata", METADATA)],
     &["name"]
@@ -240,7 +237,7 @@ const REBUILD_V254: Schema = rebuild_schema!(
     ("description", DESCRIPTION),
     ("key_name", NULLABLE_NAME)
 );
-const REBUILD_V257: Schema = rebuild_schema!(
+pub(crate) const REBUILD_V257: Schema = rebuild_schema!(
     ("description", DESCRIPTION),
     ("key_name", NULLABLE_NAME),
     ("user_data", NULLABLE_USER_DATA)

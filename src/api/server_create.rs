@@ -229,7 +229,7 @@ const CREATE_V252: Schema = create_schema!(
     ],
     REQUIRED_V237
 );
-const CREATE_V257: Schema = create_schema!(
+pub(crate) const CREATE_V257: Schema = create_schema!(
     NETWORKS_V242,
     [("description", DESCRIPTION), ("tags", TAGS)],
     REQUIRED_V237

@@ -35,7 +35,7 @@ use crate::{
     api::{
         context::{Request, RequestContext},
         fault::Fault,
-        healthcheck, resource, versions, ApiRouter,
+        healthcheck, openapi, resource, versions, ApiRouter,
     },
     http::Response,
 };
@@ -79,7 +79,7 @@ pub enum Filter {
 /// The app at the end of a pipeline.
 #[derive(Debug, Clone)]
 pub enum App {
-    /// `oscomputeversionapp`: the root versions document.
+    /// `oscomputeversionapp`: the root versions document (and `GET /openapi.json`).
     Versions,
     /// `oscomputeversionapp_v2`: one version's document.
     VersionsV2,
@@ -94,6 +94,13 @@ pub enum App {
 impl App {
     fn call<'a>(&self, req: &Request<'a>, ctx: &mut RequestContext<'a>, resp: &mut Response) {
         match self {
+            // ringnova's own document of the API (Nova has none), beside the versions.
+            App::Versions
+                if ctx.path_info == openapi::PATH
+                    && req.method == Some(crate::router::Method::Get) =>
+            {
+                openapi::serve(resp)
+            }
             App::Versions => versions::root(req, ctx, resp),
             App::VersionsV2 => resource(req, ctx, resp, |ctx, resp| versions::v2(req, ctx, resp)),
             App::Api(router) => router.call(req, ctx, resp),

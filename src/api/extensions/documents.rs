@@ -138,7 +138,7 @@ const CONTENT: Schema = Schema::new(&[
     Keyword::MaxLength(MAX_CONTENT_BYTES),
 ]);
 
-const CREATE: Schema = crate::wrapped_schema!(
+pub(crate) const CREATE: Schema = crate::wrapped_schema!(
     "document",
     required: ["name", "content"],
     ("name", NAME),
@@ -146,14 +146,14 @@ const CREATE: Schema = crate::wrapped_schema!(
     ("metadata", METADATA),
 );
 
-const UPDATE: Schema = crate::wrapped_schema!(
+pub(crate) const UPDATE: Schema = crate::wrapped_schema!(
     "document",
     ("name", NAME),
     ("content", CONTENT),
     ("metadata", METADATA),
 );
 
-const INDEX_QUERY: Schema = Schema::new(&[
+pub(crate) const INDEX_QUERY: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[("limit", LIMIT), ("marker", MARKER)]),
     Keyword::AdditionalProperties(true),
