@@ -13,8 +13,10 @@
 
 mod identity;
 pub mod ini;
+pub mod live;
 pub mod options;
 pub mod orchestrator;
+pub mod reload;
 
 use std::{
     fmt,

@@ -133,7 +133,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         },
     };
     let mut busy = false;
-    let limits = &worker.shared.config.limits;
+    // The limits in force when the connection opened stay its limits.
+    let config = worker.config();
+    let limits = &config.limits;
     let deadlines = &worker.deadlines;
     let slot = deadlines.register();
     loop {
@@ -171,7 +173,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         }
         // Under `synchronous = full`, what these responses acknowledge must be on disk
         // first: wait for the group flush without blocking the other connections.
-        if let Some(wait) = worker.services.db.take_durable_wait() {
+        let durable_wait = worker.services.borrow().db.take_durable_wait();
+        if let Some(wait) = durable_wait {
             let durable = async {
                 while !wait.is_done() {
                     monoio::time::sleep(DURABLE_POLL).await;
@@ -490,7 +493,7 @@ impl Sink {
             query,
             peer,
         };
-        let services = &worker.services;
+        let services = &*worker.services();
         let mut pure = false;
         let outcome = catch_unwind(AssertUnwindSafe(|| match shared.pipeline.select(path) {
             Some((chain, script_name, path_info)) => {
@@ -589,6 +592,8 @@ mod tests {
         let policy = LivePolicy::fixed(Enforcer::new());
         let services = Services::open(&config, Arc::clone(&policy)).unwrap();
         let shared = Arc::new(Shared {
+            live: crate::config::live::LiveConfig::new(config.clone()),
+            handover: crate::server::handover::Handover::default(),
             config,
             pipeline,
             policy,
