@@ -216,9 +216,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                 busy = false;
                 worker.busy.set(worker.busy.get() - 1);
             }
-            if worker.shared.shutting_down() {
-                break;
-            }
+            // Not closed here at shutdown: the last response promised keep-alive, so the
+            // client may already be sending; its next request is answered with
+            // `Connection: close`, and idle connections end with the worker's drain.
         } else if conn.start > 0 {
             // Keep the unread tail at the front so the buffer never creeps. Heads and
             // decoders hold offsets relative to the request start, so this is safe mid-body.
