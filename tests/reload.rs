@@ -1,8 +1,8 @@
 //! SIGHUP: the configuration and policy files are reloaded without dropping a connection.
 //! A keep-alive connection opened before the reload keeps working after it, a request whose
 //! body is still arriving when the signal lands completes, changed options take effect
-//! (`[api] max_limit`, `[quota]` defaults, the log level), restart-only ones are reported and
-//! stay, and a broken file changes nothing.
+//! (`[api] max_limit`, `[quota]` defaults, the log level, the access log), restart-only ones
+//! are reported and stay, and a broken file changes nothing.
 
 mod common;
 
@@ -117,10 +117,21 @@ per_driver!(sighup_reloads_without_dropping_connections, |driver| {
     assert_eq!(flavor_count(&mut kept, &server), 2);
     assert_eq!(default_instances(&mut kept, &server), 3);
 
-    // The same keep-alive connection, through all of it.
-    write_conf(&server, "[ringnova]\nlog_level = debug\n");
+    // The same keep-alive connection, through all of it; the access log switched off.
+    assert_eq!(
+        keep_alive_get(&mut kept, &server, "/v2.1/flavors?phase=logged").status,
+        200
+    );
+    write_conf(
+        &server,
+        "[ringnova]\nlog_level = debug\naccess_log = false\n",
+    );
     server.signal("HUP");
     eventually(before, || flavor_count(&mut kept, &server));
+    assert_eq!(
+        keep_alive_get(&mut kept, &server, "/v2.1/flavors?phase=unlogged").status,
+        200
+    );
 
     server.signal("TERM");
     let (status, stderr) = server.wait_exit(Duration::from_secs(20));
@@ -148,6 +159,11 @@ per_driver!(sighup_reloads_without_dropping_connections, |driver| {
         stderr.contains("configuration reloaded (generation 2)"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("GET /v2.1/flavors?phase=logged"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("phase=unlogged"), "{stderr}");
 });
 
 per_driver!(sighup_rereads_policy_files_at_once, |driver| {

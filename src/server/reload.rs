@@ -5,8 +5,8 @@
 //! core worker. The file is read and validated whole first (`Config::reload`); a file that
 //! does not validate is logged with the reason and the configuration in force stays.
 //! Restart-only options that the file changed are named in one warning with both values and
-//! keep their running value. Then, in this order: the new configuration is published to the
-//! workers (`config::live`), the log level and access-log switch change, and the policy files
+//! keep their running value. Then, in this order: the log level and access-log switch change,
+//! the new configuration is published to the workers (`config::live`), and the policy files
 //! are re-read at once (their own all-or-nothing rule applies). Connections are never
 //! touched: each worker takes the new configuration up between requests.
 //!
@@ -62,9 +62,10 @@ pub fn on_hangup(shared: &Shared, overrides: &Overrides) -> Outcome {
     let level = reconciled.config.log_level;
     let access_log = reconciled.config.access_log;
     let changed = reconciled.changed;
-    let generation = shared.live.publish(reconciled.config);
+    // Logging first: a request that sees the new configuration also logs by it.
     crate::logging::set_level(level);
     crate::logging::set_access_enabled(access_log);
+    let generation = shared.live.publish(reconciled.config);
     log::info!(
         "configuration reloaded (generation {generation}); changed: {}",
         if changed.is_empty() {
