@@ -270,7 +270,8 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
 /// Serves an accepted connection (or refuses it over the connection cap).
 fn admit(worker: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    if worker.active.get() >= worker.config().max_connections {
+    worker.refresh_config();
+    if worker.active.get() >= worker.config.get().max_connections {
         monoio::spawn(refuse(stream));
         return;
     }
