@@ -193,3 +193,66 @@ per_driver!(sigquit_hands_over_without_failing_a_request, |driver| {
     );
     assert!(kept_ok > 0);
 });
+
+per_driver!(
+    tasks_started_during_the_handover_are_driven_by_the_next_process,
+    |driver| {
+        let old = Server::with(common::Options {
+            driver,
+            conf: "[fake_driver]\nbuild_time = 3\n",
+            ..common::Options::default()
+        });
+        // Opened before the next process exists: the build is started by the old one.
+        let mut conn = old.connect();
+        let mut next = start_next(&old, driver);
+        let body = serde_json::json!({"server": {"name": "handover", "flavorRef": "1",
+        "imageRef": "70a599e0-31e7-49b7-b260-868f441e862b", "networks": "auto"}})
+        .to_string();
+        let request = format!(
+            "POST /v2.1/servers HTTP/1.1\r\nHost: h\r\nX-Auth-Token: demo:demo\r\n\
+         OpenStack-API-Version: compute 2.37\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(request.as_bytes()).unwrap();
+        let created = read_response(&mut conn).expect("the create is answered");
+        assert_eq!(created.status, 202, "{}", created.text());
+        let id = created.json()["server"]["id"].as_str().unwrap().to_owned();
+        // The old process exits in the middle of the build (it waits for connections, not
+        // for tasks); the next one, which started before the build, must take it over.
+        old.signal("QUIT");
+        let addr = old.addr;
+        let (status, stderr) = old.wait_exit(Duration::from_secs(15));
+        assert!(status.is_some_and(|s| s.success()), "{status:?}: {stderr}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            stream
+                .write_all(
+                    format!(
+                        "GET /v2.1/servers/{id} HTTP/1.1\r\nHost: h\r\nX-Auth-Token: demo:demo\r\n\
+                     Connection: close\r\n\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .unwrap();
+            let resp = read_response(&mut stream).unwrap();
+            assert_eq!(resp.status, 200, "{}", resp.text());
+            let state = resp.json()["server"]["status"].as_str().unwrap().to_owned();
+            if state == "ACTIVE" {
+                break;
+            }
+            assert_eq!(state, "BUILD");
+            assert!(
+                Instant::now() < deadline,
+                "the build started before the handover never finished"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        let _ = next.kill();
+        let _ = next.wait();
+    }
+);
