@@ -230,25 +230,24 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
     }
     drop(listener);
     drop(control);
-    let stopped = Instant::now();
+    let deadline = Instant::now() + worker.config().shutdown_timeout;
     if handing_over {
         // The last worker to close its listener tells every connection to finish.
         if shared.handover.listener_closed(shared.config.workers) {
             log::info!("handover: every listener is closed; draining connections");
             shared.shutdown.store(true, Ordering::Relaxed);
         }
-        while !shared.shutting_down() {
+        while !shared.shutting_down() && Instant::now() < deadline {
             monoio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    let config = worker.config();
-    let deadline = stopped + config.shutdown_timeout;
+    let closing = Instant::now();
     loop {
         let now = Instant::now();
         let settled = if handing_over {
             // Keep-alive connections get a last request, answered with Connection: close.
             worker.active.get() == 0
-                || (worker.busy.get() == 0 && now >= stopped + handover::IDLE_GRACE)
+                || (worker.busy.get() == 0 && now >= closing + handover::IDLE_GRACE)
         } else {
             worker.busy.get() == 0
         };
