@@ -8,14 +8,15 @@
 //!   generation. Nothing half-built is ever visible.
 //! * Each **core worker** (and the orchestration thread) holds a [`ConfigView`]: its own
 //!   `Arc` of the configuration and the generation it saw. [`ConfigView::refresh`] is one
-//!   relaxed atomic load while nothing changed; only after a publish does it take the mutex,
-//!   once, to pick the new `Arc` up. Reads never lock and never allocate.
+//!   acquire load while nothing changed; only after a publish does it take the mutex, once,
+//!   to pick the new configuration up. Reads never lock and never allocate.
 //!
 //! This module must never publish a configuration that did not validate completely, and
 //! never make a reader wait on file I/O.
 
 use std::{
     cell::{Cell, Ref, RefCell},
+    rc::Rc,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, PoisonError,
@@ -63,12 +64,14 @@ impl LiveConfig {
     }
 }
 
-/// One thread's view of the published configuration (`!Sync`).
+/// One thread's view of the published configuration (`!Send`, `!Sync`). It keeps its own
+/// copy behind an `Rc` (copied once per reload), so handing it to a connection never touches
+/// a reference count that other cores share.
 #[derive(Debug)]
 pub struct ConfigView {
     live: Arc<LiveConfig>,
     seen: Cell<u64>,
-    current: RefCell<Arc<Config>>,
+    current: RefCell<Rc<Config>>,
 }
 
 impl ConfigView {
@@ -78,7 +81,7 @@ impl ConfigView {
         ConfigView {
             live,
             seen: Cell::new(seen),
-            current: RefCell::new(current),
+            current: RefCell::new(Rc::new(Config::clone(&current))),
         }
     }
 
@@ -97,15 +100,22 @@ impl ConfigView {
         }
         let (seen, current) = self.live.current();
         self.seen.set(seen);
-        *self.current.borrow_mut() = current;
+        *self.current.borrow_mut() = Rc::new(Config::clone(&current));
         true
     }
 
     /// The configuration this view holds (without refreshing). Do not hold the borrow across
     /// a [`ConfigView::refresh`].
     #[inline]
-    pub fn get(&self) -> Ref<'_, Arc<Config>> {
-        self.current.borrow()
+    pub fn get(&self) -> Ref<'_, Config> {
+        Ref::map(self.current.borrow(), |rc| &**rc)
+    }
+
+    /// This thread's handle on the configuration it holds (without refreshing), to keep
+    /// across awaits: a non-atomic reference count.
+    #[inline]
+    pub fn handle(&self) -> Rc<Config> {
+        Rc::clone(&self.current.borrow())
     }
 
     /// The generation this view holds.
@@ -133,8 +143,11 @@ mod tests {
         assert!(view.is_stale());
         // Not before the view refreshes: a reader mid-request keeps what it started with.
         assert_eq!(view.get().max_limit, 10);
+        let before = view.handle();
         assert!(view.refresh());
         assert_eq!(view.get().max_limit, 20);
+        // A handle taken before keeps what it had.
+        assert_eq!(before.max_limit, 10);
         assert_eq!(view.generation(), 1);
         assert!(!view.refresh());
     }

@@ -142,9 +142,9 @@ impl Worker {
     }
 
     /// The configuration in force (for a new connection: its limits and timeouts).
-    pub fn config(&self) -> Arc<Config> {
+    pub fn config(&self) -> Rc<Config> {
         self.refresh_config();
-        Arc::clone(&self.config.get())
+        self.config.handle()
     }
 
     /// The services for one request, with the configuration in force.
