@@ -6,8 +6,9 @@
 //! * The **main thread** builds a complete, validated [`Config`] (see [`super::reload`]) and
 //!   [`LiveConfig::publish`]es it: it stores the `Arc` under a mutex and bumps an atomic
 //!   generation. Nothing half-built is ever visible.
-//! * Each **core worker** (and the orchestration thread) holds a [`ConfigView`]: its own
-//!   `Arc` of the configuration and the generation it saw. [`ConfigView::refresh`] is one
+//! * Each **core worker** holds a [`ConfigView`]: its own copy of the configuration and the
+//!   generation it saw (the orchestration thread's fake driver does the same with the
+//!   `[fake_driver]` part). [`ConfigView::refresh`] is one
 //!   acquire load while nothing changed; only after a publish does it take the mutex, once,
 //!   to pick the new configuration up. Reads never lock and never allocate.
 //!
