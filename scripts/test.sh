@@ -46,6 +46,14 @@ if [ -z "${SKIP_SCHEMATHESIS:-}" ]; then
     scripts/schemathesis.sh
 fi
 
+if [ -z "${SKIP_UPGRADE:-}" ]; then
+    # SKIP_UPGRADE=1 skips it. Two rounds each: with kernel migration of queued connections
+    # where the sysctl can be set, then with the socket-filter path; ~10 s per run.
+    step "zero-downtime upgrade under load (scripts/upgrade.sh, CI-sized)"
+    ROUNDS=2 ROUND_SECS=2 MIGRATE=on scripts/upgrade.sh
+    ROUNDS=2 ROUND_SECS=2 MIGRATE=off DRIVER=legacy scripts/upgrade.sh
+fi
+
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then
     step "benchmark smoke run (1 s per scenario, ringnova only)"
     BENCH_QUICK=1 BENCH_SERVERS="${BENCH_SERVERS:-ringnova-legacy ringnova-uring}" bench/run.sh

@@ -5,12 +5,15 @@
 //! `ringnova-log` thread, which formats Nova's line and writes it to stderr in batches. When
 //! the channel is full the record is dropped and counted, so a slow terminal can never stall
 //! a core. Other log lines (start-up, errors) go through the `log` facade to stderr directly.
+//!
+//! Both the level ([`set_level`]) and the access-log switch ([`set_access_enabled`]) change
+//! at run time (SIGHUP); reading them is one relaxed atomic load.
 
 use std::{
     io::Write,
     net::SocketAddr,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         OnceLock,
     },
     thread,
@@ -85,6 +88,25 @@ enum Message {
 
 static ACCESS: OnceLock<Sender<Message>> = OnceLock::new();
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// `[ringnova] access_log` as last (re)loaded.
+static ACCESS_ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Switches access-log lines on or off (the `request_log` filter must be in the pipeline
+/// for lines to be written at all).
+pub fn set_access_enabled(enabled: bool) {
+    ACCESS_ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether access-log lines are written.
+#[inline]
+pub fn access_enabled() -> bool {
+    ACCESS_ENABLED.load(Ordering::Relaxed)
+}
+
+/// Changes the least severe level logged.
+pub fn set_level(level: log::LevelFilter) {
+    log::set_max_level(level);
+}
 
 /// Hands a record to the logging thread; drops it (and counts) if the queue is full.
 pub fn access(record: AccessRecord) {
@@ -110,13 +132,12 @@ pub fn flush(timeout: Duration) {
     }
 }
 
-struct StderrLogger {
-    level: log::LevelFilter,
-}
+/// Writes to stderr whatever passes `log::max_level()` (which [`set_level`] changes).
+struct StderrLogger;
 
 impl log::Log for StderrLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= self.level
+        metadata.level() <= log::max_level()
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -140,8 +161,8 @@ impl log::Log for StderrLogger {
 
 /// Installs the logger and starts the access-log thread. Call once, at start-up.
 pub fn init(level: log::LevelFilter) {
-    let logger = Box::leak(Box::new(StderrLogger { level }));
-    if log::set_logger(logger).is_ok() {
+    static LOGGER: StderrLogger = StderrLogger;
+    if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(level);
     }
     if ACCESS.get().is_some() {

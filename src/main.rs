@@ -161,7 +161,7 @@ fn main() -> ExitCode {
         }
     }
     let shutdown = Arc::new(AtomicBool::new(false));
-    let result = server::run(config, pipeline, shutdown, server::print_ready);
+    let result = server::run_reloadable(config, overrides, pipeline, shutdown, server::print_ready);
     ringnova::logging::flush(std::time::Duration::from_secs(2));
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,8 @@
 //! One [`Services`] per core worker, built on that worker's thread when it starts and kept
 //! for its life; handlers reach it through [`RequestContext::services`]. It holds the
 //! worker's `!Send` [`Db`], so it never leaves the thread. It must never hold anything that
-//! changes per request.
+//! changes per request; the settings change only by [`Services::apply`] when the worker takes
+//! up a reloaded configuration, between requests.
 //!
 //! [`RequestContext::services`]: super::context::RequestContext::services
 
@@ -46,5 +47,13 @@ impl Services {
             orchestrator: None,
             orchestrator_config: config.orchestrator.clone(),
         })
+    }
+
+    /// Takes the settings of a reloaded configuration (the database and the policy view
+    /// stay; the policy follows its own reloads).
+    pub fn apply(&mut self, config: &Config) {
+        self.max_limit = config.max_limit;
+        self.quota_defaults = config.quota_defaults.clone();
+        self.orchestrator_config = config.orchestrator.clone();
     }
 }

@@ -1,8 +1,9 @@
 //! Configuration: the oslo.config-style `ringnova.conf`, CLI overrides, and validation.
 //!
-//! Start-up only, on the main thread, before any socket opens. Every value is checked here
-//! and a bad one is reported with its option, file and line; workers receive an immutable
-//! [`Config`] and never parse configuration themselves.
+//! Start-up only, on the main thread, before any socket opens — and again on SIGHUP
+//! ([`reload`], published through [`live`]). Every value is checked here and a bad one is
+//! reported with its option, file and line; workers receive immutable [`Config`]s and never
+//! parse configuration themselves.
 //!
 //! ```
 //! use ringnova::config::{Config, Overrides};
@@ -14,8 +15,10 @@
 mod extensions;
 mod identity;
 pub mod ini;
+pub mod live;
 pub mod options;
 pub mod orchestrator;
+pub mod reload;
 
 use std::{
     fmt,
@@ -104,7 +107,7 @@ pub struct Config {
     pub api_paste_config: Option<PathBuf>,
     /// `[cors]`.
     pub cors: Cors,
-    /// Drain deadline after SIGTERM/SIGINT.
+    /// Drain deadline after SIGTERM/SIGINT/SIGQUIT.
     pub shutdown_timeout: Duration,
     /// Whether the request_log filter writes lines.
     pub access_log: bool,

@@ -71,7 +71,7 @@ opts! {
     ["ringnova"] "body_timeout" = "60": "Seconds allowed between two reads of a request body.";
     ["ringnova"] "keepalive_timeout" = "75": "Seconds an idle keep-alive connection is kept open.";
     ["ringnova"] "send_timeout" = "60": "Seconds allowed for a client to accept a batch of responses.";
-    ["ringnova"] "shutdown_timeout" = "30": "Seconds in-flight requests may take to finish after SIGTERM/SIGINT.";
+    ["ringnova"] "shutdown_timeout" = "30": "Seconds in-flight requests may take to finish after SIGTERM/SIGINT/SIGQUIT.";
     ["ringnova"] "access_log" = "true": "Write one access-log line per request (formatted on the logging thread).";
     ["ringnova"] "log_level" = "info": "Least severe log level written: error, warn, info, debug.";
     ["ringnova"] "data_dir" = "data": "Directory for the SQLite database and other state.";

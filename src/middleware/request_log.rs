@@ -13,6 +13,10 @@ use crate::{
 
 /// After the inner layers: queue the record (`started` is when the filter was entered).
 pub fn on_response(req: &Request<'_>, ctx: &RequestContext<'_>, resp: &Response, started: Instant) {
+    // `access_log` switched off by a reload.
+    if !logging::access_enabled() {
+        return;
+    }
     let remote = match ctx.remote_addr {
         Some(addr) => InlineText::new(addr.as_bytes()),
         None => logging::remote_text(req.peer),

@@ -6,9 +6,17 @@
 //! thread does the waiting (one timer queue for every task) and the database writes. A driver
 //! must never sleep, block or touch the database.
 
-use std::{fmt, time::Duration};
+use std::{
+    cell::{Cell, Ref, RefCell},
+    fmt,
+    sync::Arc,
+    time::Duration,
+};
 
-use crate::{config::FakeDriverConfig, db::queries::orchestration::TaskKind};
+use crate::{
+    config::{live::LiveConfig, FakeDriverConfig},
+    db::queries::orchestration::TaskKind,
+};
 
 /// What the orchestration thread needs from a hypervisor.
 pub trait ComputeDriver: Send + fmt::Debug {
@@ -28,13 +36,41 @@ pub trait ComputeDriver: Send + fmt::Debug {
 /// The simulated hypervisor.
 #[derive(Debug, Clone)]
 pub struct FakeDriver {
-    config: FakeDriverConfig,
+    config: RefCell<FakeDriverConfig>,
+    /// The published configuration whose `[fake_driver]` it follows, and the generation it
+    /// last took its settings from (`None`: fixed settings).
+    live: Option<(Arc<LiveConfig>, Cell<u64>)>,
 }
 
 impl FakeDriver {
     /// A fake driver with these timings and failure rules.
     pub fn new(config: FakeDriverConfig) -> FakeDriver {
-        FakeDriver { config }
+        FakeDriver {
+            config: RefCell::new(config),
+            live: None,
+        }
+    }
+
+    /// A fake driver that takes up the `[fake_driver]` settings of each reloaded
+    /// configuration (for operations started after the reload).
+    pub fn following(live: Arc<LiveConfig>) -> FakeDriver {
+        let (generation, config) = live.current();
+        FakeDriver {
+            config: RefCell::new(config.orchestrator.fake.clone()),
+            live: Some((live, Cell::new(generation))),
+        }
+    }
+
+    /// The settings in force: one atomic load unless a reload was published.
+    fn settings(&self) -> Ref<'_, FakeDriverConfig> {
+        if let Some((live, seen)) = &self.live {
+            if live.generation() != seen.get() {
+                let (generation, config) = live.current();
+                seen.set(generation);
+                *self.config.borrow_mut() = config.orchestrator.fake.clone();
+            }
+        }
+        self.config.borrow()
     }
 }
 
@@ -61,7 +97,7 @@ impl ComputeDriver for FakeDriver {
     }
 
     fn duration(&self, kind: TaskKind) -> Duration {
-        let c = &self.config;
+        let c = self.settings();
         match kind {
             TaskKind::Build => c.build_time,
             TaskKind::Reboot | TaskKind::RebootHard => c.reboot_time,
@@ -76,7 +112,7 @@ impl ComputeDriver for FakeDriver {
     }
 
     fn spawn(&mut self, _uuid: &str, name: &str) -> Result<(), String> {
-        match &self.config.fail_build_names {
+        match &self.settings().fail_build_names {
             Some(pattern) if pattern.is_match(name) => Err(format!(
                 "the fake driver was told to fail builds matching {:?}",
                 pattern.as_str()
@@ -146,5 +182,25 @@ mod tests {
         assert!(driver.spawn(uuid, "failing").is_err());
         assert!(driver.spawn(uuid, "ok").is_ok());
         assert_eq!(driver.duration(TaskKind::Delete), Duration::from_millis(8));
+    }
+
+    #[test]
+    fn a_following_driver_takes_up_reloaded_timings() {
+        use crate::config::{Config, Overrides};
+        let load = |text: &str| Config::from_text(text, None, &Overrides::default()).unwrap();
+        let live = LiveConfig::new(load("[fake_driver]\nbuild_time = 3\n"));
+        let mut driver = FakeDriver::following(Arc::clone(&live));
+        let uuid = "f5dc173b-6804-445a-a6d8-c705dad5b5eb";
+        assert_eq!(driver.duration(TaskKind::Build), Duration::from_secs(3));
+        assert!(driver.spawn(uuid, "doomed").is_ok());
+        live.publish(load(
+            "[fake_driver]\nbuild_time = 0.25\nfail_build_names = ^doomed\n",
+        ));
+        assert_eq!(driver.duration(TaskKind::Build), Duration::from_millis(250));
+        assert!(driver.spawn(uuid, "doomed").is_err());
+        // A fixed driver does not follow anything.
+        let fixed = FakeDriver::new(config());
+        live.publish(load("[fake_driver]\nbuild_time = 9\n"));
+        assert_eq!(fixed.duration(TaskKind::Build), Duration::from_millis(100));
     }
 }

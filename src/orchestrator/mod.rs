@@ -21,11 +21,13 @@
 //! written, each with its task's bookkeeping. Should a batch's transaction fail, its items are
 //! written one transaction each, so a failing step is retried alone. At start-up every
 //! `queued` or `running` task is resumed from its instance's current task_state (in one
-//! transaction) before the workers serve, so nothing stays transitional after a crash. This
-//! module must never block a worker, never hold a transaction across a wait, and never write
+//! transaction) before the workers serve, so nothing stays transitional after a crash. One
+//! process at a time drives a database's tasks ([`lease`]). This module must never block a
+//! worker, never hold a transaction across a wait, and never write
 //! a transition without its task bookkeeping.
 
 pub mod driver;
+pub mod lease;
 
 use std::{
     cmp::Reverse,
@@ -158,6 +160,8 @@ pub enum StartError {
     Db(DbError),
     /// The thread could not be spawned.
     Spawn(std::io::Error),
+    /// The task lease file could not be opened or locked.
+    Lease(std::io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -165,6 +169,7 @@ impl fmt::Display for StartError {
         match self {
             StartError::Db(err) => write!(f, "orchestrator database: {err}"),
             StartError::Spawn(err) => write!(f, "cannot start the orchestration thread: {err}"),
+            StartError::Lease(err) => write!(f, "orchestrator task lease: {err}"),
         }
     }
 }
@@ -174,11 +179,17 @@ impl std::error::Error for StartError {}
 /// Starts the orchestration thread (after migrations, before the workers): it opens its
 /// connection, resumes every unfinished task, then reports ready. The thread ends when every
 /// handle is dropped.
+///
+/// When another process holds the database's task lease ([`lease`]; a zero-downtime upgrade
+/// in progress) it reports ready at once and drives nothing until that process exits; then
+/// it resumes every unfinished task and runs as usual.
 pub fn start(
     config: &OrchestratorConfig,
     db: &DbConfig,
     driver: Box<dyn ComputeDriver>,
 ) -> Result<OrchestratorHandle, StartError> {
+    let lease = lease::Lease::open(&db.path).map_err(StartError::Lease)?;
+    let leased = lease.try_take().map_err(StartError::Lease)?;
     let (tx, rx) = crossbeam_channel::bounded(config.queue_size);
     let in_flight = Arc::new(AtomicUsize::new(0));
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -202,6 +213,18 @@ pub fn start(
                 seq: 0,
                 in_flight: counter,
             };
+            if !leased {
+                log::warn!(
+                    "orchestrator: another process drives the tasks of this database (an \
+                     upgrade in progress?); new tasks wait until it exits"
+                );
+                let _ = ready_tx.send(Ok(()));
+                if let Err(err) = lease.take() {
+                    log::error!("orchestrator: cannot wait for the task lease: {err}");
+                    return;
+                }
+                log::info!("orchestrator: took the task lease over");
+            }
             match engine.resume() {
                 Ok(n) => {
                     if n > 0 {
@@ -210,10 +233,15 @@ pub fn start(
                     let _ = ready_tx.send(Ok(()));
                 }
                 Err(err) => {
+                    if !leased {
+                        log::error!("orchestrator: cannot resume the unfinished tasks: {err}");
+                    }
                     let _ = ready_tx.send(Err(err));
                     return;
                 }
             }
+            // Held for the thread's life; the kernel releases it at exit in any case.
+            let _lease = lease;
             engine.run(&rx);
         })
         .map_err(StartError::Spawn)?;

@@ -11,6 +11,8 @@
 //!   and the generation it saw. Per check it does one relaxed atomic load; only when the
 //!   generation moved (at most once per interval) does it take the mutex, once, to pick
 //!   the new `Arc` up. Checks never lock, never clone an `Arc` and never allocate.
+//! * **SIGHUP** ([`LivePolicy::reload_now`]) re-reads the files at once, whether or not
+//!   their fingerprint moved, with the same all-or-nothing rule.
 //! * **Start-up** ([`LivePolicy::load`]) reads the files on the main thread; a file that
 //!   does not load is an error there, and the server refuses to start (an operator who
 //!   wrote a policy file meant it; silently serving the defaults would be worse).
@@ -101,13 +103,23 @@ impl LivePolicy {
     /// Looks at the files once and reloads them if they changed. The watcher calls this
     /// every [`CHECK_INTERVAL`]; tests may call it directly.
     pub fn reload_if_changed(&self) -> Reload {
+        self.reload(false)
+    }
+
+    /// Re-reads the files now, changed or not (SIGHUP): a file rewritten within the
+    /// fingerprint's resolution is picked up too. Publishes unless they fail to load.
+    pub fn reload_now(&self) -> Reload {
+        self.reload(true)
+    }
+
+    fn reload(&self, force: bool) -> Reload {
         let Some(files) = &self.files else {
             return Reload::Unchanged;
         };
         let now = files.fingerprint();
         {
             let mut seen = lock(&self.seen);
-            if *seen == now {
+            if *seen == now && !force {
                 return Reload::Unchanged;
             }
             *seen = now;
@@ -277,6 +289,10 @@ mod tests {
             live.reload_if_changed(),
             Reload::Published { generation: 2 }
         );
+        assert!(worker.authorize(INDEX, &member, &own).is_ok());
+        // A forced re-read publishes even when nothing moved.
+        assert_eq!(live.reload_if_changed(), Reload::Unchanged);
+        assert_eq!(live.reload_now(), Reload::Published { generation: 3 });
         assert!(worker.authorize(INDEX, &member, &own).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }

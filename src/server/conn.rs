@@ -133,7 +133,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         },
     };
     let mut busy = false;
-    let limits = &worker.shared.config.limits;
+    // The limits in force when the connection opened stay its limits.
+    let config = worker.config();
+    let limits = &config.limits;
     let deadlines = &worker.deadlines;
     let slot = deadlines.register();
     loop {
@@ -171,7 +173,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         }
         // Under `synchronous = full`, what these responses acknowledge must be on disk
         // first: wait for the group flush without blocking the other connections.
-        if let Some(wait) = worker.services.db.take_durable_wait() {
+        let durable_wait = worker.services.borrow().db.take_durable_wait();
+        if let Some(wait) = durable_wait {
             let durable = async {
                 while !wait.is_done() {
                     monoio::time::sleep(DURABLE_POLL).await;
@@ -213,9 +216,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                 busy = false;
                 worker.busy.set(worker.busy.get() - 1);
             }
-            if worker.shared.shutting_down() {
-                break;
-            }
+            // Not closed here at shutdown: the last response promised keep-alive, so the
+            // client may already be sending; its next request is answered with
+            // `Connection: close`, and idle connections end with the worker's drain.
         } else if conn.start > 0 {
             // Keep the unread tail at the front so the buffer never creeps. Heads and
             // decoders hold offsets relative to the request start, so this is safe mid-body.
@@ -496,7 +499,7 @@ impl Sink {
             query,
             peer,
         };
-        let services = &worker.services;
+        let services = &*worker.services();
         let mut pure = false;
         let outcome = catch_unwind(AssertUnwindSafe(|| match shared.pipeline.select(path) {
             Some((chain, script_name, path_info)) => {
@@ -595,6 +598,8 @@ mod tests {
         let policy = LivePolicy::fixed(Enforcer::new());
         let services = Services::open(&config, Arc::clone(&policy)).unwrap();
         let shared = Arc::new(Shared {
+            live: crate::config::live::LiveConfig::new(config.clone()),
+            handover: crate::server::handover::Handover::default(),
             config,
             pipeline,
             policy,

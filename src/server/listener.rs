@@ -5,6 +5,9 @@
 //! so every worker listens on the same ephemeral port. The kernel spreads new connections
 //! across the group.
 //!
+//! Every socket has SO_REUSEPORT, so a newer process (same effective user) can bind the same
+//! address while this one still listens: the zero-downtime upgrade (`server::handover`).
+//!
 //! It must never bind sockets on a worker thread: binding happens once, before any worker
 //! starts, so an address error stops start-up.
 
@@ -49,5 +52,18 @@ mod tests {
         let port = group[0].local_addr().unwrap().port();
         assert_ne!(port, 0);
         assert!(group.iter().all(|l| l.local_addr().unwrap().port() == port));
+    }
+
+    #[test]
+    fn a_second_group_joins_the_same_port() {
+        // What a zero-downtime upgrade relies on: the next process binds the port while the
+        // running one still listens on it.
+        let running = bind_group("127.0.0.1:0".parse().unwrap(), 2, 16).unwrap();
+        let addr = running[0].local_addr().unwrap();
+        let next = bind_group(addr, 2, 16).unwrap();
+        assert!(next.iter().all(|l| l.local_addr().unwrap() == addr));
+        // A plain socket without SO_REUSEPORT is still refused.
+        let plain = std::net::TcpListener::bind(addr).unwrap_err();
+        assert_eq!(plain.kind(), io::ErrorKind::AddrInUse);
     }
 }

@@ -3,9 +3,16 @@
 //!
 //! Start-up order: bind every listening socket (errors surface here, before any worker
 //! runs), start the workers (each pins itself, builds its runtime with the chosen driver and
-//! reports back), print the ready line, then wait. SIGTERM/SIGINT set the shutdown flag:
-//! workers stop accepting, let in-flight requests finish up to `shutdown_timeout`, and return;
-//! a second signal exits at once.
+//! reports back), print the ready line, then wait. Signals (docs/operations-signals.md):
+//!
+//! * SIGTERM/SIGINT set the shutdown flag: workers stop accepting, let in-flight requests
+//!   finish up to `shutdown_timeout`, and return; a second signal exits at once.
+//! * SIGQUIT hands the port over to a newer process already serving it with SO_REUSEPORT:
+//!   each worker accepts and serves what is queued on its listener before closing it
+//!   ([`handover`]), then every connection finishes as on SIGTERM; a second SIGQUIT exits
+//!   at once.
+//! * SIGHUP reloads the configuration file and the policy files on this (the main) thread
+//!   ([`reload`]): all or nothing, without touching a connection.
 //!
 //! It must never report ready before every worker serves, and on the first SIGTERM/SIGINT
 //! never exit before in-flight requests have drained or the shutdown timeout has passed (a
@@ -14,8 +21,10 @@
 pub mod conn;
 pub mod cpus;
 pub mod deadline;
+pub mod handover;
 pub mod listener;
 pub mod memo;
+pub mod reload;
 pub mod worker;
 
 use std::{
@@ -23,8 +32,12 @@ use std::{
     io::Write,
     net::SocketAddr,
     rc::Rc,
-    sync::{atomic::AtomicBool, mpsc, Arc},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc, Arc,
+    },
     thread,
+    time::Duration,
 };
 
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
@@ -32,7 +45,10 @@ use worker::{Shared, Worker};
 
 use crate::api::services::Services;
 
-use crate::{config::Config, config::DriverChoice, middleware::Pipeline};
+use crate::{
+    config::{live::LiveConfig, Config, DriverChoice, Overrides},
+    middleware::Pipeline,
+};
 
 /// The I/O driver a worker ended up with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +93,9 @@ impl fmt::Display for ServerError {
 }
 
 impl std::error::Error for ServerError {}
+
+/// How often the main thread looks for SIGHUP.
+const RELOAD_POLL: Duration = Duration::from_millis(50);
 
 /// What a worker reports once it is ready (or why it is not).
 type Ready = Result<(usize, Driver, Option<usize>), ServerError>;
@@ -147,11 +166,24 @@ fn build_uring() -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<IoU
     }
 }
 
-/// Runs the server until SIGTERM/SIGINT (or until `shutdown` is set by the caller).
+/// Runs the server until SIGTERM/SIGINT/SIGQUIT (or until `shutdown` is set by the caller).
 ///
-/// `on_ready` receives the ready line once every worker serves.
+/// `on_ready` receives the ready line once every worker serves. A SIGHUP reload re-reads the
+/// file without command-line overrides; see [`run_reloadable`].
 pub fn run(
     config: Config,
+    pipeline: Pipeline,
+    shutdown: Arc<AtomicBool>,
+    on_ready: impl FnOnce(&str),
+) -> Result<(), ServerError> {
+    run_reloadable(config, Overrides::default(), pipeline, shutdown, on_ready)
+}
+
+/// [`run`], with the command-line `overrides` the configuration was loaded with, which a
+/// SIGHUP reload applies again.
+pub fn run_reloadable(
+    config: Config,
+    overrides: Overrides,
     pipeline: Pipeline,
     shutdown: Arc<AtomicBool>,
     on_ready: impl FnOnce(&str),
@@ -167,6 +199,22 @@ pub fn run(
             .map_err(ServerError::Signals)?;
         signal_hook::flag::register(signal, Arc::clone(&shutdown)).map_err(ServerError::Signals)?;
     }
+    let handover = handover::Handover::default();
+    // A second SIGQUIT while handing over exits immediately.
+    signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGQUIT,
+        1,
+        Arc::clone(&handover.requested),
+    )
+    .map_err(ServerError::Signals)?;
+    signal_hook::flag::register(
+        signal_hook::consts::SIGQUIT,
+        Arc::clone(&handover.requested),
+    )
+    .map_err(ServerError::Signals)?;
+    let hangup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
+        .map_err(ServerError::Signals)?;
     let plan = cpus::plan(&config.cpus, config.workers);
     let choice = config.driver;
     let workers = config.workers;
@@ -177,16 +225,21 @@ pub fn run(
     policy
         .watch(crate::policy::live::CHECK_INTERVAL)
         .map_err(|err| ServerError::Policy(format!("cannot start the policy watcher: {err}")))?;
+    // What workers and the orchestration thread read, republished by SIGHUP.
+    let live = LiveConfig::new(config.clone());
     // Resumes unfinished tasks before any worker serves; ends with the last handle.
     let orchestrator = crate::orchestrator::start(
         &config.orchestrator,
         &config.database,
-        Box::new(crate::orchestrator::FakeDriver::new(
-            config.orchestrator.fake.clone(),
-        )),
+        Box::new(crate::orchestrator::FakeDriver::following(Arc::clone(
+            &live,
+        ))),
     )
     .map_err(|err| ServerError::Worker(0, err.to_string()))?;
+    crate::logging::set_access_enabled(config.access_log);
     let shared = Arc::new(Shared {
+        live,
+        handover,
         config,
         pipeline,
         policy,
@@ -210,19 +263,20 @@ pub fn run(
                         return;
                     }
                 }
-                let services = match Services::open(&shared.config, Arc::clone(&shared.policy)) {
-                    Ok(mut services) => {
-                        services.orchestrator = Some(orchestrator);
-                        services
-                    }
-                    Err(err) => {
-                        let _ = ready.send(Err(ServerError::Worker(
-                            id,
-                            format!("cannot open the database: {err}"),
-                        )));
-                        return;
-                    }
-                };
+                let services =
+                    match Services::open(&shared.live.current().1, Arc::clone(&shared.policy)) {
+                        Ok(mut services) => {
+                            services.orchestrator = Some(orchestrator);
+                            services
+                        }
+                        Err(err) => {
+                            let _ = ready.send(Err(ServerError::Worker(
+                                id,
+                                format!("cannot open the database: {err}"),
+                            )));
+                            return;
+                        }
+                    };
                 let worker = Rc::new(Worker::new(id, shared, services));
                 start_runtime(choice, id, worker, listener, cpu, &ready);
             });
@@ -286,6 +340,13 @@ pub fn run(
     let line = format!("ringnova ready: listening on http://{local} with {workers} workers ({cpus}), driver {driver}");
     on_ready(&line);
     log::info!("{line}");
+    // The main thread now waits for the workers and answers SIGHUP.
+    while !handles.iter().all(|handle| handle.is_finished()) {
+        if hangup.swap(false, Ordering::Relaxed) {
+            reload::on_hangup(&shared, &overrides);
+        }
+        thread::sleep(RELOAD_POLL);
+    }
     for handle in handles {
         let _ = handle.join();
     }

@@ -4,15 +4,27 @@
 //! Thread-per-core model: everything in [`Worker`] is `!Send` (`Rc`, `Cell`, `RefCell`) and
 //! lives on this thread only; the only things shared with other threads are the [`Shared`]
 //! state (configuration, compiled pipeline, policy — read-only, except the rate limiter a
-//! `ratelimit` filter holds, whose per-user buckets are locked per shard) and the shutdown
-//! flag. Each worker opens its own database connection when it starts and keeps it in its
-//! [`Services`]. Nothing is stolen or migrated between cores.
+//! `ratelimit` filter holds, whose per-user buckets are locked per shard), the shutdown and
+//! handover flags, and the published configuration. Each worker opens its own database
+//! connection when it starts and keeps it in its [`Services`]. Nothing is stolen or migrated
+//! between cores.
+//!
+//! A reloaded configuration (SIGHUP) is taken up by [`Worker::refresh_config`], called once
+//! per request and once per accepted connection: one atomic load while nothing changed.
+//! Connections keep the limits they were opened with; requests see the new API settings.
+//!
+//! Stopping: SIGTERM/SIGINT stop the accept loop, in-flight requests finish (up to
+//! `shutdown_timeout`) and idle connections are closed. SIGQUIT hands the port over to a
+//! newer process first (`server::handover`): the listener's queue is accepted and served
+//! before it closes, and idle keep-alive connections get [`handover::IDLE_GRACE`] for a last
+//! request before they are closed.
 //!
 //! A worker must never share its connections, buffers or database connection with another
 //! thread.
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::{Cell, Ref, RefCell},
+    net::SocketAddr,
     rc::Rc,
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -22,14 +34,21 @@ use std::{
 };
 
 use monoio::{
-    io::AsyncWriteRentExt,
+    io::{AsyncWriteRentExt, Canceller},
     net::{TcpListener, TcpStream},
 };
 
-use super::{conn, deadline::Deadlines};
+use super::{
+    conn,
+    deadline::Deadlines,
+    handover::{self, Handover},
+};
 use crate::{
     api::{fault::write_fault, services::Services},
-    config::Config,
+    config::{
+        live::{ConfigView, LiveConfig},
+        Config,
+    },
     http::Response,
     middleware::Pipeline,
     policy::LivePolicy,
@@ -38,8 +57,12 @@ use crate::{
 /// Read-only state every worker shares.
 #[derive(Debug)]
 pub struct Shared {
-    /// The validated configuration.
+    /// The configuration the server started with: the source of every restart-only value.
     pub config: Config,
+    /// The configuration in force, republished by SIGHUP.
+    pub live: Arc<LiveConfig>,
+    /// SIGQUIT's handover to a newer process.
+    pub handover: Handover,
     /// The compiled paste pipeline.
     pub pipeline: Pipeline,
     /// The policy rules, republished when the policy files change.
@@ -53,6 +76,12 @@ impl Shared {
     #[inline]
     pub fn shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Relaxed)
+    }
+
+    /// Whether the accept loop must stop (shutdown or handover).
+    #[inline]
+    fn stopping(&self) -> bool {
+        self.shutting_down() || self.handover.requested()
     }
 }
 
@@ -76,8 +105,11 @@ pub struct Worker {
     pub busy: Cell<usize>,
     /// Connection timeouts, swept once a tick.
     pub deadlines: Rc<Deadlines>,
-    /// This worker's database connection, policy and API settings.
-    pub services: Services,
+    /// This worker's database connection, policy and API settings; lent out for one
+    /// request at a time by [`Worker::services`].
+    pub services: RefCell<Services>,
+    /// This worker's view of the configuration in force.
+    config: ConfigView,
     pool: RefCell<Vec<Vec<u8>>>,
 }
 
@@ -86,13 +118,40 @@ impl Worker {
     pub fn new(id: usize, shared: Arc<Shared>, services: Services) -> Self {
         Worker {
             id,
+            config: ConfigView::new(Arc::clone(&shared.live)),
             shared,
-            services,
+            services: RefCell::new(services),
             active: Cell::new(0),
             busy: Cell::new(0),
             deadlines: Rc::new(Deadlines::default()),
             pool: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Takes up a reloaded configuration, if one was published: one atomic load when none
+    /// was. Never while the services are lent out (it then waits for the next call).
+    #[inline]
+    pub fn refresh_config(&self) {
+        if !self.config.is_stale() {
+            return;
+        }
+        if let Ok(mut services) = self.services.try_borrow_mut() {
+            self.config.refresh();
+            services.apply(&self.config.get());
+        }
+    }
+
+    /// The configuration in force (for a new connection: its limits and timeouts).
+    pub fn config(&self) -> Rc<Config> {
+        self.refresh_config();
+        self.config.handle()
+    }
+
+    /// The services for one request, with the configuration in force.
+    #[inline]
+    pub fn services(&self) -> Ref<'_, Services> {
+        self.refresh_config();
+        self.services.borrow()
     }
 
     /// Takes a cleared buffer from the pool (or allocates one).
@@ -116,47 +175,85 @@ impl Worker {
     }
 }
 
-/// Resolves when shutdown begins (checked every 100 ms).
-pub async fn shutdown_signal(shared: &Shared) {
-    while !shared.shutting_down() {
+/// Resolves when the accept loop must stop: shutdown or handover (checked every 100 ms).
+async fn stop_signal(shared: &Shared) {
+    while !shared.stopping() {
         monoio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// The accept loop, then the drain. Runs inside the worker's runtime.
+/// What ended a turn of the accept loop.
+enum Next {
+    Accepted(std::io::Result<(TcpStream, SocketAddr)>),
+    Stop,
+}
+
+/// The accept loop, then the handover (SIGQUIT) and the drain. Runs inside the worker's
+/// runtime.
 pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io::Result<()> {
+    // The same socket under a second descriptor, for the handover's filter and last accepts.
+    let control = listener.try_clone()?;
     let listener = TcpListener::from_std(listener)?;
     monoio::spawn(Rc::clone(&worker.deadlines).sweep());
+    let canceller = Canceller::new();
     loop {
-        let accepted = monoio::select! {
-            accepted = listener.accept() => Some(accepted),
-            () = shutdown_signal(&worker.shared) => None,
+        let mut accept = std::pin::pin!(listener.cancelable_accept(canceller.handle()));
+        let next = monoio::select! {
+            accepted = &mut accept => Next::Accepted(accepted),
+            () = stop_signal(&worker.shared) => Next::Stop,
         };
-        let Some(accepted) = accepted else { break };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
+        let accepted = match next {
+            Next::Accepted(accepted) => accepted,
+            Next::Stop => {
+                // Cancelled and awaited, never dropped: a connection the kernel handed
+                // over as the cancel went in is served rather than leaked.
+                let _ = canceller.cancel();
+                if let Ok((stream, peer)) = accept.await {
+                    admit(&worker, stream, peer);
+                }
+                break;
+            }
+        };
+        match accepted {
+            Ok((stream, peer)) => admit(&worker, stream, peer),
             Err(err) => {
                 // EMFILE/ENFILE and friends: back off briefly rather than spin.
                 log::warn!("worker {}: accept failed: {err}", worker.id);
                 monoio::time::sleep(Duration::from_millis(10)).await;
-                continue;
             }
-        };
-        let _ = stream.set_nodelay(true);
-        if worker.active.get() >= worker.shared.config.max_connections {
-            monoio::spawn(refuse(stream));
-            continue;
         }
-        worker.active.set(worker.active.get() + 1);
-        let conn_worker = Rc::clone(&worker);
-        monoio::spawn(async move {
-            conn::serve(stream, peer, &conn_worker).await;
-            conn_worker.active.set(conn_worker.active.get() - 1);
-        });
+    }
+    let shared = &worker.shared;
+    let handing_over = shared.handover.requested();
+    if handing_over && !shared.shutting_down() {
+        hand_over(&worker, &control).await;
     }
     drop(listener);
-    let deadline = Instant::now() + worker.shared.config.shutdown_timeout;
-    while worker.busy.get() > 0 && Instant::now() < deadline {
+    drop(control);
+    let deadline = Instant::now() + worker.config().shutdown_timeout;
+    if handing_over {
+        // The last worker to close its listener tells every connection to finish.
+        if shared.handover.listener_closed(shared.config.workers) {
+            log::info!("handover: every listener is closed; draining connections");
+            shared.shutdown.store(true, Ordering::Relaxed);
+        }
+        while !shared.shutting_down() && Instant::now() < deadline {
+            monoio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let closing = Instant::now();
+    loop {
+        let now = Instant::now();
+        let settled = if handing_over {
+            // Keep-alive connections get a last request, answered with Connection: close.
+            worker.active.get() == 0
+                || (worker.busy.get() == 0 && now >= closing + handover::IDLE_GRACE)
+        } else {
+            worker.busy.get() == 0
+        };
+        if settled || now >= deadline {
+            break;
+        }
         monoio::time::sleep(Duration::from_millis(10)).await;
     }
     if worker.busy.get() > 0 {
@@ -167,6 +264,79 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
         );
     }
     Ok(())
+}
+
+/// Serves an accepted connection (or refuses it over the connection cap).
+fn admit(worker: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    worker.refresh_config();
+    if worker.active.get() >= worker.config.get().max_connections {
+        monoio::spawn(refuse(stream));
+        return;
+    }
+    worker.active.set(worker.active.get() + 1);
+    let conn_worker = Rc::clone(worker);
+    monoio::spawn(async move {
+        conn::serve(stream, peer, &conn_worker).await;
+        conn_worker.active.set(conn_worker.active.get() - 1);
+    });
+}
+
+/// SIGQUIT while a newer process serves the port: take this listener out of service without
+/// losing what the kernel queued on it (see `server::handover`).
+async fn hand_over(worker: &Rc<Worker>, control: &std::net::TcpListener) {
+    if handover::kernel_migrates() {
+        log::debug!(
+            "worker {}: the kernel migrates queued connections (tcp_migrate_req)",
+            worker.id
+        );
+    } else {
+        if let Err(err) = handover::refuse_new_connections(control) {
+            log::warn!(
+                "worker {}: cannot stop new connections before closing the listener \
+                 ({err}); connections arriving as it closes may be reset",
+                worker.id
+            );
+        }
+        let until = Instant::now() + handover::SETTLE;
+        while Instant::now() < until && !worker.shared.shutting_down() {
+            accept_queued(worker, control);
+            monoio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let taken = accept_queued(worker, control);
+    log::debug!(
+        "worker {}: listener closing after its queue was accepted ({taken} at the end)",
+        worker.id
+    );
+}
+
+/// Accepts every connection queued on `control` (non-blocking) and serves it; returns how
+/// many it took.
+fn accept_queued(worker: &Rc<Worker>, control: &std::net::TcpListener) -> usize {
+    let mut taken = 0;
+    loop {
+        match control.accept() {
+            Ok((stream, peer)) => {
+                let stream = stream
+                    .set_nonblocking(true)
+                    .and_then(|()| TcpStream::from_std(stream));
+                match stream {
+                    Ok(stream) => {
+                        admit(worker, stream, peer);
+                        taken += 1;
+                    }
+                    Err(err) => log::warn!("worker {}: cannot serve {peer}: {err}", worker.id),
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return taken,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => {
+                log::warn!("worker {}: accept failed during handover: {err}", worker.id);
+                return taken;
+            }
+        }
+    }
 }
 
 /// Answers a connection over the cap with 503 and closes it.
