@@ -3,9 +3,9 @@
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
 # against the release binary, the openstack CLI against the built-in identity endpoint
 # (auth_strategy = token), the policy engine against oslo.policy on random cases, and a
-# seconds-long benchmark smoke run.
+# seconds-long benchmark smoke run, plus kill -9 crash-safety rounds (scripts/crash_safety.sh).
 # Usage: scripts/test.sh            (everything)
-#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_BENCH_SMOKE=1 SKIP_CRASH=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,11 @@ fi
 if [ -z "${SKIP_POLICY_DIFF:-}" ]; then
     step "policy engine against oslo.policy (scripts/policy_diff.sh)"
     scripts/policy_diff.sh
+fi
+
+if [ -z "${SKIP_CRASH:-}" ]; then
+    step "crash safety: kill -9 under load, synchronous normal and full (scripts/crash_safety.sh)"
+    scripts/crash_safety.sh
 fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then
