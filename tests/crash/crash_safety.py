@@ -798,6 +798,7 @@ def main():
     )
     totals = {"acked": 0, "checked_api": 0, "checked_file": 0, "unknown": 0, "resumed": 0}
     interrupted = 0
+    server = None
     try:
         for round_no in range(args.rounds + 1):
             driver = ("uring", "legacy")[round_no % 2]
@@ -869,6 +870,10 @@ def main():
         print(f"FAILED (seed {seed}): {err}", flush=True)
         print(f"server log: {log.name}", flush=True)
         return 1
+    finally:
+        # Never leave a server behind, whatever went wrong.
+        if server is not None and server.proc.poll() is None:
+            server.kill9()
     print(
         f"crash safety passed (synchronous = {args.synchronous}, seed {seed}): {args.rounds} "
         f"kills, {totals['acked']} acknowledged writes, {totals['unknown']} requests cut off by "
