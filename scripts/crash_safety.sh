@@ -13,8 +13,9 @@
 #        CRASH_ROUNDS=25 CRASH_SEED=7 scripts/crash_safety.sh
 #        CRASH_MODES=full CRASH_CLIENTS=8 scripts/crash_safety.sh
 #        SKIP_CRASH_TRACE=1 scripts/crash_safety.sh          (no strace run)
-# Python 3 standard library only (sqlite3 included), and strace. Scratch data in target/crash-safety,
-# removed after a passing run, kept for inspection after a failure.
+# Python 3 standard library only (sqlite3 included), and strace. Scratch data in
+# target/crash-safety: removed after a passing run, kept for inspection after a failure
+# (server.log, acknowledged.log with every acknowledged write, ledger.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,13 +40,15 @@ done
 # What kill -9 cannot show: under full, is every acknowledgement sent after a flush of the
 # log that covers its commit? (Under normal the same trace shows that it is not.)
 if [[ -z "${SKIP_CRASH_TRACE:-}" ]]; then
-    if command -v strace >/dev/null 2>&1; then
+    if ! command -v strace >/dev/null 2>&1; then
+        echo "fsync order check NOT run: strace is not installed (.ci/run installs it)"
+    elif ! strace -f -o /dev/null true 2>/dev/null; then
+        echo "fsync order check NOT run: strace cannot trace here (ptrace refused)"
+    else
         for mode in $MODES; do
             timeout 120 python3 tests/crash/fsync_order.py --binary "$BIN" \
                 --work "$WORK/trace-$mode" --synchronous "$mode"
         done
-    else
-        echo "fsync order check NOT run: strace is not installed (.ci/run installs it)"
     fi
 fi
 rm -rf "$WORK"

@@ -512,6 +512,7 @@ class Counts:
     def __init__(self):
         self.lock = threading.Lock()
         self.acked = {}
+        self.log = []  # every acknowledged write, "<what> <name>", in answer order
         self.unknown = 0
         self.refused = 0
         self.unanswered = set()  # client slots whose last request got no answer
@@ -520,9 +521,10 @@ class Counts:
         with self.lock:
             return slot in self.unanswered
 
-    def ack(self, what):
+    def ack(self, what, name):
         with self.lock:
             self.acked[what] = self.acked.get(what, 0) + 1
+            self.log.append(f"{what} {name}")
 
     def total(self):
         return sum(self.acked.values())
@@ -553,7 +555,7 @@ def load_thread(slot, addr, ledger, counts, stop, rng, tag):
     client.close()
 
 
-def outcome(got, ok, counts, what, slot):
+def outcome(got, ok, counts, what, slot, name):
     """"acked", "refused" (a complete non-2xx answer: nothing changed) or "unknown"."""
     if got is None:
         with counts.lock:
@@ -561,7 +563,7 @@ def outcome(got, ok, counts, what, slot):
             counts.unanswered.add(slot)
         return "unknown"
     if got[0] in ok:
-        counts.ack(what)
+        counts.ack(what, name)
         return "acked"
     with counts.lock:
         counts.refused += 1
@@ -583,7 +585,7 @@ def keypair_create(client, slot, ledger, counts, name):
         ledger.keypairs[(slot, name)] = obj
     body = {"keypair": {"name": name, "public_key": PUBLIC_KEY}}
     got = client.call("POST", "/v2.1/os-keypairs", keypair_token(slot), body)
-    result = outcome(got, (200, 201), counts, "keypair create", slot)
+    result = outcome(got, (200, 201), counts, "keypair create", slot, name)
     with ledger.lock:
         if result == "acked":
             obj.created = "acked"
@@ -598,7 +600,7 @@ def keypair_delete(client, slot, ledger, counts, rng):
     with ledger.lock:
         obj.deleted = "unknown"
     got = client.call("DELETE", f"/v2.1/os-keypairs/{obj.key[1]}", keypair_token(slot))
-    result = outcome(got, (202, 204), counts, "keypair delete", slot)
+    result = outcome(got, (202, 204), counts, "keypair delete", slot, obj.key[1])
     with ledger.lock:
         obj.deleted = {"acked": "acked", "unknown": "unknown", "refused": None}[result]
 
@@ -609,7 +611,7 @@ def flavor_create(client, slot, ledger, counts, fid):
         ledger.flavors[fid] = obj
     body = {"flavor": {"name": fid, "ram": 64, "vcpus": 1, "disk": 1, "id": fid}}
     got = client.call("POST", "/v2.1/flavors", ADMIN, body)
-    result = outcome(got, (200,), counts, "flavor create", slot)
+    result = outcome(got, (200,), counts, "flavor create", slot, fid)
     with ledger.lock:
         if result == "acked":
             obj.created = "acked"
@@ -624,7 +626,7 @@ def flavor_delete(client, slot, ledger, counts, rng):
     with ledger.lock:
         obj.deleted = "unknown"
     got = client.call("DELETE", f"/v2.1/flavors/{obj.key}", ADMIN)
-    result = outcome(got, (202,), counts, "flavor delete", slot)
+    result = outcome(got, (202,), counts, "flavor delete", slot, obj.key)
     with ledger.lock:
         obj.deleted = {"acked": "acked", "unknown": "unknown", "refused": None}[result]
 
@@ -636,7 +638,7 @@ def server_create(client, slot, ledger, counts, name):
         ledger.servers[name] = obj
     body = {"server": {"name": name, "imageRef": IMAGE, "flavorRef": "1", "networks": "auto"}}
     got = client.call("POST", "/v2.1/servers", server_token(slot), body, version="2.37")
-    result = outcome(got, (202,), counts, "server create", slot)
+    result = outcome(got, (202,), counts, "server create", slot, name)
     with ledger.lock:
         if result == "acked":
             obj.created = "acked"
@@ -656,7 +658,7 @@ def server_delete(client, slot, ledger, counts, rng):
     with ledger.lock:
         obj.deleted = "unknown"
     got = client.call("DELETE", f"/v2.1/servers/{uuid}", server_token(slot))
-    result = outcome(got, (204,), counts, "server delete", slot)
+    result = outcome(got, (204,), counts, "server delete", slot, obj.key)
     with ledger.lock:
         obj.deleted = {"acked": "acked", "unknown": "unknown", "refused": None}[result]
 
@@ -677,7 +679,7 @@ def server_action(client, slot, ledger, counts, rng):
     got = client.call(
         "POST", f"/v2.1/servers/{uuid}/action", server_token(slot), ACTION_BODY[action]
     )
-    result = outcome(got, (202,), counts, "server action", slot)
+    result = outcome(got, (202,), counts, "server action", slot, f"{obj.key} {action}")
     with ledger.lock:
         if result == "acked":
             obj.ops[-1] = (action, "acked")
@@ -848,6 +850,8 @@ def main():
             stop.set()
             for t in threads:
                 t.join(timeout=REQUEST_TIMEOUT + 5)
+            with open(os.path.join(args.work, "acknowledged.log"), "a") as acked_log:
+                acked_log.write("".join(f"round {round_no + 1}: {w}\n" for w in counts.log))
             check_log(log.name)
             in_file, interrupted = check_crashed_file(
                 db_path, os.path.join(args.work, "crash-copy"), ledger
@@ -868,7 +872,23 @@ def main():
             )
     except Failure as err:
         print(f"FAILED (seed {seed}): {err}", flush=True)
-        print(f"server log: {log.name}", flush=True)
+        dump = os.path.join(args.work, "ledger.json")
+        with open(dump, "w") as f:
+            json.dump(
+                [
+                    {"kind": o.kind, "key": o.key, "created": o.created, "deleted": o.deleted,
+                     "ops": o.ops, "status": o.status}
+                    for table in (ledger.keypairs, ledger.flavors, ledger.servers)
+                    for o in table.values()
+                ],
+                f,
+                indent=1,
+            )
+        print(
+            f"server log: {log.name}; acknowledged writes: "
+            f"{os.path.join(args.work, 'acknowledged.log')}; ledger: {dump}",
+            flush=True,
+        )
         return 1
     finally:
         # Never leave a server behind, whatever went wrong.
