@@ -51,20 +51,12 @@ PUBLIC_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHB0iJbMHpTPbDzBXf3XEbvlnMS0eFqO/sV3TY5mODRn crash"
 )
 ADMIN = "admin:admin"
-# What an acknowledged request leaves the server in once its task has finished.
-SETTLES_TO = {
-    "create": "ACTIVE",
-    "reboot": "ACTIVE",
-    "os-start": "ACTIVE",
-    "unpause": "ACTIVE",
-    "os-stop": "SHUTOFF",
-    "pause": "PAUSED",
-}
-# Actions worth sending from a settled status.
+# Actions worth sending from a settled status (resize only from flavor 1 to 2).
 ACTIONS_FROM = {
-    "ACTIVE": ["reboot", "os-stop", "pause"],
-    "SHUTOFF": ["os-start"],
-    "PAUSED": ["unpause"],
+    "ACTIVE": ["reboot", "os-stop", "pause", "createImage", "resize"],
+    "SHUTOFF": ["os-start", "createImage"],
+    "PAUSED": ["unpause", "createImage"],
+    "VERIFY_RESIZE": ["confirmResize", "revertResize"],
 }
 ACTION_BODY = {
     "reboot": {"reboot": {"type": "SOFT"}},
@@ -72,14 +64,36 @@ ACTION_BODY = {
     "os-start": {"os-start": None},
     "pause": {"pause": None},
     "unpause": {"unpause": None},
+    "createImage": {"createImage": {"name": "crash-snapshot"}},
+    "resize": {"resize": {"flavorRef": "2"}},
+    "confirmResize": {"confirmResize": None},
+    "revertResize": {"revertResize": None},
 }
 FAKE_DRIVER_TIMES = {
     "build_time": 0.6,
     "reboot_time": 0.4,
     "power_time": 0.4,
     "pause_time": 0.3,
+    "resize_time": 0.6,
+    "snapshot_time": 0.4,
     "delete_time": 0.4,
 }
+
+
+def leads_to(action, status, flavor):
+    """The (status, flavor id) an acknowledged action leaves a server in once its task has
+    finished, from `status` and `flavor`."""
+    return {
+        "reboot": ("ACTIVE", flavor),
+        "os-start": ("ACTIVE", flavor),
+        "unpause": ("ACTIVE", flavor),
+        "os-stop": ("SHUTOFF", flavor),
+        "pause": ("PAUSED", flavor),
+        "createImage": (status, flavor),
+        "resize": ("VERIFY_RESIZE", "2"),
+        "confirmResize": ("ACTIVE", "2"),
+        "revertResize": ("ACTIVE", "1"),
+    }[action]
 SETTLE_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 10.0
 
@@ -103,7 +117,9 @@ def server_token(slot):
 class Obj:
     """A key pair, flavor or server the load created (or may have created)."""
 
-    __slots__ = ("kind", "key", "owner", "created", "deleted", "ops", "status", "acked_at")
+    __slots__ = (
+        "kind", "key", "owner", "created", "deleted", "ops", "status", "flavor", "acked_at"
+    )
 
     def __init__(self, kind, key, owner, created):
         self.kind = kind
@@ -111,8 +127,11 @@ class Obj:
         self.owner = owner  # the client slot that may touch it
         self.created = created  # "acked" | "unknown" | "seen" (observed after a restart)
         self.deleted = None  # None | "acked" | "unknown"
-        self.ops = []  # servers: [(action, "acked" | "unknown")], applied or maybe applied
+        # Servers: the requests since the last observation that were applied or may have
+        # been, [(action, "acked" | "unknown", status it leads to, flavor it leads to)].
+        self.ops = []
         self.status = None  # servers: last settled status observed or implied
+        self.flavor = None  # servers: flavor id observed or implied
         self.acked_at = 0.0  # monotonic time of the last acknowledged request
 
 
@@ -123,6 +142,7 @@ class Ledger:
         self.flavors = {}  # flavorid -> Obj
         self.servers = {}  # name -> Obj
         self.server_ids = {}  # name -> uuid (known from a 202 or a listing)
+        self.snapshots = []  # (image id, server name) of acknowledged createImage
 
     def must_exist(self, obj):
         return obj.created in ("acked", "seen") and obj.deleted is None
@@ -335,15 +355,16 @@ def observe(client, ledger, settled):
         last = obj.ops[-1] if obj.ops else None
         want = None
         if last is not None and last[1] == "acked":
-            want = SETTLES_TO[last[0]]
+            want = last[2:]
         elif last is None:
-            want = obj.status
-        if want is not None and server["status"] != want:
+            want = (obj.status, obj.flavor)
+        found = (server["status"], server["flavor"]["id"])
+        if want is not None and found != want:
             problems.append(
                 f"server {name}: expected {want} after {last[0] if last else 'nothing'}, "
-                f"found {server['status']}"
+                f"found {found}"
             )
-        obj.status = server["status"]
+        obj.status, obj.flavor = found
         obj.ops = []
     for name, server in by_name.items():
         if name.startswith("srv-") and name not in ledger.servers:
@@ -351,6 +372,34 @@ def observe(client, ledger, settled):
     if problems:
         more = f" (+{len(problems) - 20} more)" if len(problems) > 20 else ""
         raise Failure("; ".join(problems[:20]) + more)
+    return checked
+
+
+def check_snapshots(client, ledger, db_path):
+    """After settling: every acknowledged snapshot of a live server is an ACTIVE image, and
+    no snapshot image, acknowledged or not, is still in the making (one whose server was
+    deleted under it is deleted with it). Returns the number of images checked."""
+    checked = 0
+    problems = []
+    for image_id, name in ledger.snapshots:
+        obj = ledger.servers.get(name)
+        if obj is None or obj.deleted is not None:
+            continue  # the server went away, maybe mid-snapshot (counted below)
+        checked += 1
+        got = client.call("GET", f"/v2.1/images/{image_id}", server_token(obj.owner))
+        status = got and got[0] == 200 and got[1]["image"]["status"]
+        if status != "ACTIVE":
+            problems.append(f"snapshot {image_id} of server {name}: {got and got[0]} {status}")
+    ledger.snapshots = []
+    stuck = query_live(
+        db_path,
+        "SELECT count(*) FROM images WHERE server_uuid IS NOT NULL "
+        "AND lower(status) NOT IN ('active', 'deleted')",
+    )
+    if stuck:
+        problems.append(f"{stuck} snapshot images are neither ACTIVE nor deleted")
+    if problems:
+        raise Failure("; ".join(problems[:20]))
     return checked
 
 
@@ -633,7 +682,7 @@ def flavor_delete(client, slot, ledger, counts, rng):
 
 def server_create(client, slot, ledger, counts, name):
     obj = Obj("server", name, slot, "unknown")
-    obj.ops.append(("create", "unknown"))
+    obj.ops.append(("create", "unknown", "ACTIVE", "1"))
     with ledger.lock:
         ledger.servers[name] = obj
     body = {"server": {"name": name, "imageRef": IMAGE, "flavorRef": "1", "networks": "auto"}}
@@ -642,8 +691,8 @@ def server_create(client, slot, ledger, counts, name):
     with ledger.lock:
         if result == "acked":
             obj.created = "acked"
-            obj.ops[-1] = ("create", "acked")
-            obj.status = "ACTIVE"
+            obj.ops[-1] = ("create", "acked", "ACTIVE", "1")
+            obj.status, obj.flavor = "ACTIVE", "1"
             obj.acked_at = time.monotonic()
             ledger.server_ids[name] = got[1]["server"]["id"]
         elif result == "refused":
@@ -673,22 +722,28 @@ def server_action(client, slot, ledger, counts, rng):
     )
     if obj is None:
         return
-    action = rng.choice(ACTIONS_FROM[obj.status])
+    choices = [a for a in ACTIONS_FROM[obj.status] if a != "resize" or obj.flavor == "1"]
+    action = rng.choice(choices)
     uuid = ledger.server_ids[obj.key]
-    obj.ops.append((action, "unknown"))
+    status, flavor = leads_to(action, obj.status, obj.flavor)
+    obj.ops.append((action, "unknown", status, flavor))
     got = client.call(
-        "POST", f"/v2.1/servers/{uuid}/action", server_token(slot), ACTION_BODY[action]
+        "POST", f"/v2.1/servers/{uuid}/action", server_token(slot), ACTION_BODY[action],
+        version="2.45",
     )
-    result = outcome(got, (202,), counts, "server action", slot, f"{obj.key} {action}")
+    ok = (204,) if action == "confirmResize" else (202,)
+    result = outcome(got, ok, counts, "server action", slot, f"{obj.key} {action}")
     with ledger.lock:
         if result == "acked":
-            obj.ops[-1] = (action, "acked")
-            obj.status = SETTLES_TO[action]
+            obj.ops[-1] = (action, "acked", status, flavor)
+            obj.status, obj.flavor = status, flavor
             obj.acked_at = time.monotonic()
+            if action == "createImage":
+                ledger.snapshots.append((got[1]["image_id"], obj.key))
         elif result == "refused":
             obj.ops.pop()  # a 409: nothing changed
         else:
-            obj.status = None  # not known until observed
+            obj.status = obj.flavor = None  # not known until observed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -798,7 +853,10 @@ def main():
         f"{args.clients} clients, {args.workers} workers, seed {seed}",
         flush=True,
     )
-    totals = {"acked": 0, "checked_api": 0, "checked_file": 0, "unknown": 0, "resumed": 0}
+    totals = {
+        "acked": 0, "checked_api": 0, "checked_file": 0, "unknown": 0, "resumed": 0,
+        "snapshots": 0,
+    }
     interrupted = 0
     server = None
     try:
@@ -809,6 +867,8 @@ def main():
             checked = observe(client, ledger, settled=False)
             settle_s = settle(client, ledger, db_path)
             checked += observe(client, ledger, settled=True)
+            snapshots = check_snapshots(client, ledger, db_path)
+            totals["snapshots"] += snapshots
             totals["checked_api"] += checked
             totals["resumed"] += interrupted
             if round_no == args.rounds:
@@ -863,8 +923,8 @@ def main():
             totals["unknown"] += counts.unknown
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(counts.acked.items()))
             print(
-                f"round {round_no + 1} ({driver}): verified {checked} entries through the API "
-                f"(settled in {settle_s:.1f} s); load {counts.total()} acknowledged writes "
+                f"round {round_no + 1} ({driver}): verified {checked} entries and {snapshots} "
+                f"snapshots through the API (settled in {settle_s:.1f} s); load {counts.total()} acknowledged writes "
                 f"({kinds}), {counts.refused} refused, {counts.unknown} without answer; "
                 f"{how} after {delay:.2f} s: integrity ok, {in_file} acknowledged entries "
                 f"in the file, {interrupted} tasks interrupted",
@@ -899,9 +959,11 @@ def main():
         f"kills, {totals['acked']} acknowledged writes, {totals['unknown']} requests cut off by "
         f"a kill, {totals['checked_file']} acknowledged entries checked in the crashed files, "
         f"{totals['checked_api']} through the API after restarts, {totals['resumed']} "
-        f"interrupted tasks resumed and finished, 0 lost",
+        f"interrupted tasks resumed and finished, {totals['snapshots']} snapshots ACTIVE, "
+        f"0 lost",
         flush=True,
     )
+
     return 0
 
 
