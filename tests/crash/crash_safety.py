@@ -9,25 +9,31 @@ round:
      asked for;
   3. waits for the fake driver: every server settles (no task_state) and the `tasks` table
      has no queued or running row, i.e. the tasks interrupted by the last kill were resumed
-     and finished; each server whose last request was acknowledged is in the state that
-     request leads to;
+     and finished; each server whose last request was acknowledged is in the status and
+     flavor that request leads to; every acknowledged snapshot of a live server is an ACTIVE
+     image and no snapshot image is left in the making;
   4. runs concurrent load from several client threads, each on its own keep-alive
      connection: key pair imports and deletes, flavor creates and deletes (admin), server
-     creates, deletes and actions (reboot, os-stop, os-start, pause, unpause). A write counts
+     creates, deletes and actions (reboot, os-stop, os-start, pause, unpause, createImage,
+     resize, confirmResize, revertResize). A write counts
      as acknowledged only once its whole 2xx response has been read; a request without a
      response is "unknown" (it may or may not have committed) and is resolved by the next
      observation;
-  5. kill -9s the server after a random delay, then copies the database file and its
+  5. kill -9s the server after a random delay (every third time just after a SIGTERM, in
+     the graceful drain), then copies the database file and its
      write-ahead log as the kill left them and checks the copy: PRAGMA integrity_check is
      ok, foreign keys hold, the quota usage table matches the instances, every transitional
      server has an unfinished task (so a restart resumes it), and every acknowledged write
      is in the file.
 A last start verifies the last round and settles, then the server is stopped with SIGTERM.
 
-Exit status 1 on any violation; every round prints one line of counts.
+Exit status 1 on any violation, or an error or panic in the server's log; every round prints
+one line of counts. `--inject-loss` is the self-test: it removes acknowledged rows from a
+crashed file and requires both checks to report them. On a failure the work directory keeps
+server.log, acknowledged.log (every acknowledged write) and ledger.json.
 
 Usage: python3 crash_safety.py --binary target/release/ringnova --work DIR
-           [--synchronous normal|full] [--rounds N] [--clients N] [--seed N]
+           [--synchronous normal|full] [--rounds N] [--clients N] [--seed N] [--inject-loss]
 Python standard library only.
 """
 
@@ -924,8 +930,9 @@ def main():
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(counts.acked.items()))
             print(
                 f"round {round_no + 1} ({driver}): verified {checked} entries and {snapshots} "
-                f"snapshots through the API (settled in {settle_s:.1f} s); load {counts.total()} acknowledged writes "
-                f"({kinds}), {counts.refused} refused, {counts.unknown} without answer; "
+                f"snapshots through the API (settled in {settle_s:.1f} s); "
+                f"load {counts.total()} acknowledged writes ({kinds}), "
+                f"{counts.refused} refused, {counts.unknown} without answer; "
                 f"{how} after {delay:.2f} s: integrity ok, {in_file} acknowledged entries "
                 f"in the file, {interrupted} tasks interrupted",
                 flush=True,
