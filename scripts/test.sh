@@ -2,10 +2,12 @@
 # Runs every check and test of ringnova: formatting, lints, unit and integration tests under
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
 # against the release binary, the openstack CLI against the built-in identity endpoint
-# (auth_strategy = token), the policy engine against oslo.policy on random cases, the HTTP
-# framing against h11 on the desync corpus, and a seconds-long benchmark smoke run.
+# (auth_strategy = token), the policy engine against oslo.policy on random cases, and the
+# hardening checks (h11 framing comparison, schemathesis, zero-downtime upgrade, kill -9 crash
+# safety), and a seconds-long benchmark smoke run. Each optional step has a SKIP_* switch:
 # Usage: scripts/test.sh            (everything)
-#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_H11=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_H11=1 SKIP_SCHEMATHESIS=1 SKIP_UPGRADE=1 \
+#        SKIP_CRASH=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +54,11 @@ if [ -z "${SKIP_UPGRADE:-}" ]; then
     step "zero-downtime upgrade under load (scripts/upgrade.sh, CI-sized)"
     ROUNDS=2 ROUND_SECS=2 MIGRATE=on scripts/upgrade.sh
     ROUNDS=2 ROUND_SECS=2 MIGRATE=off DRIVER=legacy scripts/upgrade.sh
+fi
+
+if [ -z "${SKIP_CRASH:-}" ]; then
+    step "crash safety: kill -9 under load, synchronous normal and full (scripts/crash_safety.sh)"
+    scripts/crash_safety.sh
 fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then

@@ -278,3 +278,95 @@ fn a_kill_in_the_middle_of_builds_resumes_them_at_restart() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Waits until every task has finished and returns the status of image `id`.
+fn image_status_once_settled(conn: &Connection, id: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(
+        conn,
+        "SELECT count(*) FROM tasks WHERE state IN ('queued', 'running')",
+    ) > 0
+    {
+        assert!(Instant::now() < deadline, "tasks never finished");
+        thread::sleep(Duration::from_millis(20));
+    }
+    conn.query_row("SELECT status FROM images WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .unwrap()
+}
+
+/// Builds one server and starts its snapshot; returns (server id, image id).
+fn snapshotting_server(server: &Server) -> (String, String) {
+    let resp = create(server, "snap");
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let id = resp.json()["server"]["id"].as_str().unwrap().to_owned();
+    let conn = db(server);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(
+        &conn,
+        "SELECT count(*) FROM instances WHERE vm_state = 'active' AND task_state IS NULL",
+    ) < 1
+    {
+        assert!(Instant::now() < deadline, "the build never finished");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let resp = server.api(
+        "POST",
+        &format!("/v2.1/servers/{id}/action"),
+        DEMO,
+        Some("2.45"),
+        Some(&json!({"createImage": {"name": "snap"}})),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let image = resp.json()["image_id"].as_str().unwrap().to_owned();
+    (id, image)
+}
+
+#[test]
+fn a_delete_overtaking_a_snapshot_deletes_its_image() {
+    let server = Server::with(Options {
+        conf: "[fake_driver]\nbuild_time = 0.2\nsnapshot_time = 3\ndelete_time = 0.2\n",
+        ..Options::default()
+    });
+    let (id, image) = snapshotting_server(&server);
+    let resp = server.api("DELETE", &format!("/v2.1/servers/{id}"), DEMO, None, None);
+    assert_eq!(resp.status, 204, "{}", resp.text());
+    let conn = db(&server);
+    // The snapshot's next step finds the server deleting: it stops, and its image with it.
+    assert_eq!(image_status_once_settled(&conn, &image), "deleted");
+    let resp = server.api("GET", &format!("/v2.1/images/{image}"), DEMO, None, None);
+    resp.assert_fault(404, "itemNotFound");
+}
+
+#[test]
+fn a_snapshot_overtaken_before_a_kill_deletes_its_image_at_restart() {
+    let server = Server::with(Options {
+        conf: "[fake_driver]\nbuild_time = 0.2\nsnapshot_time = 30\ndelete_time = 2\n",
+        ..Options::default()
+    });
+    let (id, image) = snapshotting_server(&server);
+    let resp = server.api("DELETE", &format!("/v2.1/servers/{id}"), DEMO, None, None);
+    assert_eq!(resp.status, 204, "{}", resp.text());
+    // Killed before either task steps: both are unfinished in the file.
+    server.signal("KILL");
+    thread::sleep(Duration::from_millis(100));
+    let conn = db(&server);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM tasks WHERE state IN ('queued', 'running')"
+        ),
+        2
+    );
+    let mut child = restart(&server.dir);
+    // At start-up the snapshot finds its server deleting: closed, its image deleted; the
+    // delete finishes.
+    assert_eq!(image_status_once_settled(&conn, &image), "deleted");
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM instances WHERE deleted = 0"),
+        0
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -14,11 +14,13 @@
 //!
 //! Many tasks run at once on one ordered queue of due steps (a binary heap of deadlines), not
 //! a sleep per task. Each step is a conditional write: the instance must still be in the
-//! task_state the step expects, so a delete overtaking a build stops the build cleanly. Every
-//! write of one wake-up (the tasks received, each marked `running`, and every step due) goes
-//! into one transaction, and while tasks are in flight the thread wakes at most once per
-//! `TICK` (2 ms), so one commit carries many servers' steps; each task_state is still
-//! written, each with its task's bookkeeping. Should a batch's transaction fail, its items are
+//! task_state the step expects, so a delete overtaking a build stops the build cleanly (a
+//! snapshot stopped that way, or found so at start-up, marks its unfinished image deleted, as
+//! Nova's compute manager does, so no image stays `SAVING` for ever). Every write of one
+//! wake-up (the tasks received, each marked `running`, and every step due) goes into one
+//! transaction, and while tasks are in flight the thread wakes at most once per `TICK`
+//! (2 ms), so one commit carries many servers' steps; each task_state is still written, each
+//! with its task's bookkeeping. Should a batch's transaction fail, its items are
 //! written one transaction each, so a failing step is retried alone. At start-up every
 //! `queued` or `running` task is resumed from its instance's current task_state (in one
 //! transaction) before the workers serve, so nothing stays transitional after a crash. One
@@ -546,7 +548,12 @@ fn begin(conn: &Connection, task: TaskRow) -> Result<Effect, DbError> {
         phases(kind).iter().position(|(name, _)| *name == state)
     });
     let (Some(phase), Some((_, _, name))) = (phase, current) else {
-        // Deleted, or already past this task: nothing transitional is left.
+        // Deleted, or already past this task: nothing transitional is left. A snapshot that
+        // cannot finish any more takes its image with it (a delete overtook it before a
+        // crash, and the restart finds the instance deleting or gone).
+        if kind == TaskKind::Snapshot {
+            discard_snapshot_image(conn, &task.params)?;
+        }
         q::set_task_state(conn, task.id, "done")?;
         return Ok(Effect::Closed);
     };
@@ -648,7 +655,20 @@ fn step(
         step.fault = Some((500, &failure));
     }
     let still = q::advance(conn, id, &run.uuid, from, &step, last)?;
+    if !still && run.kind == TaskKind::Snapshot {
+        // Overtaken (a delete): the image will never be uploaded.
+        discard_snapshot_image(conn, &run.params)?;
+    }
     Ok(Effect::Stepped(id, still && !last))
+}
+
+/// Deletes the not yet ACTIVE image of a snapshot task that stops unfinished, so that no
+/// image stays `SAVING` for ever.
+fn discard_snapshot_image(conn: &Connection, params: &str) -> Result<(), DbError> {
+    if let Some(image) = json_text_field(params, "image_id") {
+        q::discard_snapshot(conn, &image)?;
+    }
+    Ok(())
 }
 
 /// A build's params: whether to attach the `private` network, and a requested fixed IP.

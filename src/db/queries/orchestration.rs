@@ -1030,6 +1030,20 @@ pub fn fail_task(conn: &Connection, id: i64) -> Result<(), DbError> {
     set_task_state(conn, id, "failed")
 }
 
+/// Marks the image of a snapshot that will never finish deleted, unless it is already
+/// ACTIVE (or gone): what Nova's compute manager does when the instance disappears during a
+/// snapshot. Returns whether a row changed. Runs inside the caller's transaction.
+pub fn discard_snapshot(conn: &Connection, image_id: &str) -> Result<bool, DbError> {
+    let changed = conn
+        .prepare_cached(concat!(
+            "UPDATE images SET status = 'deleted', updated_at = ",
+            now_sql!(),
+            " WHERE id = ?1 AND lower(status) NOT IN ('active', 'deleted', 'pending_delete')"
+        ))?
+        .execute([image_id])?;
+    Ok(changed > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1211,5 +1225,33 @@ mod tests {
         for kind in TaskKind::ALL {
             assert_eq!(TaskKind::parse(kind.as_str()), Some(kind));
         }
+    }
+
+    #[test]
+    fn discarding_a_snapshot_spares_finished_images() {
+        let temp = TempDb::new("discard-snapshot");
+        let db = temp.open();
+        for (id, status) in [("saving", "SAVING"), ("done", "ACTIVE")] {
+            db.write_one(
+                "INSERT INTO images (id, name, status, created_at, updated_at) \
+                 VALUES (?1, 'snap', ?2, '2026-01-01T00:00:00.000000', \
+                 '2026-01-01T00:00:00.000000')",
+                [id, status],
+            )
+            .unwrap();
+        }
+        let status = |id: &str| -> String {
+            db.conn()
+                .query_row("SELECT status FROM images WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .unwrap()
+        };
+        assert!(db.write(|conn| discard_snapshot(conn, "saving")).unwrap());
+        assert_eq!(status("saving"), "deleted");
+        assert!(!db.write(|conn| discard_snapshot(conn, "saving")).unwrap());
+        assert!(!db.write(|conn| discard_snapshot(conn, "done")).unwrap());
+        assert_eq!(status("done"), "ACTIVE");
+        assert!(!db.write(|conn| discard_snapshot(conn, "missing")).unwrap());
     }
 }
