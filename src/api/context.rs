@@ -153,6 +153,8 @@ pub struct RequestContext<'a> {
     pub api_version: Option<crate::api::microversion::ApiVersion>,
     /// The ratelimit filter's limiter, when the pipeline has one (for `GET /limits`).
     pub rate_limiter: Option<&'static crate::ratelimit::RateLimiter>,
+    /// The compute API route that matched (its index in `api::routes()`), for metrics.
+    pub route: Option<u16>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -179,6 +181,7 @@ impl<'a> RequestContext<'a> {
             services: None,
             api_version: None,
             rate_limiter: None,
+            route: None,
         }
     }
 

@@ -100,7 +100,8 @@ macro_rules! route {
 /// The compiled compute API (`osapi_compute_app_v21`).
 #[derive(Debug)]
 pub struct ApiRouter {
-    router: Router<Handler>,
+    /// Each route's handler and its index in [`routes`] (both path forms share it).
+    router: Router<(Handler, u16)>,
 }
 
 fn show_version(
@@ -141,9 +142,10 @@ impl ApiRouter {
     /// Compiles the route table.
     pub fn new() -> Result<ApiRouter, InsertError> {
         let mut builder = Builder::new();
-        for route in routes() {
-            builder.insert(route.method, route.path, route.handler)?;
-            builder.insert(route.method, route.project_path, route.handler)?;
+        for (index, route) in routes().enumerate() {
+            let index = u16::try_from(index).expect("fewer than 65536 routes");
+            builder.insert(route.method, route.path, (route.handler, index))?;
+            builder.insert(route.method, route.project_path, (route.handler, index))?;
         }
         Ok(ApiRouter {
             router: builder.build(),
@@ -159,9 +161,11 @@ impl ApiRouter {
             Fault::not_found().write(resp);
             return;
         };
+        let (handler, index) = *found.value;
+        ctx.route = Some(index);
         resource(req, ctx, resp, |ctx, resp| {
             check_project(ctx, &found.params)?;
-            (found.value)(req, ctx, &found.params, resp)
+            handler(req, ctx, &found.params, resp)
         });
     }
 }

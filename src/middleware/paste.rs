@@ -26,6 +26,7 @@ use crate::{
         Config,
     },
     identity::Identity,
+    metrics::Registry,
     ratelimit::{LimitError, RateLimiter},
 };
 
@@ -132,6 +133,7 @@ enum AppKind {
     Api,
     Healthcheck,
     Identity,
+    Metrics,
 }
 
 const APP_FACTORIES: &[(&str, AppKind)] = &[
@@ -156,6 +158,7 @@ const APP_FACTORIES: &[(&str, AppKind)] = &[
         AppKind::Healthcheck,
     ),
     ("ringnova.identity:IdentityApp.factory", AppKind::Identity),
+    ("ringnova.metrics:Metrics.app_factory", AppKind::Metrics),
 ];
 
 /// Loads the paste file the configuration names (or the embedded one) and compiles it.
@@ -183,6 +186,8 @@ struct Compiler<'a> {
     /// One limiter per ratelimit section, shared by every pipeline that lists it.
     limiters: RefCell<HashMap<String, &'static RateLimiter>>,
     identity: Option<Arc<Identity>>,
+    /// The metrics registry, made once the URL map's entries are known.
+    metrics: Option<Arc<Registry>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -372,6 +377,11 @@ impl<'a> Compiler<'a> {
             AppKind::VersionsV2 => App::VersionsV2,
             AppKind::Healthcheck => App::Healthcheck,
             AppKind::Identity => App::Identity(self.identity()),
+            AppKind::Metrics => App::Metrics(Arc::clone(
+                self.metrics
+                    .as_ref()
+                    .expect("the registry is made before any app"),
+            )),
             AppKind::Api => {
                 if self.api.is_none() {
                     let router = ApiRouter::new()
@@ -400,6 +410,7 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
         api: None,
         limiters: RefCell::default(),
         identity: None,
+        metrics: None,
     };
     for section in &ini.sections {
         if section.name == "DEFAULT" {
@@ -429,11 +440,25 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
             ),
         ));
     }
+    // Start-up only: the route labels of the URL map's entries live as long as the process.
+    let mounts: Vec<&'static str> = root
+        .entries
+        .iter()
+        .filter(|entry| entry.key != "use")
+        .map(|entry| match entry.key.trim_end_matches('/') {
+            "" => "/",
+            key => &*Box::leak(key.to_owned().into_boxed_str()),
+        })
+        .collect();
+    let api_routes: Vec<&'static str> = crate::api::routes().map(|route| route.path).collect();
+    compiler.metrics = Some(Arc::new(Registry::new(
+        config.workers,
+        config.metrics_enabled,
+        &mounts,
+        &api_routes,
+    )));
     let mut entries = Vec::new();
-    for entry in &root.entries {
-        if entry.key == "use" {
-            continue;
-        }
+    for entry in root.entries.iter().filter(|entry| entry.key != "use") {
         if !entry.key.starts_with('/') {
             return Err(compiler.error(
                 entry.line,
@@ -451,6 +476,7 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
             prefix,
             plus,
             chain,
+            mount: u16::try_from(entries.len()).unwrap_or(u16::MAX),
         });
     }
     entries.sort_by(|a, b| {
@@ -462,6 +488,7 @@ pub fn compile(text: &str, file: &Path, config: &Config) -> Result<Pipeline, Pas
     Ok(Pipeline {
         entries,
         chains: compiler.chains,
+        metrics: compiler.metrics.expect("made above"),
     })
 }
 

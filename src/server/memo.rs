@@ -22,7 +22,7 @@
 //! `Date` second; hold a response that closes the connection or comes from a chain with
 //! per-request inputs or effects; grow past `MAX_HEAD + MAX_RESPONSE` bytes.
 
-use crate::http::date::DATE_LEN;
+use crate::{http::date::DATE_LEN, metrics::Key};
 
 /// Longest head that is memoized.
 const MAX_HEAD: usize = 2048;
@@ -38,6 +38,9 @@ pub struct Memo {
     response: Vec<u8>,
     /// The `Date` value inside `response`.
     date: [u8; DATE_LEN],
+    /// Where the memoized request was counted, and its status: a replayed answer counts
+    /// there too.
+    counted: (Key, u16),
     /// Memo answers given (tests check that the memo path was taken).
     #[cfg(test)]
     pub hits: usize,
@@ -65,9 +68,22 @@ impl Memo {
         Some(len)
     }
 
-    /// Remembers `response`, written in `date`, as the answer to `head`. The caller has
-    /// checked that it is pure (see the module documentation).
-    pub fn remember(&mut self, head: &[u8], response: &[u8], date: &[u8; DATE_LEN]) {
+    /// Where the memoized request was counted, and its status.
+    #[inline]
+    pub fn counted(&self) -> (Key, u16) {
+        self.counted
+    }
+
+    /// Remembers `response`, written in `date`, as the answer to `head` (counted under
+    /// `counted`: key and status). The caller has checked that it is pure (see the module
+    /// documentation).
+    pub fn remember(
+        &mut self,
+        head: &[u8],
+        response: &[u8],
+        date: &[u8; DATE_LEN],
+        counted: (Key, u16),
+    ) {
         if head.len() > MAX_HEAD || response.len() > MAX_RESPONSE {
             return;
         }
@@ -76,5 +92,6 @@ impl Memo {
         self.response.clear();
         self.response.extend_from_slice(response);
         self.date = *date;
+        self.counted = counted;
     }
 }

@@ -104,11 +104,13 @@ fn start_runtime(
         },
     };
     let outcome = if let Some(mut rt) = uring {
+        worker.metrics.set_driver("io_uring");
         let _ = ready.send(Ok((id, Driver::Uring, cpu)));
         rt.block_on(worker::run(worker, listener))
     } else {
         match RuntimeBuilder::<LegacyDriver>::new().enable_timer().build() {
             Ok(mut rt) => {
+                worker.metrics.set_driver("epoll");
                 let _ = ready.send(Ok((id, Driver::Legacy, cpu)));
                 rt.block_on(worker::run(worker, listener))
             }
@@ -186,6 +188,9 @@ pub fn run(
         )),
     )
     .map_err(|err| ServerError::Worker(0, err.to_string()))?;
+    pipeline
+        .metrics()
+        .attach_orchestrator(orchestrator.metrics());
     let shared = Arc::new(Shared {
         config,
         pipeline,

@@ -6,13 +6,15 @@
 //! state (configuration, compiled pipeline, policy — read-only, except the rate limiter a
 //! `ratelimit` filter holds, whose per-user buckets are locked per shard) and the shutdown
 //! flag. Each worker opens its own database connection when it starts and keeps it in its
-//! [`Services`]. Nothing is stolen or migrated between cores.
+//! [`Services`]. Nothing is stolen or migrated between cores. Its connection and in-flight
+//! counts and request counters live in its own metrics block, which only it writes and the
+//! `/metrics` scrape reads (see [`crate::metrics`]).
 //!
 //! A worker must never share its connections, buffers or database connection with another
 //! thread.
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::RefCell,
     rc::Rc,
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -31,6 +33,7 @@ use crate::{
     api::{fault::write_fault, services::Services},
     config::Config,
     http::Response,
+    metrics::{Gauge, Recorder},
     middleware::Pipeline,
     policy::LivePolicy,
 };
@@ -71,9 +74,11 @@ pub struct Worker {
     /// Shared read-only state.
     pub shared: Arc<Shared>,
     /// Open connections.
-    pub active: Cell<usize>,
+    pub active: Gauge,
     /// Connections in the middle of a request (not idle between requests).
-    pub busy: Cell<usize>,
+    pub busy: Gauge,
+    /// This worker's request counters.
+    pub metrics: Recorder,
     /// Connection timeouts, swept once a tick.
     pub deadlines: Rc<Deadlines>,
     /// This worker's database connection, policy and API settings.
@@ -84,12 +89,15 @@ pub struct Worker {
 impl Worker {
     /// A worker with an empty pool and its own services.
     pub fn new(id: usize, shared: Arc<Shared>, services: Services) -> Self {
+        let metrics = shared.pipeline.metrics().recorder(id);
+        metrics.attach_db(services.db.wait_stats());
         Worker {
             id,
             shared,
             services,
-            active: Cell::new(0),
-            busy: Cell::new(0),
+            active: metrics.connections(),
+            busy: metrics.in_flight(),
+            metrics,
             deadlines: Rc::new(Deadlines::default()),
             pool: RefCell::new(Vec::new()),
         }
