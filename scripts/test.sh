@@ -3,9 +3,10 @@
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
 # against the release binary, the openstack CLI against the built-in identity endpoint
 # (auth_strategy = token), the policy engine against oslo.policy on random cases, the HTTP
-# framing against h11 on the desync corpus, and a seconds-long benchmark smoke run.
+# framing against h11 on the desync corpus, /metrics through the Prometheus client's parser
+# (seconds), and a seconds-long benchmark smoke run.
 # Usage: scripts/test.sh            (everything)
-#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_H11=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_H11=1 SKIP_METRICS=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,11 @@ fi
 if [ -z "${SKIP_H11:-}" ]; then
     step "HTTP framing against h11 on the desync corpus (scripts/h11_compare.sh)"
     scripts/h11_compare.sh
+fi
+
+if [ -z "${SKIP_METRICS:-}" ]; then
+    step "GET /metrics through the Prometheus client's parser (scripts/metrics_check.sh)"
+    scripts/metrics_check.sh
 fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then
