@@ -40,10 +40,23 @@ pub fn status_label(slot: usize, buf: &mut itoa::Buffer) -> &str {
     }
 }
 
+/// The slot of every code below 600 (one load per request instead of a search).
+const STATUS_SLOT_OF: [u8; 600] = {
+    let mut table = [STATUSES.len() as u8; 600];
+    let mut slot = 0;
+    while slot < STATUSES.len() {
+        table[STATUSES[slot] as usize] = slot as u8;
+        slot += 1;
+    }
+    table
+};
+
 /// The slot of `status` (the last slot for a code not in [`STATUSES`]).
 #[inline]
 pub fn status_slot(status: u16) -> usize {
-    STATUSES.binary_search(&status).unwrap_or(STATUSES.len())
+    STATUS_SLOT_OF
+        .get(usize::from(status))
+        .map_or(STATUSES.len(), |&slot| usize::from(slot))
 }
 
 /// The route label of requests no route matched.
@@ -129,7 +142,7 @@ mod tests {
                 status.to_string()
             );
         }
-        for status in [0, 100, 199, 203, 418, 599, 999] {
+        for status in [0, 100, 199, 203, 418, 599, 600, 999, u16::MAX] {
             assert_eq!(status_slot(status), STATUSES.len(), "{status}");
         }
         assert_eq!(

@@ -38,5 +38,5 @@ pub mod recorder;
 pub mod registry;
 
 pub use key::Key;
-pub use recorder::{Gauge, Recorder};
+pub use recorder::{Counted, Gauge, Recorder};
 pub use registry::Registry;

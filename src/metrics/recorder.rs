@@ -222,6 +222,14 @@ impl WorkerBlock {
             .add(key * STATUS_SLOTS + status_slot(status), 1);
     }
 
+    /// Where a request of key index `key` with `status` is counted, in the lowest bucket.
+    fn locate(&self, key: usize, status: u16) -> Counted {
+        Counted {
+            request: key * STATUS_SLOTS + status_slot(status),
+            bucket: self.bucket_base() + key * BUCKET_SLOTS,
+        }
+    }
+
     #[inline]
     fn observe(&self, key: usize, nanos: u64) {
         self.counters
@@ -233,6 +241,14 @@ impl WorkerBlock {
     pub(crate) fn take(&self) -> bool {
         !self.taken.swap(true, Ordering::AcqRel)
     }
+}
+
+/// The counters of one route, method and status, located once: a request answered again
+/// from the connection's memo is counted by adding to them directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    request: usize,
+    bucket: usize,
 }
 
 /// A worker's handle on its block: the only way to write it.
@@ -257,12 +273,13 @@ impl Recorder {
         }
     }
 
-    /// The worker's open-connection gauge.
+    /// The worker's open-connection gauge. Taken once, by the worker (a second writer would
+    /// lose updates).
     pub fn connections(&self) -> Gauge {
         Gauge::new(Arc::clone(&self.block.connections))
     }
 
-    /// The worker's in-flight-request gauge.
+    /// The worker's in-flight-request gauge. Taken once, by the worker.
     pub fn in_flight(&self) -> Gauge {
         Gauge::new(Arc::clone(&self.block.in_flight))
     }
@@ -293,18 +310,20 @@ impl Recorder {
         self.block.observe(index, nanos);
     }
 
-    /// Counts a request answered again from the connection's memo: observed in the lowest
-    /// bucket with nothing added to the sum (replaying takes well under a microsecond; two
-    /// clock reads would cost more than the answer).
+    /// Where a request under `key` answered with `status` is counted, for answering it
+    /// again from the connection's memo; `None` when metrics are off.
+    pub fn locate(&self, key: Key, status: u16) -> Option<Counted> {
+        let index = key.index(self.block.routes).filter(|_| self.enabled)?;
+        Some(self.block.locate(index, status))
+    }
+
+    /// Counts a request answered again from the connection's memo (see [`Self::locate`]):
+    /// observed in the lowest bucket with nothing added to the sum (replaying takes well under
+    /// a microsecond; two clock reads would cost more than the answer).
     #[inline]
-    pub fn replayed(&self, key: Key, status: u16) {
-        if !self.enabled {
-            return;
-        }
-        if let Some(index) = key.index(self.block.routes) {
-            self.block.count(index, status);
-            self.block.observe(index, 0);
-        }
+    pub fn replayed(&self, counted: Counted) {
+        self.block.counters.add(counted.request, 1);
+        self.block.counters.add(counted.bucket, 1);
     }
 
     /// Counts a request refused while it was being framed (no latency is observed: it never
@@ -373,7 +392,7 @@ mod tests {
         recorder.observe(key, 200, started);
         recorder.observe(key, 200, started);
         recorder.observe(key, 404, started);
-        recorder.replayed(key, 200);
+        recorder.replayed(recorder.locate(key, 200).unwrap());
         assert_eq!(block.requests(index, status_slot(200)), 3);
         assert_eq!(block.requests(index, status_slot(404)), 1);
         let observed: u64 = (0..BUCKET_SLOTS).map(|b| block.bucket(index, b)).sum();
@@ -391,7 +410,7 @@ mod tests {
         let recorder = Recorder::new(Arc::clone(&block), false, 0);
         assert!(recorder.start().is_none());
         recorder.observe(Key::unmatched(None), 200, recorder.start());
-        recorder.replayed(Key::unmatched(None), 200);
+        assert_eq!(recorder.locate(Key::unmatched(None), 200), None);
         recorder.refused(400);
         let index = Key::unmatched(None).index(1).unwrap();
         assert_eq!(block.requests(index, status_slot(200)), 0);

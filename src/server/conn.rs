@@ -338,8 +338,9 @@ impl Conn<'_> {
                     &self.sink.date,
                     &mut self.sink.out,
                 ) {
-                    let (key, status) = self.sink.memo.counted();
-                    self.worker.metrics.replayed(key, status);
+                    if let Some(counted) = self.sink.memo.counted() {
+                        self.worker.metrics.replayed(counted);
+                    }
                     self.sent_continue = false;
                     return Framed::Answered { consumed: len };
                 }
@@ -557,7 +558,8 @@ impl Sink {
             && req.body_len == 0
             && head.body == BodyKind::None
         {
-            memo.remember(bytes, &out[start..], date, (key, resp.status));
+            let counted = worker.metrics.locate(key, resp.status);
+            memo.remember(bytes, &out[start..], date, counted);
         }
     }
 
