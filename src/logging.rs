@@ -233,7 +233,7 @@ impl log::Log for StderrLogger {
             }
         }
         let message = record.args().to_string();
-        let mut line = String::with_capacity(message.len() + 128);
+        let mut line = Vec::with_capacity(message.len() + 128);
         format::log_line(
             &mut line,
             current_format(),
@@ -245,7 +245,7 @@ impl log::Log for StderrLogger {
                 message: &message,
             },
         );
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        let _ = std::io::stderr().lock().write_all(&line);
     }
 
     fn flush(&self) {
@@ -275,7 +275,7 @@ pub fn init(level: log::LevelFilter) {
 
 fn write_access_lines(receiver: &Receiver<Message>) {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
-    let mut line = String::with_capacity(512);
+    let mut line = Vec::with_capacity(512);
     while let Ok(message) = receiver.recv() {
         let mut next = Some(message);
         while let Some(message) = next {
@@ -283,7 +283,7 @@ fn write_access_lines(receiver: &Receiver<Message>) {
                 Message::Access(record) => {
                     line.clear();
                     format::access_line(&mut line, current_format(), &record, SystemTime::now());
-                    let _ = out.write_all(line.as_bytes());
+                    let _ = out.write_all(&line);
                 }
                 Message::Log(record) => {
                     line.clear();
@@ -300,7 +300,7 @@ fn write_access_lines(receiver: &Receiver<Message>) {
                             message: &message,
                         },
                     );
-                    let _ = out.write_all(line.as_bytes());
+                    let _ = out.write_all(&line);
                 }
                 Message::Flush(done) => {
                     let _ = out.flush();

@@ -8,9 +8,10 @@
 //! A line must never span two lines: every value is escaped (JSON strings) or quoted
 //! (logfmt values with spaces, quotes, `=` or control characters).
 
-use std::{fmt::Write as _, str::FromStr, time::SystemTime};
+use std::{io::Write as _, str::FromStr, time::SystemTime};
 
 use super::{format_access, timestamp, AccessRecord};
+use crate::api::json::push_str as json_string;
 
 /// `[ringnova] log_format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,9 +62,9 @@ enum Value<'a> {
 }
 
 /// Writes `fields` as one JSON object or one logfmt line, with its newline.
-fn structured(out: &mut String, format: LogFormat, fields: &[(&str, Value<'_>)]) {
+fn structured(out: &mut Vec<u8>, format: LogFormat, fields: &[(&str, Value<'_>)]) {
     if format == LogFormat::Json {
-        out.push('{');
+        out.push(b'{');
     }
     let mut first = true;
     for (key, value) in fields {
@@ -71,15 +72,19 @@ fn structured(out: &mut String, format: LogFormat, fields: &[(&str, Value<'_>)])
             continue;
         }
         if !first {
-            out.push_str(if format == LogFormat::Json { ", " } else { " " });
+            out.extend_from_slice(if format == LogFormat::Json {
+                b", "
+            } else {
+                b" "
+            });
         }
         first = false;
         if format == LogFormat::Json {
             json_string(out, key);
-            out.push_str(": ");
+            out.extend_from_slice(b": ");
         } else {
-            out.push_str(key);
-            out.push('=');
+            out.extend_from_slice(key.as_bytes());
+            out.push(b'=');
         }
         match value {
             Value::Text(text) if format == LogFormat::Json => json_string(out, text),
@@ -90,59 +95,26 @@ fn structured(out: &mut String, format: LogFormat, fields: &[(&str, Value<'_>)])
             Value::Seconds(micros) => {
                 let _ = write!(out, "{}.{:06}", micros / 1_000_000, micros % 1_000_000);
             }
-            Value::Null => out.push_str("null"),
+            Value::Null => out.extend_from_slice(b"null"),
         }
     }
     if format == LogFormat::Json {
-        out.push('}');
+        out.push(b'}');
     }
-    out.push('\n');
+    out.push(b'\n');
 }
 
-/// A JSON string literal.
-fn json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// A logfmt value: bare when it can be, else quoted with `"` and `\` escaped.
-fn logfmt_value(out: &mut String, text: &str) {
+/// A logfmt value: bare when it can be, else quoted and escaped as a JSON string is.
+fn logfmt_value(out: &mut Vec<u8>, text: &str) {
     let bare = !text.is_empty()
         && text
-            .chars()
-            .all(|c| c > ' ' && c != '"' && c != '=' && c != '\\' && c != '\u{7f}');
+            .bytes()
+            .all(|b| b > b' ' && b != b'"' && b != b'=' && b != b'\\' && b != 0x7f);
     if bare {
-        out.push_str(text);
-        return;
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        json_string(out, text);
     }
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 fn request_id_text(id: Option<&[u8; 40]>) -> Option<&str> {
@@ -150,7 +122,7 @@ fn request_id_text(id: Option<&[u8; 40]>) -> Option<&str> {
 }
 
 /// Appends one log line in `format`.
-pub fn log_line(out: &mut String, format: LogFormat, line: &LogLine<'_>) {
+pub fn log_line(out: &mut Vec<u8>, format: LogFormat, line: &LogLine<'_>) {
     let request_id = request_id_text(line.request_id);
     if format == LogFormat::Text {
         let _ = write!(
@@ -164,14 +136,14 @@ pub fn log_line(out: &mut String, format: LogFormat, line: &LogLine<'_>) {
             let _ = write!(out, "[{id}] ");
         }
         // A message is one line: embedded newlines would split it.
-        for c in line.message.chars() {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                c => out.push(c),
+        for &b in line.message.as_bytes() {
+            match b {
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b => out.push(b),
             }
         }
-        out.push('\n');
+        out.push(b'\n');
         return;
     }
     let time = timestamp(line.time);
@@ -195,9 +167,11 @@ pub fn log_line(out: &mut String, format: LogFormat, line: &LogLine<'_>) {
 }
 
 /// Appends one access line in `format` (`now` is its timestamp).
-pub fn access_line(out: &mut String, format: LogFormat, r: &AccessRecord, now: SystemTime) {
+pub fn access_line(out: &mut Vec<u8>, format: LogFormat, r: &AccessRecord, now: SystemTime) {
     if format == LogFormat::Text {
-        format_access(out, r, now);
+        let mut line = String::with_capacity(256);
+        format_access(&mut line, r, now);
+        out.extend_from_slice(line.as_bytes());
         return;
     }
     let time = timestamp(now);
@@ -248,6 +222,10 @@ mod tests {
     };
     use std::time::{Duration, UNIX_EPOCH};
 
+    fn text(line: &[u8]) -> &str {
+        std::str::from_utf8(line).unwrap()
+    }
+
     const ID: &[u8; 40] = b"req-01234567-89ab-4def-8123-456789abcdef";
 
     fn record(request_id: Option<[u8; 40]>) -> AccessRecord {
@@ -284,10 +262,10 @@ mod tests {
 
     #[test]
     fn json_access_lines_are_one_object_with_every_field() {
-        let mut line = String::new();
+        let mut line = Vec::new();
         access_line(&mut line, LogFormat::Json, &record(Some(*ID)), UNIX_EPOCH);
-        assert_eq!(line.matches('\n').count(), 1);
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(value["request_id"], std::str::from_utf8(ID).unwrap());
         assert_eq!(value["global_request_id"], serde_json::Value::Null);
         assert_eq!(value["uri"], "/v2.1/servers?name=a b\"c");
@@ -301,10 +279,10 @@ mod tests {
 
     #[test]
     fn logfmt_quotes_what_needs_it_and_leaves_out_what_is_missing() {
-        let mut line = String::new();
+        let mut line = Vec::new();
         access_line(&mut line, LogFormat::Logfmt, &record(None), UNIX_EPOCH);
         assert_eq!(
-            line,
+            text(&line),
             "timestamp=1970-01-01T00:00:00.000Z level=info logger=ringnova.access \
              remote_addr=10.0.0.1 method=GET uri=\"/v2.1/servers?name=a b\\\"c\" status=200 \
              len=42 microversion=2.1 time=0.001500\n"
@@ -313,26 +291,29 @@ mod tests {
 
     #[test]
     fn log_lines_carry_the_request_id() {
-        let mut line = String::new();
+        let mut line = Vec::new();
         log_line(&mut line, LogFormat::Text, &log("two\nlines", Some(ID)));
         assert_eq!(
-            line,
+            text(&line),
             "1970-01-01T00:00:01.500Z WARN ringnova::api: \
              [req-01234567-89ab-4def-8123-456789abcdef] two\\nlines\n"
         );
         line.clear();
         log_line(&mut line, LogFormat::Text, &log("plain", None));
-        assert_eq!(line, "1970-01-01T00:00:01.500Z WARN ringnova::api: plain\n");
+        assert_eq!(
+            text(&line),
+            "1970-01-01T00:00:01.500Z WARN ringnova::api: plain\n"
+        );
         line.clear();
         log_line(&mut line, LogFormat::Json, &log("a \"b\"\n\u{1}", Some(ID)));
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(value["message"], "a \"b\"\n\u{1}");
         assert_eq!(value["level"], "WARN");
         assert_eq!(value["request_id"], std::str::from_utf8(ID).unwrap());
         line.clear();
         log_line(&mut line, LogFormat::Logfmt, &log("", None));
         assert_eq!(
-            line,
+            text(&line),
             "timestamp=1970-01-01T00:00:01.500Z level=warn logger=ringnova::api message=\"\"\n"
         );
     }
