@@ -13,7 +13,7 @@ use std::fmt::{Display, Write as _};
 
 use super::{
     key::{status_label, METHOD_LABELS, METHOD_SLOTS, STATUS_SLOTS},
-    recorder::{BUCKET_LABELS, BUCKET_SLOTS},
+    recorder::{WorkerBlock, BUCKET_LABELS, BUCKET_SLOTS},
     Registry,
 };
 use crate::orchestrator::Outcome;
@@ -174,27 +174,28 @@ fn requests(registry: &Registry, out: &mut String) {
     }
 }
 
+/// A per-worker gauge: its name, help text and how to read it from a block.
+type WorkerGauge = (&'static str, &'static str, fn(&WorkerBlock) -> u64);
+
 fn gauges(registry: &Registry, out: &mut String) {
-    let families = [
+    let families: [WorkerGauge; 2] = [
         (
             "ringnova_http_requests_in_flight",
             "Connections in the middle of a request (reading it, answering it, or writing the answer), by worker.",
+            |block| block.in_flight.get(),
         ),
         (
             "ringnova_http_connections_open",
             "Open client connections, by worker.",
+            |block| block.connections.get(),
         ),
     ];
-    for (index, (name, help)) in families.into_iter().enumerate() {
+    let mut worker_text = itoa::Buffer::new();
+    for (name, help, read) in families {
         family(out, name, "gauge", help);
-        let mut worker_text = itoa::Buffer::new();
         for (worker, block) in registry.blocks.iter().enumerate() {
-            let value = if index == 0 {
-                block.in_flight.get()
-            } else {
-                block.connections.get()
-            };
-            sample(out, name, &[("worker", worker_text.format(worker))], value);
+            let labels = [("worker", worker_text.format(worker))];
+            sample(out, name, &labels, read(block));
         }
     }
 }
