@@ -17,6 +17,7 @@
 #        RINGNOVA_BIN=path/to/ringnova BENCH_PEER=0 BENCH_CONF=other.conf bench/instructions.sh
 #            (a binary built elsewhere, e.g. an older commit's, without building; no peer runs;
 #            another configuration than bench/ringnova-bench.conf)
+#        BENCH_CORE_PATHS="/v2.1/" BENCH_PEER=0 bench/instructions.sh   (other paths for the core set)
 # The callgrind files stay in bench/out/callgrind/ for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -129,7 +130,7 @@ ringnova() { # data dir
 echo "| server | endpoint | requests ($SECONDS_PER_RUN s under callgrind) | instructions | instructions/request |"
 echo "| --- | --- | ---: | ---: | ---: |"
 if [[ "$BENCH_SET" != api ]]; then
-    for path in / /healthcheck; do
+    for path in ${BENCH_CORE_PATHS:-/ /healthcheck}; do
         # shellcheck disable=SC2046 # word splitting wanted: paths have no spaces
         measure ringnova "$path" -- $(ringnova "$WORK_DIR/data${path//\//_}")
         if [[ ! -s "$OUT/body.json" ]]; then echo "no body from ringnova" >&2; exit 1; fi
