@@ -28,6 +28,21 @@
 //! /metrics (any worker) ─ exposition::render ─ Σ blocks, orchestrator, db waits ─► text
 //! ```
 //!
+//! ```
+//! use ringnova::{metrics::{exposition, Key, Registry}, router::Method};
+//! let registry = Registry::new(2, true, &["/", "/healthcheck"], &["/flavors/detail"]);
+//! let worker0 = registry.recorder(0); // each worker takes its own, once
+//! let started = worker0.start();
+//! worker0.observe(worker0.api_key(0, Some(Method::Get)), 200, started);
+//! worker0.observe(Key::mount(1, Some(Method::Get)), 200, started);
+//! let mut text = String::new();
+//! exposition::render(&registry, &mut text);
+//! assert!(text.contains(
+//!     "ringnova_http_requests_total{route=\"/flavors/detail\",method=\"GET\",status=\"200\"} 1\n"
+//! ));
+//! assert!(text.contains("route=\"/healthcheck\",method=\"GET\",status=\"200\"} 1\n"));
+//! ```
+//!
 //! No `unsafe`. Metrics must never add a lock, an allocation or a shared write to a
 //! request's path, and never take a label value from request text.
 
