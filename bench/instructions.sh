@@ -14,6 +14,10 @@
 # Usage: bench/instructions.sh               (3 s of load per case)
 #        BENCH_SET=api bench/instructions.sh
 #        BENCH_SECONDS=1 BENCH_SET=api bench/instructions.sh   (quicker; same counts per request)
+#        RINGNOVA_BIN=path/to/ringnova BENCH_PEER=0 BENCH_CONF=other.conf bench/instructions.sh
+#            (a binary built elsewhere, e.g. an older commit's, without building; no peer runs;
+#            another configuration than bench/ringnova-bench.conf)
+#        BENCH_CORE_PATHS="/v2.1/" BENCH_PEER=0 bench/instructions.sh   (other paths for the core set)
 # The callgrind files stay in bench/out/callgrind/ for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,11 +36,17 @@ PORT=${BENCH_PORT:-18090}
 OUT=bench/out/callgrind
 AUTH_HEADER="X-Auth-Token: admin:admin"
 mkdir -p "$OUT"
-CARGO_PROFILE_RELEASE_DEBUG=true CARGO_PROFILE_RELEASE_STRIP=false \
-    cargo build --release --quiet --target-dir target/bench-prof
-CARGO_PROFILE_RELEASE_DEBUG=true CARGO_PROFILE_RELEASE_STRIP=false \
-    cargo build --release --quiet --manifest-path bench/peers/minimal-monoio/Cargo.toml
-RINGNOVA=target/bench-prof/release/ringnova
+BENCH_PEER=${BENCH_PEER:-1}
+BENCH_CONF=${BENCH_CONF:-bench/ringnova-bench.conf}
+if [[ -z "${RINGNOVA_BIN:-}" ]]; then
+    CARGO_PROFILE_RELEASE_DEBUG=true CARGO_PROFILE_RELEASE_STRIP=false \
+        cargo build --release --quiet --target-dir target/bench-prof
+fi
+if [[ "$BENCH_PEER" != 0 ]]; then
+    CARGO_PROFILE_RELEASE_DEBUG=true CARGO_PROFILE_RELEASE_STRIP=false \
+        cargo build --release --quiet --manifest-path bench/peers/minimal-monoio/Cargo.toml
+fi
+RINGNOVA=${RINGNOVA_BIN:-target/bench-prof/release/ringnova}
 MINIMAL=bench/peers/minimal-monoio/target/release/minimal-monoio
 
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/ringnova-instr.XXXXXX")"
@@ -113,18 +123,19 @@ measure() {
 }
 
 ringnova() { # data dir
-    echo "$RINGNOVA" --config-file bench/ringnova-bench.conf --listen "127.0.0.1:$PORT" \
+    echo "$RINGNOVA" --config-file "$BENCH_CONF" --listen "127.0.0.1:$PORT" \
         --workers 1 --cpus 0 --driver legacy --data-dir "$1"
 }
 
 echo "| server | endpoint | requests ($SECONDS_PER_RUN s under callgrind) | instructions | instructions/request |"
 echo "| --- | --- | ---: | ---: | ---: |"
 if [[ "$BENCH_SET" != api ]]; then
-    for path in / /healthcheck; do
+    for path in ${BENCH_CORE_PATHS:-/ /healthcheck}; do
         # shellcheck disable=SC2046 # word splitting wanted: paths have no spaces
         measure ringnova "$path" -- $(ringnova "$WORK_DIR/data${path//\//_}")
         if [[ ! -s "$OUT/body.json" ]]; then echo "no body from ringnova" >&2; exit 1; fi
         cp "$OUT/body.json" "$OUT/root-body.json"
+        [[ "$BENCH_PEER" != 0 ]] || continue
         measure minimal "$path" -- "$MINIMAL" --listen "127.0.0.1:$PORT" --cpu 0 \
             --body-file "$OUT/root-body.json" --driver legacy
     done
@@ -135,6 +146,7 @@ if [[ "$BENCH_SET" != core ]]; then
         measure ringnova "$path" -- $(ringnova "$WORK_DIR/data${path//\//_}")
     done
     [[ -s "$OUT/root-body.json" ]] || printf '{}' >"$OUT/root-body.json"
+    [[ "$BENCH_PEER" != 0 ]] || exit 0
     measure minimal /db -- "$MINIMAL" --listen "127.0.0.1:$PORT" --cpu 0 \
         --body-file "$OUT/root-body.json" --driver legacy --db "$WORK_DIR/world.sqlite"
 fi

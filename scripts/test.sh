@@ -2,12 +2,13 @@
 # Runs every check and test of ringnova: formatting, lints, unit and integration tests under
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
 # against the release binary, the openstack CLI against the built-in identity endpoint
-# (auth_strategy = token), the policy engine against oslo.policy on random cases, and the
+# (auth_strategy = token), the policy engine against oslo.policy on random cases, the
 # hardening checks (h11 framing comparison, schemathesis, zero-downtime upgrade, kill -9 crash
-# safety), and a seconds-long benchmark smoke run. Each optional step has a SKIP_* switch:
+# safety), /metrics through the Prometheus client's parser, and a seconds-long benchmark
+# smoke run. Each optional step has a SKIP_* switch:
 # Usage: scripts/test.sh            (everything)
 #        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_H11=1 SKIP_SCHEMATHESIS=1 SKIP_UPGRADE=1 \
-#        SKIP_CRASH=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_CRASH=1 SKIP_METRICS=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,11 @@ fi
 if [ -z "${SKIP_CRASH:-}" ]; then
     step "crash safety: kill -9 under load, synchronous normal and full (scripts/crash_safety.sh)"
     scripts/crash_safety.sh
+fi
+
+if [ -z "${SKIP_METRICS:-}" ]; then
+    step "GET /metrics through the Prometheus client's parser (scripts/metrics_check.sh)"
+    scripts/metrics_check.sh
 fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then

@@ -10,6 +10,8 @@
 //!        └─ api    Nova's Resource machinery, faults, microversions, apps
 //!             └─ router   the compiled radix router
 //! ratelimit  per-user request rates, one state shared by every worker (used by middleware, api)
+//! metrics  per-worker request counters summed at scrape time, and the /metrics app (used by
+//!          server, middleware; reads api's route table, db and orchestrator counters)
 //! config   start-up only: oslo.config INI, CLI overrides, validation
 //! logging  the process logger and the access-log thread
 //! launch   the start-up sequence as a library call, for programs that embed ringnova with
@@ -27,6 +29,7 @@ pub mod http;
 pub mod identity;
 pub mod launch;
 pub mod logging;
+pub mod metrics;
 pub mod middleware;
 pub mod orchestrator;
 pub mod policy;

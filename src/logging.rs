@@ -2,18 +2,30 @@
 //!
 //! Workers never format or write access-log lines: the `request_log` filter copies a few
 //! fixed-size fields into an [`AccessRecord`] and `try_send`s it over a bounded channel to the
-//! `ringnova-log` thread, which formats Nova's line and writes it to stderr in batches. When
-//! the channel is full the record is dropped and counted, so a slow terminal can never stall
-//! a core. Other log lines (start-up, errors) go through the `log` facade to stderr directly.
+//! `ringnova-log` thread, which formats the line (`[ringnova] log_format`: text, json or
+//! logfmt, see [`format`]) and writes it to stderr in batches. When the channel is full the
+//! record is dropped and counted, so a slow terminal can never stall a core. Other log lines
+//! (start-up, errors) go through the `log` facade: the calling thread renders only the
+//! message, into a fixed-size [`InlineText`], and queues it with its level, logger, time and
+//! request id on the same channel (so log and access lines keep their order); a message too
+//! long to copy, a full queue, or no logging thread yet, and the line is written where it was
+//! logged, so no error line is lost.
+//!
+//! The request id of the request a worker is answering is kept in a thread-local slot
+//! ([`RequestScope`], entered by the `compute_req_id` filter), so every line logged while a
+//! request is answered carries it.
 //!
 //! Both the level ([`set_level`]) and the access-log switch ([`set_access_enabled`]) change
 //! at run time (SIGHUP); reading them is one relaxed atomic load.
 
+pub mod format;
+
 use std::{
+    cell::Cell,
     io::Write,
     net::SocketAddr,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
         OnceLock,
     },
     thread,
@@ -21,6 +33,8 @@ use std::{
 };
 
 use crossbeam_channel::{bounded, Receiver, Sender};
+
+pub use format::LogFormat;
 
 use crate::api::microversion::ApiVersion;
 
@@ -52,6 +66,20 @@ impl<const N: usize> InlineText<N> {
     }
 }
 
+impl<const N: usize> std::fmt::Write for InlineText<N> {
+    /// Appends `text` whole, or fails (appending nothing) when it does not fit.
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let len = self.len as usize;
+        let end = len + text.len();
+        if end > N {
+            return Err(std::fmt::Error);
+        }
+        self.bytes[len..end].copy_from_slice(text.as_bytes());
+        self.len = end as u16;
+        Ok(())
+    }
+}
+
 impl<const N: usize> std::fmt::Debug for InlineText<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
@@ -77,12 +105,29 @@ pub struct AccessRecord {
     pub micros: u64,
     /// The request id, if assigned.
     pub request_id: Option<[u8; 40]>,
+    /// The global request id the client sent, if accepted.
+    pub global_request_id: Option<[u8; 40]>,
+}
+
+/// Longest log message queued to the logging thread; longer ones are written where they
+/// were logged.
+pub const MESSAGE_MAX: usize = 512;
+
+/// One log line as the logging thread receives it: the message already rendered.
+#[derive(Debug, Clone, Copy)]
+struct LogRecord {
+    time: SystemTime,
+    level: log::Level,
+    target: InlineText<64>,
+    request_id: Option<[u8; 40]>,
+    message: InlineText<MESSAGE_MAX>,
 }
 
 // Records travel by value: a boxed record would cost an allocation per request.
 #[allow(clippy::large_enum_variant)]
 enum Message {
     Access(AccessRecord),
+    Log(LogRecord),
     Flush(Sender<()>),
 }
 
@@ -106,6 +151,56 @@ pub fn access_enabled() -> bool {
 /// Changes the least severe level logged.
 pub fn set_level(level: log::LevelFilter) {
     log::set_max_level(level);
+}
+
+/// The [`LogFormat`] lines are written in, as its index.
+static FORMAT: AtomicU8 = AtomicU8::new(0);
+
+const FORMATS: [LogFormat; 3] = [LogFormat::Text, LogFormat::Json, LogFormat::Logfmt];
+
+/// Sets the line format (`[ringnova] log_format`); takes effect from the next line.
+pub fn set_format(format: LogFormat) {
+    let index = FORMATS.iter().position(|f| *f == format).unwrap_or(0);
+    FORMAT.store(index as u8, Ordering::Relaxed);
+}
+
+/// The line format in force.
+pub fn current_format() -> LogFormat {
+    FORMATS[usize::from(FORMAT.load(Ordering::Relaxed)) % FORMATS.len()]
+}
+
+thread_local! {
+    /// The request id of the request this thread is answering.
+    static REQUEST_ID: Cell<Option<[u8; 40]>> = const { Cell::new(None) };
+}
+
+/// While alive, lines logged on this thread carry `request_id`; the previous one is back
+/// when it is dropped (also on unwinding).
+#[derive(Debug)]
+pub struct RequestScope {
+    previous: Option<[u8; 40]>,
+}
+
+impl RequestScope {
+    /// Enters the scope of a request (or of none).
+    #[inline]
+    pub fn enter(request_id: Option<&[u8; 40]>) -> RequestScope {
+        RequestScope {
+            previous: REQUEST_ID.replace(request_id.copied()),
+        }
+    }
+}
+
+impl Drop for RequestScope {
+    #[inline]
+    fn drop(&mut self) {
+        REQUEST_ID.set(self.previous);
+    }
+}
+
+/// The request id of the request this thread is answering, if any.
+pub fn current_request_id() -> Option<[u8; 40]> {
+    REQUEST_ID.get()
 }
 
 /// Hands a record to the logging thread; drops it (and counts) if the queue is full.
@@ -144,14 +239,35 @@ impl log::Log for StderrLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format!(
-            "{} {} {}: {}\n",
-            timestamp(SystemTime::now()),
-            record.level(),
-            record.target(),
-            record.args()
+        let mut queued = LogRecord {
+            time: SystemTime::now(),
+            level: record.level(),
+            target: InlineText::new(record.target().as_bytes()),
+            request_id: current_request_id(),
+            message: InlineText::new(b""),
+        };
+        let fits = std::fmt::write(&mut queued.message, *record.args()).is_ok();
+        if fits {
+            if let Some(sender) = ACCESS.get() {
+                if sender.try_send(Message::Log(queued)).is_ok() {
+                    return;
+                }
+            }
+        }
+        let message = record.args().to_string();
+        let mut line = Vec::with_capacity(message.len() + 128);
+        format::log_line(
+            &mut line,
+            current_format(),
+            &format::LogLine {
+                time: queued.time,
+                level: queued.level,
+                target: record.target(),
+                request_id: queued.request_id.as_ref(),
+                message: &message,
+            },
         );
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        let _ = std::io::stderr().lock().write_all(&line);
     }
 
     fn flush(&self) {
@@ -181,15 +297,32 @@ pub fn init(level: log::LevelFilter) {
 
 fn write_access_lines(receiver: &Receiver<Message>) {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
-    let mut line = String::with_capacity(512);
+    let mut line = Vec::with_capacity(512);
     while let Ok(message) = receiver.recv() {
         let mut next = Some(message);
         while let Some(message) = next {
             match message {
                 Message::Access(record) => {
                     line.clear();
-                    format_access(&mut line, &record, SystemTime::now());
-                    let _ = out.write_all(line.as_bytes());
+                    format::access_line(&mut line, current_format(), &record, SystemTime::now());
+                    let _ = out.write_all(&line);
+                }
+                Message::Log(record) => {
+                    line.clear();
+                    let target = String::from_utf8_lossy(record.target.as_bytes());
+                    let message = String::from_utf8_lossy(record.message.as_bytes());
+                    format::log_line(
+                        &mut line,
+                        current_format(),
+                        &format::LogLine {
+                            time: record.time,
+                            level: record.level,
+                            target: &target,
+                            request_id: record.request_id.as_ref(),
+                            message: &message,
+                        },
+                    );
+                    let _ = out.write_all(&line);
                 }
                 Message::Flush(done) => {
                     let _ = out.flush();
@@ -289,6 +422,7 @@ mod tests {
             microversion: Some(ApiVersion::new(2, 1)),
             micros: 1500,
             request_id: None,
+            global_request_id: None,
         };
         let mut line = String::new();
         format_access(&mut line, &record, UNIX_EPOCH);
@@ -304,5 +438,43 @@ mod tests {
     fn inline_text_truncates() {
         let text = InlineText::<4>::new(b"abcdef");
         assert_eq!(text.as_bytes(), b"abcd");
+    }
+
+    #[test]
+    fn inline_text_takes_formatted_text_that_fits() {
+        use std::fmt::Write as _;
+        let mut text = InlineText::<8>::new(b"");
+        let (number, long) = (12, "toolong");
+        assert!(write!(text, "{number}-ab").is_ok());
+        assert_eq!(text.as_bytes(), b"12-ab");
+        assert!(write!(text, "{long}").is_err());
+        assert_eq!(
+            text.as_bytes(),
+            b"12-ab",
+            "nothing of a piece that does not fit"
+        );
+    }
+
+    #[test]
+    fn request_scopes_nest_and_restore() {
+        let a = *b"req-aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+        let b = *b"req-bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+        assert_eq!(current_request_id(), None);
+        {
+            let _outer = RequestScope::enter(Some(&a));
+            assert_eq!(current_request_id(), Some(a));
+            {
+                let _inner = RequestScope::enter(Some(&b));
+                assert_eq!(current_request_id(), Some(b));
+            }
+            assert_eq!(current_request_id(), Some(a));
+            let unwound = std::panic::catch_unwind(|| {
+                let _scope = RequestScope::enter(Some(&b));
+                panic!("handler panicked");
+            });
+            assert!(unwound.is_err());
+            assert_eq!(current_request_id(), Some(a), "restored while unwinding");
+        }
+        assert_eq!(current_request_id(), None);
     }
 }

@@ -90,6 +90,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    ringnova::logging::set_format(config.log_format);
     ringnova::logging::init(config.log_level);
     for warning in &config.warnings {
         log::warn!("{warning}");

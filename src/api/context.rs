@@ -155,6 +155,8 @@ pub struct RequestContext<'a> {
     pub rate_limiter: Option<&'static crate::ratelimit::RateLimiter>,
     /// The loaded API extensions; set only on routes an extension added or wraps.
     pub extensions: Option<&'static crate::api::extensions::Extensions>,
+    /// The compute API route that matched (its index in `api::route_paths`), for metrics.
+    pub route: Option<u16>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -182,6 +184,7 @@ impl<'a> RequestContext<'a> {
             api_version: None,
             rate_limiter: None,
             extensions: None,
+            route: None,
         }
     }
 

@@ -103,7 +103,9 @@ macro_rules! route {
 /// The compiled compute API (`osapi_compute_app_v21`).
 #[derive(Debug)]
 pub struct ApiRouter {
-    router: Router<Endpoint>,
+    /// Each route's endpoint and its index in the assembled table (both path forms share it;
+    /// the metrics registry labels requests by the same index, see [`route_paths`]).
+    router: Router<(Endpoint, u16)>,
     table: Vec<extensions::routes::TableRoute>,
     extended: Vec<extensions::hooks::ExtendedRoute>,
     extensions: &'static extensions::Extensions,
@@ -177,6 +179,14 @@ impl std::fmt::Display for RouterError {
 
 impl std::error::Error for RouterError {}
 
+/// The path template of every route [`ApiRouter::with_extensions`] registers for `loaded`,
+/// indexed as the router records matches (`RequestContext::route`): the metrics labels.
+pub fn route_paths(loaded: &extensions::Extensions) -> Result<Vec<&'static str>, RouterError> {
+    let table =
+        extensions::routes::assemble(core_routes(), loaded).map_err(RouterError::Extensions)?;
+    Ok(table.routes.iter().map(|entry| entry.route.path).collect())
+}
+
 impl ApiRouter {
     /// Compiles the core routes and every standard extension.
     pub fn new() -> Result<ApiRouter, RouterError> {
@@ -193,18 +203,19 @@ impl ApiRouter {
             log::warn!("{warning}");
         }
         let mut builder = Builder::new();
-        for entry in &table.routes {
+        for (index, entry) in table.routes.iter().enumerate() {
+            let index = u16::try_from(index).expect("fewer than 65536 routes");
             let route = &entry.route;
             let endpoint = match entry.extended {
                 Some(index) => Endpoint::Extended(index),
                 None => Endpoint::Core(route.handler),
             };
             builder
-                .insert(route.method, route.path, endpoint)
+                .insert(route.method, route.path, (endpoint, index))
                 .map_err(RouterError::Insert)?;
             if !route.project_path.is_empty() {
                 builder
-                    .insert(route.method, route.project_path, endpoint)
+                    .insert(route.method, route.project_path, (endpoint, index))
                     .map_err(RouterError::Insert)?;
             }
         }
@@ -245,9 +256,11 @@ impl ApiRouter {
             Fault::not_found().write(resp);
             return;
         };
+        let (endpoint, index) = *found.value;
+        ctx.route = Some(index);
         resource(req, ctx, resp, |ctx, resp| {
             check_project(ctx, &found.params)?;
-            match *found.value {
+            match endpoint {
                 Endpoint::Core(handler) => handler(req, ctx, &found.params, resp),
                 Endpoint::Extended(index) => {
                     self.extended[index].call(self.extensions, req, ctx, &found.params, resp)

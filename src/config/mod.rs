@@ -113,6 +113,10 @@ pub struct Config {
     pub access_log: bool,
     /// Least severe level logged.
     pub log_level: log::LevelFilter,
+    /// `[ringnova] log_format`: how log and access-log lines are written.
+    pub log_format: crate::logging::LogFormat,
+    /// `[metrics] enabled`: count requests and serve `/metrics`.
+    pub metrics_enabled: bool,
     /// Directory for the database and other state.
     pub data_dir: PathBuf,
     /// `[database]`: the database file and connection settings.
@@ -714,6 +718,8 @@ impl Config {
             shutdown_timeout: r.parse("ringnova", "shutdown_timeout", parse_seconds)?,
             access_log: r.parse("ringnova", "access_log", parse_bool)?,
             log_level: r.parse("ringnova", "log_level", parse_level)?,
+            log_format: r.parse("ringnova", "log_format", |t| t.parse())?,
+            metrics_enabled: r.parse("metrics", "enabled", parse_bool)?,
             data_dir,
             database,
             max_limit: r.parse("api", "max_limit", parse_count(1, 1 << 20))?,

@@ -74,6 +74,8 @@ opts! {
     ["ringnova"] "shutdown_timeout" = "30": "Seconds in-flight requests may take to finish after SIGTERM/SIGINT/SIGQUIT.";
     ["ringnova"] "access_log" = "true": "Write one access-log line per request (formatted on the logging thread).";
     ["ringnova"] "log_level" = "info": "Least severe log level written: error, warn, info, debug.";
+    ["ringnova"] "log_format" = "text": "Log and access-log line format: text (Nova-like lines), json (one JSON object per line) or logfmt (key=value pairs); each line carries the request id when there is one.";
+    ["metrics"] "enabled" = "true": "Count requests per worker and serve them in the Prometheus text format at the URL map's /metrics mount (unauthenticated: expose it on a management network only); false answers 404 there and counts nothing.";
     ["ringnova"] "data_dir" = "data": "Directory for the SQLite database and other state.";
     ["oslo_policy"] "policy_file" = "policy.yaml": "Policy file (YAML or JSON, {rule: check string}), relative to the config file's directory; a missing file means Nova's defaults. Re-read within a second of a change.";
     ["oslo_policy"] "policy_dirs" = "policy.d": "Comma list of directories whose files (sorted by name, dot-files skipped) are applied over policy_file, relative to the config file's directory; missing ones are skipped.";

@@ -106,6 +106,7 @@ pub fn reconcile(startup: &Config, running: &Config, mut new: Config) -> Reconci
         orchestrator.queue_size => "[orchestrator] queue_size",
         orchestrator.driver => "[orchestrator] compute_driver",
         extensions => "[DEFAULT] osapi_compute_extension / osapi_compute_ext_list",
+        metrics_enabled => "[metrics] enabled",
         config_file => "--config-file",
     }
     if !startup.access_log && new.access_log {
@@ -122,6 +123,7 @@ pub fn reconcile(startup: &Config, running: &Config, mut new: Config) -> Reconci
     changed! { changed, running, new;
         log_level => "[ringnova] log_level",
         access_log => "[ringnova] access_log",
+        log_format => "[ringnova] log_format",
         max_limit => "[api] max_limit",
         quota_defaults => "[quota]",
         max_connections => "[ringnova] max_connections",

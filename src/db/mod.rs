@@ -73,12 +73,13 @@ pub mod queries;
 pub mod schema;
 #[cfg(test)]
 pub(crate) mod temp;
+pub mod waits;
 
 use std::{
     fmt,
     marker::PhantomData,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak},
+    sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak},
     time::{Duration, Instant},
 };
 
@@ -86,6 +87,7 @@ pub use error::{Conflict, DbError};
 pub use queries::{flavors, keypairs, quotas};
 use rusqlite::{Connection, OpenFlags, Params};
 pub use schema::migrate;
+pub use waits::WaitStats;
 
 /// File name of the database inside the data directory when `[database] connection` is empty.
 pub const DEFAULT_FILE_NAME: &str = "ringnova.sqlite";
@@ -158,6 +160,8 @@ pub struct Db {
     group_sync: Option<Arc<durability::GroupSync>>,
     /// The sequence number of this connection's last commit not yet handed to a waiter.
     pending_durable: std::cell::Cell<u64>,
+    /// How long this connection's writes waited (written on this thread only).
+    waits: Arc<WaitStats>,
     path: PathBuf,
     /// Makes `Db` neither `Send` nor `Sync`.
     _not_send: PhantomData<*const ()>,
@@ -182,7 +186,8 @@ impl Db {
             &config.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        configure(&mut conn, config)?;
+        let waits = Arc::new(WaitStats::default());
+        configure(&mut conn, config, Arc::clone(&waits))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         schema::check_application_id(&conn)?;
         let found = schema::version(&conn)?;
@@ -207,6 +212,7 @@ impl Db {
             writers: writer_queue(&config.path)?,
             group_sync: None,
             pending_durable: std::cell::Cell::new(0),
+            waits,
             path: config.path.clone(),
             _not_send: PhantomData,
         })
@@ -276,10 +282,24 @@ impl Db {
         &self.conn
     }
 
-    /// Waits for this process's other writers of the file to finish.
+    /// This connection's write waits, for the metrics scrape.
+    pub fn wait_stats(&self) -> Arc<WaitStats> {
+        Arc::clone(&self.waits)
+    }
+
+    /// Waits for this process's other writers of the file to finish; a wait is counted.
     fn queue(&self) -> MutexGuard<'_, ()> {
         // A writer that panicked left nothing behind to protect: its transaction rolled back.
-        self.writers.lock().unwrap_or_else(PoisonError::into_inner)
+        match self.writers.try_lock() {
+            Ok(turn) => turn,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                let started = Instant::now();
+                let turn = self.writers.lock().unwrap_or_else(PoisonError::into_inner);
+                self.waits.queued(started.elapsed());
+                turn
+            }
+        }
     }
 
     /// Runs `body` inside one `BEGIN IMMEDIATE` transaction: the write lock is taken first (or
@@ -403,15 +423,21 @@ pub const BUSY_SLEEP_MAX: Duration = Duration::from_millis(1);
 /// The busy handler: retries the lock after 20 µs, 40 µs, … then every 1 ms, until `timeout`
 /// has passed since the first refusal. SQLite's own `busy_timeout` handler backs off to 100 ms
 /// sleeps; while two workers keep writing, the one asleep keeps losing the lock, and a
-/// measured write waited 1.3 s (FULL) with it.
-fn busy_waiter(timeout: Duration) -> impl FnMut(i32) -> bool + Send + 'static {
+/// measured write waited 1.3 s (FULL) with it. Each wait, its sleeps and a timeout are
+/// counted in `waits` (SQLite calls the handler on the connection's own thread).
+fn busy_waiter(
+    timeout: Duration,
+    waits: Arc<WaitStats>,
+) -> impl FnMut(i32) -> bool + Send + 'static {
     let mut first_refusal = Instant::now();
     move |retries| {
         if retries == 0 {
             first_refusal = Instant::now();
+            waits.busy_began();
         }
         let waited = first_refusal.elapsed();
         if waited >= timeout {
+            waits.busy_timed_out();
             return false;
         }
         let doublings = retries.clamp(0, 10) as u32;
@@ -419,14 +445,21 @@ fn busy_waiter(timeout: Duration) -> impl FnMut(i32) -> bool + Send + 'static {
             .saturating_mul(1 << doublings)
             .min(BUSY_SLEEP_MAX)
             .min(timeout - waited);
+        let asleep = Instant::now();
         std::thread::sleep(sleep);
+        waits.busy_slept(asleep.elapsed());
         true
     }
 }
 
-/// Applies the per-connection settings (also used by [`migrate`] for its own connection).
-fn configure(conn: &mut Connection, config: &DbConfig) -> Result<(), DbError> {
-    conn.busy_handler(Some(busy_waiter(config.busy_timeout)))?;
+/// Applies the per-connection settings (also used by [`migrate`] for its own connection);
+/// busy waits are counted in `waits`.
+fn configure(
+    conn: &mut Connection,
+    config: &DbConfig,
+    waits: Arc<WaitStats>,
+) -> Result<(), DbError> {
+    conn.busy_handler(Some(busy_waiter(config.busy_timeout, waits)))?;
     // The query planner stability guarantee: plans never depend on bound values. Without it
     // SQLite marks a statement for re-preparing whenever a `LIMIT ?n`, or a parameter it
     // compared with a partial index's condition, is bound again, so the cached list
@@ -533,6 +566,18 @@ mod tests {
         assert!(matches!(err, DbError::Busy), "{err}");
         assert!(waited >= Duration::from_millis(150), "{waited:?}");
         assert!(waited < Duration::from_secs(2), "{waited:?}");
+        let waits = waiter.wait_stats();
+        assert_eq!((waits.busy_waits(), waits.busy_timeouts()), (1, 1));
+        assert!(
+            waits.busy_wait_ns() >= 100_000_000,
+            "{}",
+            waits.busy_wait_ns()
+        );
+        assert_eq!(
+            waits.queue_waits(),
+            0,
+            "another process's lock, not the queue"
+        );
         // Readers are not blocked by the writer (WAL).
         assert!(flavors::get_by_flavorid(&waiter, "1", None).is_ok());
         holder.conn().execute_batch("COMMIT").unwrap();
@@ -540,16 +585,57 @@ mod tests {
     }
 
     #[test]
+    fn a_write_waiting_for_another_workers_write_is_counted() {
+        let temp = TempDb::new("queue");
+        let config = temp.config.clone();
+        let (inside, entered) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let db = Db::open(&config).unwrap();
+            db.write(|_| {
+                inside.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+                Ok(())
+            })
+            .unwrap();
+            db.wait_stats().queue_waits()
+        });
+        let db = temp.open();
+        entered.recv().unwrap();
+        db.write_one("DELETE FROM quotas WHERE project_id = 'q'", [])
+            .unwrap();
+        let waits = db.wait_stats();
+        assert_eq!(waits.queue_waits(), 1);
+        assert!(
+            waits.queue_wait_ns() >= 50_000_000,
+            "{}",
+            waits.queue_wait_ns()
+        );
+        assert_eq!(
+            waits.busy_waits(),
+            0,
+            "the queue keeps writers off the file lock"
+        );
+        assert_eq!(holder.join().unwrap(), 0, "the first writer did not wait");
+    }
+
+    #[test]
     fn the_busy_waiter_sleeps_briefly_and_gives_up_on_time() {
         // Bounds are loose on purpose: on a loaded machine every sleep overshoots. SQLite's
         // own handler would sleep up to 100 ms at a time (2 retries in 200 ms).
-        let mut wait = busy_waiter(Duration::from_millis(200));
+        let waits = Arc::new(WaitStats::default());
+        let mut wait = busy_waiter(Duration::from_millis(200), Arc::clone(&waits));
         let started = Instant::now();
         let mut retries = 0;
         while wait(retries) {
             retries += 1;
         }
         let waited = started.elapsed();
+        assert_eq!((waits.busy_waits(), waits.busy_timeouts()), (1, 1));
+        let slept = Duration::from_nanos(waits.busy_wait_ns());
+        assert!(
+            slept > Duration::from_millis(150) && slept <= waited,
+            "{slept:?}"
+        );
         assert!(waited >= Duration::from_millis(200), "{waited:?}");
         assert!(waited < Duration::from_secs(3), "{waited:?}");
         assert!(retries >= 10, "{retries} retries in {waited:?}");

@@ -414,7 +414,7 @@ pub fn migrate(config: &DbConfig) -> Result<(), DbError> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    configure(&mut conn, config)?;
+    configure(&mut conn, config, Default::default())?;
     check_application_id(&conn)?;
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;

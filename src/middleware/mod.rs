@@ -89,6 +89,8 @@ pub enum App {
     Healthcheck,
     /// ringnova's Keystone-v3-compatible identity endpoint.
     Identity(Arc<crate::identity::Identity>),
+    /// ringnova's Prometheus scrape endpoint.
+    Metrics(Arc<crate::metrics::Registry>),
 }
 
 impl App {
@@ -106,6 +108,7 @@ impl App {
             App::Api(router) => router.call(req, ctx, resp),
             App::Healthcheck => healthcheck::call(req, resp),
             App::Identity(identity) => crate::identity::api::call(identity, req, ctx, resp),
+            App::Metrics(registry) => crate::metrics::app::call(registry, req, resp),
         }
     }
 }
@@ -222,6 +225,8 @@ impl Chain {
                 }
                 Filter::ComputeReqId => {
                     request_id::on_request(req, ctx);
+                    // Lines logged while the inner layers run carry the id.
+                    let _scope = crate::logging::RequestScope::enter(ctx.request_id.as_ref());
                     self.call_from(index, req, ctx, resp);
                     request_id::on_response(ctx, resp);
                     return;
@@ -281,6 +286,8 @@ struct MapEntry {
     /// A `/+` entry: the path must continue with `/` and at least one more character.
     plus: bool,
     chain: usize,
+    /// The entry's place in the file's URL map: its metrics route slot.
+    mount: u16,
 }
 
 /// The compiled `[composite:osapi_compute]` URL map and its chains.
@@ -288,6 +295,20 @@ struct MapEntry {
 pub struct Pipeline {
     entries: Vec<MapEntry>,
     chains: Vec<Chain>,
+    metrics: Arc<crate::metrics::Registry>,
+}
+
+/// What the URL map selected for a path.
+#[derive(Debug, Clone, Copy)]
+pub struct Selected<'s, 'p> {
+    /// The chain.
+    pub chain: &'s Chain,
+    /// The matched prefix.
+    pub script_name: &'static str,
+    /// The rest of the path.
+    pub path_info: &'p str,
+    /// The URL-map entry's index in the file (its metrics route slot).
+    pub mount: u16,
 }
 
 impl Pipeline {
@@ -295,6 +316,13 @@ impl Pipeline {
     /// the rest of the path. Longer prefixes win; `/+` entries win over plain ones of the
     /// same prefix.
     pub fn select<'p>(&self, path: &'p str) -> Option<(&Chain, &'static str, &'p str)> {
+        self.select_entry(path)
+            .map(|s| (s.chain, s.script_name, s.path_info))
+    }
+
+    /// [`select`](Self::select), with the URL-map entry that matched.
+    #[inline]
+    pub fn select_entry<'p>(&self, path: &'p str) -> Option<Selected<'_, 'p>> {
         for entry in &self.entries {
             // Prefixes start with `/`: comparing the next byte first rejects most entries
             // without a full comparison.
@@ -310,7 +338,12 @@ impl Pipeline {
                 rest.is_empty() || rest.starts_with('/')
             };
             if matched {
-                return Some((&self.chains[entry.chain], entry.prefix, rest));
+                return Some(Selected {
+                    chain: &self.chains[entry.chain],
+                    script_name: entry.prefix,
+                    path_info: rest,
+                    mount: entry.mount,
+                });
             }
         }
         None
@@ -319,5 +352,10 @@ impl Pipeline {
     /// The compiled chains, in URL-map order.
     pub fn chains(&self) -> &[Chain] {
         &self.chains
+    }
+
+    /// The metrics registry: the workers' counters and the route labels of this URL map.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Registry> {
+        &self.metrics
     }
 }

@@ -26,6 +26,7 @@ use crate::{
         Config,
     },
     identity::Identity,
+    metrics::Registry,
     ratelimit::{LimitError, RateLimiter},
 };
 
@@ -132,6 +133,7 @@ enum AppKind {
     Api,
     Healthcheck,
     Identity,
+    Metrics,
 }
 
 const APP_FACTORIES: &[(&str, AppKind)] = &[
@@ -156,6 +158,7 @@ const APP_FACTORIES: &[(&str, AppKind)] = &[
         AppKind::Healthcheck,
     ),
     ("ringnova.identity:IdentityApp.factory", AppKind::Identity),
+    ("ringnova.metrics:Metrics.app_factory", AppKind::Metrics),
 ];
 
 /// Loads the paste file the configuration names (or the embedded one) and compiles it, with
@@ -201,6 +204,8 @@ struct Compiler<'a> {
     /// One limiter per ratelimit section, shared by every pipeline that lists it.
     limiters: RefCell<HashMap<String, &'static RateLimiter>>,
     identity: Option<Arc<Identity>>,
+    /// The metrics registry, made once the URL map's entries are known.
+    metrics: Option<Arc<Registry>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -390,6 +395,11 @@ impl<'a> Compiler<'a> {
             AppKind::VersionsV2 => App::VersionsV2,
             AppKind::Healthcheck => App::Healthcheck,
             AppKind::Identity => App::Identity(self.identity()),
+            AppKind::Metrics => App::Metrics(Arc::clone(
+                self.metrics
+                    .as_ref()
+                    .expect("the registry is made before any app"),
+            )),
             AppKind::Api => {
                 if self.api.is_none() {
                     let router = ApiRouter::with_extensions(self.extensions)
@@ -435,6 +445,7 @@ pub fn compile_with(
         extensions,
         limiters: RefCell::default(),
         identity: None,
+        metrics: None,
     };
     for section in &ini.sections {
         if section.name == "DEFAULT" {
@@ -464,11 +475,26 @@ pub fn compile_with(
             ),
         ));
     }
+    // Start-up only: the route labels of the URL map's entries live as long as the process.
+    let mounts: Vec<&'static str> = root
+        .entries
+        .iter()
+        .filter(|entry| entry.key != "use")
+        .map(|entry| match entry.key.trim_end_matches('/') {
+            "" => "/",
+            key => &*Box::leak(key.to_owned().into_boxed_str()),
+        })
+        .collect();
+    let api_routes = crate::api::route_paths(compiler.extensions)
+        .map_err(|err| compiler.error(root.line, err.to_string()))?;
+    compiler.metrics = Some(Arc::new(Registry::new(
+        config.workers,
+        config.metrics_enabled,
+        &mounts,
+        &api_routes,
+    )));
     let mut entries = Vec::new();
-    for entry in &root.entries {
-        if entry.key == "use" {
-            continue;
-        }
+    for entry in root.entries.iter().filter(|entry| entry.key != "use") {
         if !entry.key.starts_with('/') {
             return Err(compiler.error(
                 entry.line,
@@ -486,6 +512,7 @@ pub fn compile_with(
             prefix,
             plus,
             chain,
+            mount: u16::try_from(entries.len()).unwrap_or(u16::MAX),
         });
     }
     entries.sort_by(|a, b| {
@@ -497,6 +524,7 @@ pub fn compile_with(
     Ok(Pipeline {
         entries,
         chains: compiler.chains,
+        metrics: compiler.metrics.expect("made above"),
     })
 }
 

@@ -30,5 +30,8 @@ pub fn on_response(req: &Request<'_>, ctx: &RequestContext<'_>, resp: &Response,
         microversion: ctx.api_version,
         micros: started.elapsed().as_micros() as u64,
         request_id: ctx.request_id,
+        global_request_id: ctx
+            .global_request_id
+            .and_then(|id| id.as_bytes().try_into().ok()),
     });
 }

@@ -30,6 +30,7 @@
 
 pub mod driver;
 pub mod lease;
+pub mod stats;
 
 use std::{
     cmp::Reverse,
@@ -46,6 +47,7 @@ use std::{
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 pub use driver::{ComputeDriver, FakeDriver};
 use rusqlite::Connection;
+pub use stats::{OrchestratorMetrics, Outcome, TaskStats};
 
 use crate::{
     config::OrchestratorConfig,
@@ -65,6 +67,7 @@ pub struct OrchestratorHandle {
     tx: Sender<i64>,
     in_flight: Arc<AtomicUsize>,
     capacity: usize,
+    tasks: Arc<TaskStats>,
 }
 
 /// Slots reserved for tasks about to be written; released on drop unless submitted.
@@ -83,6 +86,7 @@ impl OrchestratorHandle {
             tx,
             in_flight: Arc::default(),
             capacity,
+            tasks: Arc::default(),
         };
         (handle, rx)
     }
@@ -123,6 +127,15 @@ impl OrchestratorHandle {
     /// Tasks admitted and not yet finished.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The queue depth and task outcomes, for the metrics scrape.
+    pub fn metrics(&self) -> OrchestratorMetrics {
+        OrchestratorMetrics {
+            in_flight: Arc::clone(&self.in_flight),
+            capacity: self.capacity,
+            tasks: Arc::clone(&self.tasks),
+        }
     }
 }
 
@@ -197,6 +210,8 @@ pub fn start(
     let (ready_tx, ready_rx) = mpsc::channel();
     let db_config = db.clone();
     let counter = Arc::clone(&in_flight);
+    let tasks = Arc::new(TaskStats::default());
+    let outcomes = Arc::clone(&tasks);
     thread::Builder::new()
         .name("ringnova-orch".into())
         .spawn(move || {
@@ -214,6 +229,7 @@ pub fn start(
                 runs: HashMap::new(),
                 seq: 0,
                 in_flight: counter,
+                tasks: outcomes,
             };
             if !leased {
                 log::warn!(
@@ -252,6 +268,7 @@ pub fn start(
             tx,
             in_flight,
             capacity: config.queue_size,
+            tasks,
         }),
         Ok(Err(err)) => Err(StartError::Db(err)),
         Err(_) => Err(StartError::Db(DbError::NotFound)),
@@ -314,6 +331,8 @@ struct Engine {
     runs: HashMap<i64, Run>,
     seq: u64,
     in_flight: Arc<AtomicUsize>,
+    /// Finished tasks by kind and outcome (written by this thread only).
+    tasks: Arc<TaskStats>,
 }
 
 /// How long to wait before retrying a step whose write failed (a busy database).
@@ -338,11 +357,11 @@ enum Effect {
     /// The task is now `running`: drive it from its instance's current phase.
     Began(i64, Run),
     /// A received task has nothing to drive (no longer queued, closed, or unloadable): its
-    /// slot is freed.
-    Closed,
-    /// A step was written: `true` when the task moved on to its next phase, `false` when it
-    /// is finished (or was overtaken).
-    Stepped(i64, bool),
+    /// slot is freed; it counts as finished with this outcome.
+    Closed(Option<TaskKind>, Outcome),
+    /// A step was written: `None` when the task moved on to its next phase, its outcome when
+    /// it is finished (or was overtaken).
+    Stepped(i64, Option<Outcome>),
     /// Nothing (a step of a task no longer driven).
     Nothing,
 }
@@ -411,8 +430,9 @@ impl Engine {
         for id in received.drain(..) {
             if id < 0 {
                 // A task closed by a request (a local delete).
-                if self.runs.remove(&-id).is_some() {
+                if let Some(run) = self.runs.remove(&-id) {
                     self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    self.tasks.finished(Some(run.kind), Outcome::Cancelled);
                 }
             } else if self.runs.contains_key(&id) {
                 // Already driven (resumed at start, then submitted): one slot too many.
@@ -486,10 +506,11 @@ impl Engine {
                 self.runs.insert(id, run);
                 self.schedule(id, delay);
             }
-            Effect::Closed => {
+            Effect::Closed(kind, outcome) => {
                 self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                self.tasks.finished(kind, outcome);
             }
-            Effect::Stepped(id, true) => {
+            Effect::Stepped(id, None) => {
                 let Some(run) = self.runs.get_mut(&id) else {
                     return;
                 };
@@ -500,9 +521,10 @@ impl Engine {
                     .map_or(Duration::ZERO, |run| self.phase_time(run));
                 self.schedule(id, delay);
             }
-            Effect::Stepped(id, false) => {
-                if self.runs.remove(&id).is_some() {
+            Effect::Stepped(id, Some(outcome)) => {
+                if let Some(run) = self.runs.remove(&id) {
                     self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    self.tasks.finished(Some(run.kind), outcome);
                 }
             }
             Effect::Nothing => {}
@@ -526,10 +548,10 @@ impl Engine {
 fn receive(conn: &Connection, id: i64) -> Result<Effect, DbError> {
     match q::get_task(conn, id) {
         Ok(task) if task.state == "queued" => begin(conn, task),
-        Ok(_) => Ok(Effect::Closed),
+        Ok(task) => Ok(Effect::Closed(task.kind, Outcome::Skipped)),
         Err(DbError::NotFound) => {
             log::error!("orchestrator: cannot load task {id}: {}", DbError::NotFound);
-            Ok(Effect::Closed)
+            Ok(Effect::Closed(None, Outcome::Skipped))
         }
         Err(err) => Err(err),
     }
@@ -540,7 +562,7 @@ fn receive(conn: &Connection, id: i64) -> Result<Effect, DbError> {
 fn begin(conn: &Connection, task: TaskRow) -> Result<Effect, DbError> {
     let Some(kind) = task.kind else {
         q::fail_task(conn, task.id)?;
-        return Ok(Effect::Closed);
+        return Ok(Effect::Closed(None, Outcome::Skipped));
     };
     let current = q::task_state_of(conn, &task.instance_uuid)?;
     let phase = current.as_ref().and_then(|(_, task_state, _)| {
@@ -555,7 +577,7 @@ fn begin(conn: &Connection, task: TaskRow) -> Result<Effect, DbError> {
             discard_snapshot_image(conn, &task.params)?;
         }
         q::set_task_state(conn, task.id, "done")?;
-        return Ok(Effect::Closed);
+        return Ok(Effect::Closed(Some(kind), Outcome::Superseded));
     };
     q::set_task_state(conn, task.id, "running")?;
     Ok(Effect::Began(
@@ -659,7 +681,13 @@ fn step(
         // Overtaken (a delete): the image will never be uploaded.
         discard_snapshot_image(conn, &run.params)?;
     }
-    Ok(Effect::Stepped(id, still && !last))
+    let outcome = match (still, last) {
+        (false, _) => Some(Outcome::Superseded),
+        (true, false) => None,
+        (true, true) if failure.is_empty() => Some(Outcome::Succeeded),
+        (true, true) => Some(Outcome::Failed),
+    };
+    Ok(Effect::Stepped(id, outcome))
 }
 
 /// Deletes the not yet ACTIVE image of a snapshot task that stops unfinished, so that no

@@ -12,7 +12,10 @@
 //! - after any framing error the error response is written and the connection closed;
 //! - a request is never read past its framing: pipelined bytes stay for the next request;
 //! - memory per connection is bounded by `max_header_size + max_body` (+ one output batch);
-//! - a panic below the pipeline becomes a 500 and closes only this connection.
+//! - a panic below the pipeline becomes a 500 and closes only this connection;
+//! - every answered request is counted once in the worker's metrics block: routed ones with
+//!   their latency (from dispatch to the response in the output batch), memo answers in the
+//!   lowest latency bucket, framing errors and timeouts without a latency.
 
 use std::{
     net::SocketAddr,
@@ -37,6 +40,8 @@ use crate::{
         parse_head, BodyKind, ChunkedDecoder, ChunkedProgress, FrameError, Head, HeadCache, Limits,
         Response, Version,
     },
+    metrics::Key,
+    middleware::App,
     router::Method,
 };
 
@@ -254,6 +259,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                 // A client that stalled mid-request is told so; an idle one is just closed.
                 if conn.head_started.is_some() {
                     conn.sink.out.clear();
+                    worker.metrics.refused(408);
                     conn.sink.error_response(408, "Request timed out.");
                     let out = std::mem::take(&mut conn.sink.out);
                     let _ =
@@ -335,6 +341,9 @@ impl Conn<'_> {
                     &self.sink.date,
                     &mut self.sink.out,
                 ) {
+                    if let Some(counted) = self.sink.memo.counted() {
+                        self.worker.metrics.replayed(counted);
+                    }
                     self.sent_continue = false;
                     return Framed::Answered { consumed: len };
                 }
@@ -427,6 +436,7 @@ impl Conn<'_> {
             }
             other => other.message(),
         };
+        self.worker.metrics.refused(err.status());
         self.sink.error_response(err.status(), text);
         self.pending = None;
     }
@@ -455,6 +465,7 @@ impl Sink {
             use_memo,
         } = self;
         let shared = &worker.shared;
+        let started = worker.metrics.start();
         resp.reset();
         let method = Method::from_bytes(head.method.of(bytes));
         let keep_alive = head.keep_alive && !shared.shutting_down();
@@ -487,6 +498,9 @@ impl Sink {
                 head.version,
                 keep_alive,
             );
+            worker
+                .metrics
+                .observe(Key::unmatched(method), resp.status, started);
             return;
         };
         let req = Request {
@@ -501,14 +515,25 @@ impl Sink {
         };
         let services = &*worker.services();
         let mut pure = false;
-        let outcome = catch_unwind(AssertUnwindSafe(|| match shared.pipeline.select(path) {
-            Some((chain, script_name, path_info)) => {
-                pure = chain.is_pure();
-                let mut ctx = RequestContext::new(&req, script_name, path_info);
-                ctx.services = Some(services);
-                chain.call(&req, &mut ctx, resp);
+        let mut key = Key::unmatched(method);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            match shared.pipeline.select_entry(path) {
+                Some(selected) => {
+                    let chain = selected.chain;
+                    pure = chain.is_pure();
+                    let mut ctx =
+                        RequestContext::new(&req, selected.script_name, selected.path_info);
+                    ctx.services = Some(services);
+                    chain.call(&req, &mut ctx, resp);
+                    key = match (ctx.route, &chain.app) {
+                        (Some(route), _) => worker.metrics.api_key(route, method),
+                        // The compute API's URL-map entry, but none of its routes.
+                        (None, App::Api(_)) => Key::unmatched(method),
+                        (None, _) => Key::mount(selected.mount, method),
+                    };
+                }
+                None => Fault::not_found().write(resp),
             }
-            None => Fault::not_found().write(resp),
         }));
         if outcome.is_err() {
             resp.reset();
@@ -527,6 +552,7 @@ impl Sink {
             head.version,
             keep_alive,
         );
+        worker.metrics.observe(key, resp.status, started);
         // A pure answer that keeps the connection open is remembered for an identical head.
         if pure
             && *use_memo
@@ -535,7 +561,8 @@ impl Sink {
             && req.body_len == 0
             && head.body == BodyKind::None
         {
-            memo.remember(bytes, &out[start..], date);
+            let counted = worker.metrics.locate(key, resp.status);
+            memo.remember(bytes, &out[start..], date, counted);
         }
     }
 

@@ -22,7 +22,7 @@
 //! `Date` second; hold a response that closes the connection or comes from a chain with
 //! per-request inputs or effects; grow past `MAX_HEAD + MAX_RESPONSE` bytes.
 
-use crate::http::date::DATE_LEN;
+use crate::{http::date::DATE_LEN, metrics::Counted};
 
 /// Longest head that is memoized.
 const MAX_HEAD: usize = 2048;
@@ -38,6 +38,9 @@ pub struct Memo {
     response: Vec<u8>,
     /// The `Date` value inside `response`.
     date: [u8; DATE_LEN],
+    /// Where the memoized request was counted (`None` with metrics off): a replayed answer
+    /// counts there too.
+    counted: Option<Counted>,
     /// Memo answers given (tests check that the memo path was taken).
     #[cfg(test)]
     pub hits: usize,
@@ -65,9 +68,21 @@ impl Memo {
         Some(len)
     }
 
-    /// Remembers `response`, written in `date`, as the answer to `head`. The caller has
-    /// checked that it is pure (see the module documentation).
-    pub fn remember(&mut self, head: &[u8], response: &[u8], date: &[u8; DATE_LEN]) {
+    /// Where the memoized request was counted.
+    #[inline]
+    pub fn counted(&self) -> Option<Counted> {
+        self.counted
+    }
+
+    /// Remembers `response`, written in `date`, as the answer to `head` (counted at
+    /// `counted`). The caller has checked that it is pure (see the module documentation).
+    pub fn remember(
+        &mut self,
+        head: &[u8],
+        response: &[u8],
+        date: &[u8; DATE_LEN],
+        counted: Option<Counted>,
+    ) {
         if head.len() > MAX_HEAD || response.len() > MAX_RESPONSE {
             return;
         }
@@ -76,5 +91,6 @@ impl Memo {
         self.response.clear();
         self.response.extend_from_slice(response);
         self.date = *date;
+        self.counted = counted;
     }
 }

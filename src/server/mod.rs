@@ -59,12 +59,19 @@ pub enum Driver {
     Legacy,
 }
 
-impl fmt::Display for Driver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Driver {
+    /// Its name in logs and in `ringnova_build_info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Driver::Uring => "io_uring",
             Driver::Legacy => "epoll",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -123,11 +130,13 @@ fn start_runtime(
         },
     };
     let outcome = if let Some(mut rt) = uring {
+        worker.metrics.set_driver(Driver::Uring.as_str());
         let _ = ready.send(Ok((id, Driver::Uring, cpu)));
         rt.block_on(worker::run(worker, listener))
     } else {
         match RuntimeBuilder::<LegacyDriver>::new().enable_timer().build() {
             Ok(mut rt) => {
+                worker.metrics.set_driver(Driver::Legacy.as_str());
                 let _ = ready.send(Ok((id, Driver::Legacy, cpu)));
                 rt.block_on(worker::run(worker, listener))
             }
@@ -237,6 +246,9 @@ pub fn run_reloadable(
     )
     .map_err(|err| ServerError::Worker(0, err.to_string()))?;
     crate::logging::set_access_enabled(config.access_log);
+    pipeline
+        .metrics()
+        .attach_orchestrator(orchestrator.metrics());
     let shared = Arc::new(Shared {
         live,
         handover,

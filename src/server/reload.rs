@@ -61,10 +61,12 @@ pub fn on_hangup(shared: &Shared, overrides: &Overrides) -> Outcome {
     }
     let level = reconciled.config.log_level;
     let access_log = reconciled.config.access_log;
+    let log_format = reconciled.config.log_format;
     let changed = reconciled.changed;
     // Logging first: a request that sees the new configuration also logs by it.
     crate::logging::set_level(level);
     crate::logging::set_access_enabled(access_log);
+    crate::logging::set_format(log_format);
     let generation = shared.live.publish(reconciled.config);
     log::info!(
         "configuration reloaded (generation {generation}); changed: {}",

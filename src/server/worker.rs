@@ -19,11 +19,14 @@
 //! before it closes, and idle keep-alive connections get [`handover::IDLE_GRACE`] for a last
 //! request before they are closed.
 //!
+//! Its connection and in-flight counts and request counters live in its own metrics block,
+//! which only it writes and the `/metrics` scrape reads (see [`crate::metrics`]).
+//!
 //! A worker must never share its connections, buffers or database connection with another
 //! thread.
 
 use std::{
-    cell::{Cell, Ref, RefCell},
+    cell::{Ref, RefCell},
     net::SocketAddr,
     rc::Rc,
     sync::{
@@ -50,6 +53,7 @@ use crate::{
         Config,
     },
     http::Response,
+    metrics::{Gauge, Recorder},
     middleware::Pipeline,
     policy::LivePolicy,
 };
@@ -100,9 +104,11 @@ pub struct Worker {
     /// Shared read-only state.
     pub shared: Arc<Shared>,
     /// Open connections.
-    pub active: Cell<usize>,
+    pub active: Gauge,
     /// Connections in the middle of a request (not idle between requests).
-    pub busy: Cell<usize>,
+    pub busy: Gauge,
+    /// This worker's request counters.
+    pub metrics: Recorder,
     /// Connection timeouts, swept once a tick.
     pub deadlines: Rc<Deadlines>,
     /// This worker's database connection, policy and API settings; lent out for one
@@ -116,13 +122,16 @@ pub struct Worker {
 impl Worker {
     /// A worker with an empty pool and its own services.
     pub fn new(id: usize, shared: Arc<Shared>, services: Services) -> Self {
+        let metrics = shared.pipeline.metrics().recorder(id);
+        metrics.attach_db(services.db.wait_stats());
         Worker {
             id,
             config: ConfigView::new(Arc::clone(&shared.live)),
             shared,
             services: RefCell::new(services),
-            active: Cell::new(0),
-            busy: Cell::new(0),
+            active: metrics.connections(),
+            busy: metrics.in_flight(),
+            metrics,
             deadlines: Rc::new(Deadlines::default()),
             pool: RefCell::new(Vec::new()),
         }
