@@ -54,6 +54,8 @@ struct Cli {
 /// Commands run instead of the server; without one, ringnova serves.
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// The configuration reference (Markdown) or a sample ringnova.conf, from the option table.
+    Config(ringnova::cli::config::ConfigArgs),
     /// Policy tools: check a rule, list the effective rules, print a sample file.
     Policy(ringnova::cli::policy::PolicyArgs),
     /// Manage the built-in identity endpoint's users (auth_strategy = token).
@@ -69,6 +71,10 @@ fn main() -> ExitCode {
     // The policy tools need no server configuration beyond the policy files.
     if let Some(Command::Policy(args)) = cli.command.take_if(|c| matches!(c, Command::Policy(_))) {
         return ringnova::cli::policy::run(args, cli.config_file.as_deref());
+    }
+    // The configuration reference depends on the binary alone.
+    if let Some(Command::Config(args)) = &cli.command {
+        return ringnova::cli::config::run(args);
     }
     let overrides = Overrides {
         listen: cli.listen,
@@ -163,6 +169,7 @@ fn run_command(command: Command, config: &Config) -> ExitCode {
         Command::Policy(args) => {
             return ringnova::cli::policy::run(args, config.config_file.as_deref())
         }
+        Command::Config(args) => return ringnova::cli::config::run(&args),
         Command::User(user) => ringnova::identity::cli::run_user(&user, config),
         Command::Token(token) => ringnova::identity::cli::run_token(&token, config),
     };

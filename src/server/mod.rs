@@ -5,7 +5,8 @@
 //! runs), start the workers (each pins itself, builds its runtime with the chosen driver and
 //! reports back), print the ready line, then wait. SIGTERM/SIGINT set the shutdown flag:
 //! workers stop accepting, let in-flight requests finish up to `shutdown_timeout`, and return;
-//! a second signal exits at once.
+//! a second signal exits at once. Under systemd (`Type=notify`) `READY=1` is sent after the
+//! ready line and `STOPPING=1` as soon as the drain begins (`notify`).
 //!
 //! It must never report ready before every worker serves, and on the first SIGTERM/SIGINT
 //! never exit before in-flight requests have drained or the shutdown timeout has passed (a
@@ -16,6 +17,7 @@ pub mod cpus;
 pub mod deadline;
 pub mod listener;
 pub mod memo;
+pub mod notify;
 pub mod worker;
 
 use std::{
@@ -286,11 +288,34 @@ pub fn run(
     let line = format!("ringnova ready: listening on http://{local} with {workers} workers ({cpus}), driver {driver}");
     on_ready(&line);
     log::info!("{line}");
+    report_to_supervisor(&notify::ready_message(&line));
+    // The main thread has nothing else to do: it watches for the drain to start, to tell a
+    // supervisor the service is stopping, until every worker has returned.
+    let mut stopping_sent = false;
+    while !handles.iter().all(thread::JoinHandle::is_finished) {
+        if !stopping_sent && shutdown.load(std::sync::atomic::Ordering::Relaxed) {
+            report_to_supervisor(&notify::stopping_message());
+            stopping_sent = true;
+        }
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if !stopping_sent {
+        report_to_supervisor(&notify::stopping_message());
+    }
     for handle in handles {
         let _ = handle.join();
     }
     log::info!("ringnova stopped");
     Ok(())
+}
+
+/// Sends a state to systemd when run as a `Type=notify` service; a failure is logged, never
+/// fatal (the server keeps serving without its supervisor).
+fn report_to_supervisor(state: &str) {
+    match notify::notify(state) {
+        Ok(_) => {}
+        Err(err) => log::warn!("sd_notify: {err}"),
+    }
 }
 
 /// Prints the ready line on stdout and flushes it (scripts wait for it).
