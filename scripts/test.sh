@@ -25,6 +25,8 @@ if [ -z "${SKIP_E2E:-}" ]; then
     scripts/e2e_clients.sh
     step "auth_strategy = token end to end: openstack CLI and openstacksdk (scripts/e2e_identity.sh)"
     scripts/e2e_identity.sh
+    step "the openstack CLI end to end, noauth2 and token endpoints (scripts/e2e_cli.sh)"
+    scripts/e2e_cli.sh
 fi
 
 if [ -z "${SKIP_POLICY_DIFF:-}" ]; then
