@@ -29,6 +29,9 @@ if [ -z "${SKIP_E2E:-}" ]; then
     scripts/e2e_cli.sh
 fi
 
+step "install.sh into temporary DESTDIRs, the systemd unit verified (scripts/install_test.sh)"
+scripts/install_test.sh
+
 if [ -z "${SKIP_POLICY_DIFF:-}" ]; then
     step "policy engine against oslo.policy (scripts/policy_diff.sh)"
     scripts/policy_diff.sh
