@@ -3,7 +3,8 @@
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
 # against the release binary, the openstack CLI against the built-in identity endpoint
 # (auth_strategy = token), the policy engine against oslo.policy on random cases, the HTTP
-# framing against h11 on the desync corpus, and a seconds-long benchmark smoke run.
+# framing against h11 on the desync corpus, install.sh into a temporary root, and a
+# seconds-long smoke run of the benchmark report.
 # Usage: scripts/test.sh            (everything)
 #        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_H11=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
 set -euo pipefail
@@ -43,8 +44,8 @@ if [ -z "${SKIP_H11:-}" ]; then
 fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then
-    step "benchmark smoke run (1 s per scenario, ringnova only)"
-    BENCH_QUICK=1 BENCH_SERVERS="${BENCH_SERVERS:-ringnova-legacy ringnova-uring}" bench/run.sh
+    step "benchmark report smoke run (bench/report.sh: 1 s per scenario, ringnova only, footprint, chart)"
+    BENCH_QUICK=1 BENCH_SERVERS="${BENCH_SERVERS:-ringnova-legacy ringnova-uring}" bench/report.sh
 fi
 
 step "all checks passed"
