@@ -2,7 +2,8 @@
 # The whole benchmark report in one command: runs every scenario — bench/run.sh's matrix
 # (BENCH_SET=all: ringnova under both drivers and the peers in bench/peers/, GET /,
 # /healthcheck, flavors/detail, os-keypairs, the peer's /db), bench/servers.sh,
-# bench/mixed_rw.sh, bench/instructions.sh (when valgrind is installed) and
+# bench/mixed_rw.sh, bench/instructions.sh (when valgrind is installed), the identity and
+# policy micro-benchmarks (examples/token_verify_bench.rs, benches/policy.rs) and
 # bench/footprint.sh — printing a progress line per step, then rewrites the generated block of
 # bench/RESULTS.md (between the `BEGIN bench/report.sh` and `END bench/report.sh` markers;
 # the hand-written analysis outside it is kept) and draws bench/results.png (µs/request,
@@ -16,6 +17,7 @@
 #                        mixed_rw.sh (their defaults otherwise)
 #   BENCH_SERVERS        passed to run.sh (default: all five servers)
 #   REPORT_INSTRUCTIONS  0 skips the callgrind counts (default: run them when valgrind exists)
+#   REPORT_MICRO         0 skips the identity and policy micro-benchmarks
 #   REPORT_OUT, REPORT_PNG  where the report and the chart go
 #
 # Usage: bench/report.sh                 (the full matrix; tens of minutes)
@@ -39,7 +41,7 @@ mkdir -p "$PARTS" "$(dirname "$OUT")" "$(dirname "$PNG")"
 rm -f "$PARTS"/*.md
 
 STARTED=$SECONDS
-STEPS=7
+STEPS=8
 STEP=0
 progress() {
     STEP=$((STEP + 1))
@@ -68,6 +70,8 @@ if [[ "$QUICK" == 1 ]]; then
     skipped "not run in the quick smoke run" mixed
     progress "bench/instructions.sh — skipped in the quick run"
     skipped "not run in the quick smoke run" instructions
+    progress "identity and policy micro-benchmarks — skipped in the quick run"
+    skipped "not run in the quick smoke run" micro
 else
     progress "bench/servers.sh — POST /servers and servers/detail"
     bench/servers.sh | sed -e '1{/^# /d}' >"$PARTS/servers.md"
@@ -79,6 +83,20 @@ else
     else
         progress "bench/instructions.sh — skipped (valgrind missing or REPORT_INSTRUCTIONS=0)"
         skipped "not run: valgrind missing or REPORT_INSTRUCTIONS=0" instructions
+    fi
+    if [[ "${REPORT_MICRO:-1}" != 0 ]]; then
+        progress "identity and policy micro-benchmarks (token_verify_bench, cargo bench --bench policy)"
+        {
+            echo "- commands: \`cargo run --release --example token_verify_bench\`, \`cargo bench --bench policy -- --quick\`; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+            echo
+            echo '```'
+            cargo run --release --locked --quiet --example token_verify_bench
+            cargo bench --locked --quiet --bench policy -- --quick 2>/dev/null | grep -v -E '^(Benchmarking|Gnuplot|WARNING|$)' || true
+            echo '```'
+        } >"$PARTS/micro.md"
+    else
+        progress "identity and policy micro-benchmarks — skipped (REPORT_MICRO=0)"
+        skipped "not run: REPORT_MICRO=0" micro
     fi
 fi
 
@@ -116,6 +134,10 @@ progress "writing $OUT and $PNG"
     echo "### Instruction counts (bench/instructions.sh)"
     echo
     cat "$PARTS/instructions.md"
+    echo
+    echo "### Identity and policy micro-benchmarks"
+    echo
+    cat "$PARTS/micro.md"
     echo
     echo "$END_MARK"
 } >"$PARTS/generated.md"
