@@ -33,6 +33,12 @@ def latency_ms(text):
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+def label(path, load):
+    """A short two-line tick label: the path without the /v2.1 prefix, then the load."""
+    path = path.replace("/v2.1/", "/").replace(" (100 servers)", " ×100")
+    return f"{path}\n{load}"
+
+
 def parse(path):
     rows = []
     with open(path, encoding="utf-8") as f:
@@ -40,7 +46,7 @@ def parse(path):
             m = ROW.match(line.strip())
             if m:
                 rows.append({
-                    "server": m["server"], "scenario": f"{m['path']}\n{m['load']}",
+                    "server": m["server"], "scenario": label(m["path"], m["load"]),
                     "rps": float(m["rps"]), "p99": latency_ms(m["p99"]), "us": float(m["us"]),
                 })
                 continue
@@ -49,7 +55,7 @@ def parse(path):
                 path, _, load = m["scenario"].partition(", ")
                 pipelined = "pipelined" in load
                 rows.append({
-                    "server": "ringnova (servers.sh)", "scenario": f"{path}\n{load}",
+                    "server": "ringnova (servers.sh)", "scenario": label(path, load),
                     "rps": float(m["rps"]),
                     "p99": None if pipelined else latency_ms(m["p99"]), "us": float(m["us"]),
                 })
@@ -68,7 +74,7 @@ def grouped(ax, rows, key, servers, scenarios, ylabel, log=False):
                 ys.append(value)
         ax.bar(xs, ys, width, label=server)
     ax.set_xticks(range(len(scenarios)))
-    ax.set_xticklabels(scenarios, fontsize=7)
+    ax.set_xticklabels(scenarios, fontsize=7, rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     if log:
         ax.set_yscale("log")

@@ -49,6 +49,8 @@ progress() {
     printf '[report %d/%d, %dm%02ds] %s\n' "$STEP" "$STEPS" $((t / 60)) $((t % 60)) "$*" >&2
 }
 skipped() { printf '_(%s)_\n' "$1" >"$PARTS/$2.md"; }
+# A script's report without its own title line and the blank lines after it.
+untitled() { sed -e '1{/^# /d}' | sed -e '/./,$!d'; }
 
 progress "building the release binary and the chart's venv ($VENV, matplotlib from PyPI)"
 cargo build --release --locked --quiet
@@ -61,7 +63,7 @@ LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 progress "bench/run.sh — the matrix (BENCH_SET=all${BENCH_SERVERS:+, BENCH_SERVERS=$BENCH_SERVERS})"
 BENCH_SET=all bench/run.sh >/dev/null
 # The runner's own title goes; its sub-headings move under ours.
-sed -e '1{/^# /d}' -e 's/^## /#### /' bench/out/latest.md >"$PARTS/matrix.md"
+untitled <bench/out/latest.md | sed -e 's/^## /#### /' >"$PARTS/matrix.md"
 
 if [[ "$QUICK" == 1 ]]; then
     progress "bench/servers.sh — skipped in the quick run"
@@ -74,12 +76,12 @@ if [[ "$QUICK" == 1 ]]; then
     skipped "not run in the quick smoke run" micro
 else
     progress "bench/servers.sh — POST /servers and servers/detail"
-    bench/servers.sh | sed -e '1{/^# /d}' >"$PARTS/servers.md"
+    bench/servers.sh | untitled >"$PARTS/servers.md"
     progress "bench/mixed_rw.sh — reads with and without concurrent writes"
-    bench/mixed_rw.sh | sed -e '1{/^# /d}' >"$PARTS/mixed.md"
+    bench/mixed_rw.sh | untitled >"$PARTS/mixed.md"
     if [[ "${REPORT_INSTRUCTIONS:-1}" != 0 ]] && command -v valgrind >/dev/null 2>&1; then
         progress "bench/instructions.sh — callgrind instruction counts (BENCH_SET=all)"
-        BENCH_SET=all bench/instructions.sh | sed -e '1{/^# /d}' >"$PARTS/instructions.md"
+        BENCH_SET=all bench/instructions.sh | untitled >"$PARTS/instructions.md"
     else
         progress "bench/instructions.sh — skipped (valgrind missing or REPORT_INSTRUCTIONS=0)"
         skipped "not run: valgrind missing or REPORT_INSTRUCTIONS=0" instructions
