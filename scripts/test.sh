@@ -2,7 +2,7 @@
 # Runs every check and test of ringnova: formatting, lints, unit and integration tests under
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
 # against the release binary, the openstack CLI against the built-in identity endpoint
-# (auth_strategy = token), the policy engine against oslo.policy on random cases, the HTTP
+# (auth_strategy = token) and against noauth2, the policy engine against oslo.policy on random cases, the HTTP
 # framing against h11 on the desync corpus, install.sh into a temporary root, and a
 # seconds-long smoke run of the benchmark report.
 # Usage: scripts/test.sh            (everything)
