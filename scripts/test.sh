@@ -2,10 +2,11 @@
 # Runs every check and test of ringnova: formatting, lints, unit and integration tests under
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
 # against the release binary, the openstack CLI against the built-in identity endpoint
-# (auth_strategy = token), the policy engine against oslo.policy on random cases, the
-# hardening checks (h11 framing comparison, schemathesis, zero-downtime upgrade, kill -9 crash
-# safety), /metrics through the Prometheus client's parser, and a seconds-long benchmark
-# smoke run. Each optional step has a SKIP_* switch:
+# (auth_strategy = token) and against noauth2, the policy engine against oslo.policy on random
+# cases, the hardening checks (h11 framing comparison, schemathesis, zero-downtime upgrade,
+# kill -9 crash safety), /metrics through the Prometheus client's parser, install.sh into a
+# temporary root, and a seconds-long smoke run of the benchmark report. Optional steps have
+# a SKIP_* switch:
 # Usage: scripts/test.sh            (everything)
 #        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_H11=1 SKIP_SCHEMATHESIS=1 SKIP_UPGRADE=1 \
 #        SKIP_CRASH=1 SKIP_METRICS=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
@@ -31,7 +32,12 @@ if [ -z "${SKIP_E2E:-}" ]; then
     scripts/e2e_clients.sh
     step "auth_strategy = token end to end: openstack CLI and openstacksdk (scripts/e2e_identity.sh)"
     scripts/e2e_identity.sh
+    step "the openstack CLI end to end, noauth2 and token endpoints (scripts/e2e_cli.sh)"
+    scripts/e2e_cli.sh
 fi
+
+step "install.sh into temporary DESTDIRs, the systemd unit verified (scripts/install_test.sh)"
+scripts/install_test.sh
 
 if [ -z "${SKIP_POLICY_DIFF:-}" ]; then
     step "policy engine against oslo.policy (scripts/policy_diff.sh)"
@@ -68,8 +74,8 @@ if [ -z "${SKIP_METRICS:-}" ]; then
 fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then
-    step "benchmark smoke run (1 s per scenario, ringnova only)"
-    BENCH_QUICK=1 BENCH_SERVERS="${BENCH_SERVERS:-ringnova-legacy ringnova-uring}" bench/run.sh
+    step "benchmark report smoke run (bench/report.sh: 1 s per scenario, ringnova only, footprint, chart)"
+    BENCH_QUICK=1 BENCH_SERVERS="${BENCH_SERVERS:-ringnova-legacy ringnova-uring}" bench/report.sh
 fi
 
 step "all checks passed"

@@ -54,6 +54,8 @@ struct Cli {
 /// Commands run instead of the server; without one, ringnova serves.
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// The configuration reference (Markdown) or a sample ringnova.conf, from the option table.
+    Config(ringnova::cli::config::ConfigArgs),
     /// Policy tools: check a rule, list the effective rules, print a sample file.
     Policy(ringnova::cli::policy::PolicyArgs),
     /// Print the OpenAPI document of the compute API (what GET /openapi.json serves).
@@ -75,6 +77,10 @@ fn main() -> ExitCode {
     // The document depends on the route table alone.
     if let Some(Command::Openapi(args)) = &cli.command {
         return ringnova::cli::openapi::run(args);
+    }
+    // The configuration reference depends on the binary alone.
+    if let Some(Command::Config(args)) = &cli.command {
+        return ringnova::cli::config::run(args);
     }
     let overrides = Overrides {
         listen: cli.listen,
@@ -179,6 +185,7 @@ fn run_command(command: Command, config: &Config) -> ExitCode {
         Command::Policy(args) => {
             return ringnova::cli::policy::run(args, config.config_file.as_deref())
         }
+        Command::Config(args) => return ringnova::cli::config::run(&args),
         Command::User(user) => ringnova::identity::cli::run_user(&user, config),
         Command::Token(token) => ringnova::identity::cli::run_token(&token, config),
         Command::Openapi(args) => return ringnova::cli::openapi::run(&args),

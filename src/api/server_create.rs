@@ -11,7 +11,8 @@
 //! 2.57 `personality` refused; 2.60 nothing observable (no volumes). Networking is the fake
 //! driver's single `private` network ([`NETWORK_ID`]): `auto`, an omitted `networks` (below
 //! 2.37) or a list naming it attach the server to it; `none` boots without NICs; any other
-//! network or a port → 400. Volumes are not served: any block device mapping → 400.
+//! network or a port → 400. Volumes are not served: a block device mapping other than the
+//! image's own local root disk (which the openstack CLI sends with every boot) → 400.
 //!
 //! The quota check and the inserts are one transaction; the orchestrator's slots are
 //! reserved before it, so a full orchestrator answers 503 with nothing written. This module
@@ -265,6 +266,38 @@ pub(crate) fn member<'v, 'a>(
     key: &str,
 ) -> Option<&'v BorrowedValue<'a>> {
     value.as_object().and_then(|object| object.get(key))
+}
+
+/// Whether the block device mappings describe nothing but the image's own root disk: no
+/// legacy `block_device_mapping`, and `block_device_mapping_v2` absent, empty, or the one
+/// entry the openstack CLI sends with every image boot (`source_type` image, `destination_type`
+/// local, `boot_index` 0, `uuid` the `imageRef`'s image). Anything else needs volumes.
+fn only_image_root_disk(server: &BorrowedValue<'_>, image_ref: &str) -> bool {
+    let listed = |key| {
+        member(server, key)
+            .and_then(|v| v.as_array())
+            .map_or(&[][..], Vec::as_slice)
+    };
+    if !listed("block_device_mapping").is_empty() {
+        return false;
+    }
+    match listed("block_device_mapping_v2") {
+        [] => true,
+        [entry] => {
+            let text = |key| member(entry, key).and_then(|v| v.as_str());
+            let boot_index = member(entry, "boot_index").and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            });
+            let image_id = image_ref.rsplit('/').next().unwrap_or(image_ref);
+            text("source_type") == Some("image")
+                && text("destination_type").is_none_or(|d| d == "local")
+                && boot_index == Some(0)
+                && !image_id.is_empty()
+                && text("uuid") == Some(image_id)
+        }
+        _ => false,
+    }
 }
 
 /// A fresh UUID version 4 in its canonical text form.
@@ -758,23 +791,15 @@ fn create<'a>(
             "min_count must be <= max_count",
         )));
     }
-    if ["block_device_mapping", "block_device_mapping_v2"]
-        .iter()
-        .any(|key| {
-            member(server, key)
-                .and_then(|v| v.as_array())
-                .is_some_and(|l| !l.is_empty())
-        })
-    {
-        return Err(ApiError::Invalid(Cow::Borrowed(
-            "Block Device Mapping is Invalid: volumes are not available in this cloud.",
-        )));
-    }
-
     // Image.
     let image_ref = member(server, "imageRef")
         .and_then(|v| v.as_str())
         .unwrap_or("");
+    if !only_image_root_disk(server, image_ref) {
+        return Err(ApiError::Invalid(Cow::Borrowed(
+            "Block Device Mapping is Invalid: volumes are not available in this cloud.",
+        )));
+    }
     if image_ref.is_empty() {
         return Err(ApiError::Invalid(Cow::Borrowed(
             "Missing imageRef attribute",
@@ -1019,6 +1044,49 @@ fn delete<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn root_disk_ok(body: &str, image_ref: &str) -> bool {
+        let mut bytes = body.as_bytes().to_vec();
+        let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
+        only_image_root_disk(&value, image_ref)
+    }
+
+    #[test]
+    fn only_the_images_local_root_disk_passes_as_a_block_device_mapping() {
+        const IMG: &str = "70a599e0-31e7-49b7-b260-868f441e862b";
+        let cli = format!(
+            r#"{{"block_device_mapping_v2": [{{"uuid": "{IMG}", "boot_index": 0,
+                "source_type": "image", "destination_type": "local",
+                "delete_on_termination": true}}]}}"#
+        );
+        assert!(root_disk_ok(&cli, IMG));
+        assert!(root_disk_ok(&cli, &format!("http://glance/images/{IMG}")));
+        assert!(root_disk_ok("{}", IMG));
+        assert!(root_disk_ok(r#"{"block_device_mapping_v2": []}"#, IMG));
+        // Another image, a volume, a second entry, no boot index: volumes would be needed.
+        assert!(!root_disk_ok(&cli, "11111111-2222-3333-4444-555555555555"));
+        assert!(!root_disk_ok(&cli.replace("\"local\"", "\"volume\""), IMG));
+        assert!(!root_disk_ok(
+            &cli.replace("\"boot_index\": 0", "\"boot_index\": 1"),
+            IMG
+        ));
+        assert!(!root_disk_ok(&cli.replace("\"boot_index\": 0,", ""), IMG));
+        let two = cli.replace(
+            "}]}",
+            &format!(
+                "}}, {{\"uuid\": \"{IMG}\", \"source_type\": \"image\", \"boot_index\": 0}}]}}"
+            ),
+        );
+        assert!(!root_disk_ok(&two, IMG));
+        assert!(!root_disk_ok(
+            r#"{"block_device_mapping": [{"volume_id": "v", "device_name": "vda"}]}"#,
+            IMG
+        ));
+        assert!(root_disk_ok(
+            &cli.replace("\"boot_index\": 0", "\"boot_index\": \"0\""),
+            IMG
+        ));
+    }
 
     #[test]
     fn passwords_have_each_group_and_the_length() {

@@ -1,7 +1,8 @@
 //! The identity endpoint: a Keystone v3 subset for standard clients (keystoneauth,
 //! openstacksdk, python-openstackclient) — version discovery, `POST/GET/HEAD/DELETE
 //! /v3/auth/tokens` (password and token methods, project scope or unscoped), and read-only
-//! `GET /v3/projects[/{id}]` and `/v3/auth/projects` for client-side project lookups.
+//! `GET /v3/projects[/{id}]` and `/v3/auth/projects` for client-side project lookups. Under
+//! `noauth2` only those lookups are answered, noauth2's way (a project's id is its name).
 //!
 //! Core worker, behind the unauthenticated `identity` pipeline (the URL map's `/identity`
 //! prefix). Issuing a token reads the database and runs argon2 (tens of milliseconds of this
@@ -129,10 +130,7 @@ fn route<'a>(
         return Ok(());
     }
     if !identity.is_started() {
-        return Err(Error(
-            404,
-            "The identity endpoint is served only with [api] auth_strategy = token.".into(),
-        ));
+        return noauth_projects(identity, path, only, req, ctx, resp);
     }
     let db = &ctx.services().map_err(Error::internal)?.db;
     match path {
@@ -190,6 +188,63 @@ fn route<'a>(
             );
         }
     }
+    Ok(())
+}
+
+/// Under `noauth2` the identity endpoint only answers the project lookups clients make
+/// before a compute call (`openstack quota show PROJECT`): as noauth2 has it, every project
+/// exists and its id is its name. A request still needs an `X-Auth-Token` (401 without, as
+/// the compute pipeline's noauth2); anything else is 404.
+fn noauth_projects(
+    identity: &Identity,
+    path: &str,
+    only: impl Fn(&[Method]) -> Result<(), Error>,
+    req: &Request<'_>,
+    ctx: &RequestContext<'_>,
+    resp: &mut Response,
+) -> Result<(), Error> {
+    let not_served = || {
+        Error(
+            404,
+            "The identity endpoint is served only with [api] auth_strategy = token.".into(),
+        )
+    };
+    let lookup = path == "/v3/projects"
+        || path == "/v3/auth/projects"
+        || path
+            .strip_prefix("/v3/projects/")
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+    if !lookup {
+        return Err(not_served());
+    }
+    only(&[Method::Get, Method::Head])?;
+    let token = req
+        .header_str("x-auth-token")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(Error::unauthorized)?;
+    let (user, project) = token.split_once(':').unwrap_or((token, token));
+    let own = if project.is_empty() { user } else { project };
+    let named = |name: &str| store::Project {
+        id: name.to_string(),
+        name: name.to_string(),
+        description: String::new(),
+        enabled: true,
+    };
+    if let Some(id) = path.strip_prefix("/v3/projects/") {
+        write_json(
+            resp,
+            200,
+            &simd_json::json!({"project": project_json(identity, ctx, &named(id))}),
+        );
+        return Ok(());
+    }
+    let name = query_param(req.query, "name").unwrap_or_else(|| own.to_string());
+    let list = vec![project_json(identity, ctx, &named(&name))];
+    write_json(
+        resp,
+        200,
+        &simd_json::json!({"projects": list, "links": {"self": null, "next": null, "previous": null}}),
+    );
     Ok(())
 }
 

@@ -14,6 +14,9 @@
 //! * SIGHUP reloads the configuration file and the policy files on this (the main) thread
 //!   ([`reload`]): all or nothing, without touching a connection.
 //!
+//! Under systemd (`Type=notify`) `READY=1` is sent after the ready line and `STOPPING=1` as
+//! soon as a drain begins (SIGTERM/SIGINT or SIGQUIT; [`notify`]).
+//!
 //! It must never report ready before every worker serves, and on the first SIGTERM/SIGINT
 //! never exit before in-flight requests have drained or the shutdown timeout has passed (a
 //! second signal exits at once, by design).
@@ -24,6 +27,7 @@ pub mod deadline;
 pub mod handover;
 pub mod listener;
 pub mod memo;
+pub mod notify;
 pub mod reload;
 pub mod worker;
 
@@ -352,18 +356,39 @@ pub fn run_reloadable(
     let line = format!("ringnova ready: listening on http://{local} with {workers} workers ({cpus}), driver {driver}");
     on_ready(&line);
     log::info!("{line}");
-    // The main thread now waits for the workers and answers SIGHUP.
+    report_to_supervisor(&notify::ready_message(&line));
+    // The main thread now waits for the workers, answers SIGHUP, and tells a supervisor as
+    // soon as a drain starts.
+    let mut stopping_sent = false;
     while !handles.iter().all(|handle| handle.is_finished()) {
         if hangup.swap(false, Ordering::Relaxed) {
             reload::on_hangup(&shared, &overrides);
         }
+        let draining =
+            shutdown.load(Ordering::Relaxed) || shared.handover.requested.load(Ordering::Relaxed);
+        if !stopping_sent && draining {
+            report_to_supervisor(&notify::stopping_message());
+            stopping_sent = true;
+        }
         thread::sleep(RELOAD_POLL);
+    }
+    if !stopping_sent {
+        report_to_supervisor(&notify::stopping_message());
     }
     for handle in handles {
         let _ = handle.join();
     }
     log::info!("ringnova stopped");
     Ok(())
+}
+
+/// Sends a state to systemd when run as a `Type=notify` service; a failure is logged, never
+/// fatal (the server keeps serving without its supervisor).
+fn report_to_supervisor(state: &str) {
+    match notify::notify(state) {
+        Ok(_) => {}
+        Err(err) => log::warn!("sd_notify: {err}"),
+    }
 }
 
 /// Prints the ready line on stdout and flushes it (scripts wait for it).
