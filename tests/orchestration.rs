@@ -346,6 +346,15 @@ fn a_snapshot_overtaken_before_a_kill_deletes_its_image_at_restart() {
         ..Options::default()
     });
     let (id, image) = snapshotting_server(&server);
+    // The snapshot must have begun before the delete arrives (a snapshot that has not begun
+    // when its server is already deleting is closed at once, and nothing is left to resume).
+    let conn = db(&server);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&conn, "SELECT count(*) FROM tasks WHERE state = 'running'") < 1 {
+        assert!(Instant::now() < deadline, "the snapshot never began");
+        thread::sleep(Duration::from_millis(10));
+    }
+    drop(conn);
     let resp = server.api("DELETE", &format!("/v2.1/servers/{id}"), DEMO, None, None);
     assert_eq!(resp.status, 204, "{}", resp.text());
     // Killed before either task steps: both are unfinished in the file.
