@@ -12,6 +12,9 @@
 //! - after any framing error the error response is written and the connection closed;
 //! - a request is never read past its framing: pipelined bytes stay for the next request;
 //! - memory per connection is bounded by `max_header_size + max_body` (+ one output batch);
+//! - a keep-alive connection idle for [`PARK_AFTER`] holds no buffer: its read is cancelled
+//!   (never losing bytes already read) and it waits for readability with its buffers and
+//!   caches given back, so 10,000 idle connections cost little more than their tasks;
 //! - a panic below the pipeline becomes a 500 and closes only this connection.
 
 use std::{
@@ -22,11 +25,15 @@ use std::{
 
 use monoio::{
     buf::SliceMut,
-    io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt},
+    io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller},
     net::TcpStream,
 };
 
-use super::{memo::Memo, worker::Worker};
+use super::{
+    deadline::{Deadlines, SlotKey},
+    memo::Memo,
+    worker::Worker,
+};
 use crate::{
     api::{
         context::{Request, RequestContext},
@@ -133,6 +140,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         },
     };
     let mut busy = false;
+    // Made on the first idle read; connections closed after one request never need it.
+    let mut canceller: Option<Canceller> = None;
     let limits = &worker.shared.config.limits;
     let deadlines = &worker.deadlines;
     let slot = deadlines.register();
@@ -230,20 +239,46 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         if conn.buf.capacity() - conn.buf.len() < READ_CHUNK {
             conn.buf.reserve(READ_CHUNK.max(conn.buf.len()));
         }
+        let idle = conn.buf.is_empty() && conn.pending.is_none() && conn.head_started.is_none();
         let buf = std::mem::take(&mut conn.buf);
         let (begin, end) = (buf.len(), buf.capacity());
-        match deadlines
-            .guard(&slot, wait, stream.read(SliceMut::new(buf, begin, end)))
-            .await
-        {
-            Ok((Ok(n), slice)) => {
-                conn.buf = slice.into_inner();
+        let slice = SliceMut::new(buf, begin, end);
+        let read = if idle && wait > PARK_AFTER {
+            let canceller = canceller.get_or_insert_with(Canceller::new);
+            match read_or_park(&mut stream, slice, deadlines, &slot, canceller).await {
+                IdleRead::Done(result, buf) => Ok((result, buf)),
+                IdleRead::Park(buf) => {
+                    // Idle for a while: hold no buffer until the client sends again.
+                    conn.buf = buf;
+                    conn.park();
+                    match deadlines
+                        .guard(&slot, wait - PARK_AFTER, stream.readable(false))
+                        .await
+                    {
+                        Ok(Ok(())) => {
+                            conn.unpark();
+                            continue;
+                        }
+                        // The keep-alive timeout passed, or the socket failed: close.
+                        _ => break,
+                    }
+                }
+            }
+        } else {
+            deadlines
+                .guard(&slot, wait, stream.read(slice))
+                .await
+                .map(|(result, slice)| (result, slice.into_inner()))
+        };
+        match read {
+            Ok((Ok(n), buf)) => {
+                conn.buf = buf;
                 if n == 0 {
                     break;
                 }
             }
-            Ok((Err(_), slice)) => {
-                conn.buf = slice.into_inner();
+            Ok((Err(_), buf)) => {
+                conn.buf = buf;
                 break;
             }
             Err(_elapsed) => {
@@ -273,6 +308,48 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
     }
     if out.capacity() > 0 {
         worker.give_buffer(out);
+    }
+}
+
+/// How long an idle keep-alive connection keeps its buffers in a pending read before it
+/// parks: cancels the read, gives its buffers and caches back and waits for readability
+/// with none. A client that sends its next request sooner (the hot path) never parks; one
+/// that waits longer pays a cancel and a readiness wait, small beside its own pause. Short,
+/// so that a burst of new connections going idle does not hold a burst of buffers (the
+/// deadline sweeper fires it one tick early to one tick late).
+const PARK_AFTER: Duration = Duration::from_millis(250);
+
+/// What became of a read on an idle keep-alive connection.
+enum IdleRead {
+    /// The read ended (bytes, end of stream or an error); the buffer is back.
+    Done(std::io::Result<usize>, Vec<u8>),
+    /// Nothing arrived within [`PARK_AFTER`]; the read was cancelled having consumed nothing.
+    Park(Vec<u8>),
+}
+
+/// Reads into `buf` on an idle connection; after [`PARK_AFTER`] without a byte the read is
+/// cancelled. The cancelled read is awaited to its end: a read the kernel completed before
+/// the cancel keeps its bytes (io_uring), so nothing the client sent is ever dropped.
+async fn read_or_park(
+    stream: &mut TcpStream,
+    buf: SliceMut<Vec<u8>>,
+    deadlines: &Deadlines,
+    slot: &SlotKey,
+    canceller: &mut Canceller,
+) -> IdleRead {
+    let read = stream.cancelable_read(buf, canceller.handle());
+    let mut read = std::pin::pin!(read);
+    if let Ok((result, slice)) = deadlines.guard(slot, PARK_AFTER, read.as_mut()).await {
+        return IdleRead::Done(result, slice.into_inner());
+    }
+    // A cancelled canceller stays cancelled; the connection gets a fresh one.
+    *canceller = std::mem::take(canceller).cancel();
+    let (result, slice) = read.await;
+    match result {
+        Err(err) if err.raw_os_error() == Some(libc::ECANCELED) => {
+            IdleRead::Park(slice.into_inner())
+        }
+        result => IdleRead::Done(result, slice.into_inner()),
     }
 }
 
@@ -311,6 +388,30 @@ pub async fn linger(stream: &mut TcpStream, mut buf: Vec<u8>, time: Duration) {
 }
 
 impl Conn<'_> {
+    /// Gives the buffers back to the worker's pool and drops the per-connection caches: an
+    /// idle connection then holds only its task, socket and deadline slot.
+    fn park(&mut self) {
+        for buf in [
+            std::mem::take(&mut self.buf),
+            std::mem::take(&mut self.sink.out),
+        ] {
+            if buf.capacity() > 0 {
+                self.worker.give_buffer(buf);
+            }
+        }
+        self.start = 0;
+        self.sink.resp = Response::new();
+        self.sink.head_cache = HeadCache::default();
+        self.sink.path = Vec::new();
+        self.sink.memo = Memo::default();
+    }
+
+    /// Takes buffers again after [`Conn::park`], once the client has sent something.
+    fn unpark(&mut self) {
+        self.buf = self.worker.take_buffer();
+        self.sink.out = self.worker.take_buffer();
+    }
+
     fn read_timeout(&self, limits: &Limits) -> Duration {
         match (&self.pending, self.head_started) {
             (Some(_), _) => limits.body_timeout,
