@@ -68,7 +68,8 @@ fn usage(key: &str) -> ! {
          abuse: [--seconds 30] [--flood-seconds 10] [--slowloris 1000] [--slow-body 100]\n\
                 [--no-read 50] [--flood 3000] [--byte-interval 3] [--interval-ms 5]\n\
                 [--path /v2.1/flavors] [--max-p99-ms N] [--max-rss-mib N] [--max-rss-after-mib N]\n\
-         idle:  [--idle 10000] [--settle 3] [--max-per-conn-kib N]"
+         idle:  [--idle 10000] [--open-rate 0 (per second; 0: as fast as answered)]\n\
+                [--settle 3] [--max-per-conn-kib N] [--max-marginal-kib N]"
     );
     std::process::exit(2)
 }
@@ -667,10 +668,22 @@ fn idle(args: &Args, addr: SocketAddr, pid: u32) -> bool {
     }
     thread::sleep(settle);
     let without = sample(pid);
+    // Connections per second; 0 opens them as fast as the server answers.
+    let rate: f64 = args.num("open-rate", 0.0);
     let opened = Instant::now();
     let mut conns = Vec::with_capacity(count);
     let mut errors = 0usize;
-    for _ in 0..count {
+    let mut half = None;
+    for i in 0..count {
+        if i == count / 2 {
+            // The second half's cost is the marginal one: no pool or table growth in it.
+            thread::sleep(settle);
+            half = Some((conns.len(), sample(pid)));
+        }
+        if rate > 0.0 {
+            let due = Duration::from_secs_f64(i as f64 / rate);
+            thread::sleep(due.saturating_sub(opened.elapsed()));
+        }
         let answered = connect(addr).and_then(|mut s| {
             s.set_read_timeout(Some(Duration::from_secs(5)))?;
             s.write_all(&request)?;
@@ -702,6 +715,9 @@ fn idle(args: &Args, addr: SocketAddr, pid: u32) -> bool {
     thread::sleep(settle);
     let after = sample(pid);
     let per_conn = (with.rss_kib as f64 - without.rss_kib as f64) * 1024.0 / held.max(1) as f64;
+    let (half_held, half_sample) = half.unwrap_or((0, without));
+    let marginal = (with.rss_kib as f64 - half_sample.rss_kib as f64) * 1024.0
+        / (held - half_held).max(1) as f64;
     println!(
         "idle keep-alive: {held} connections open (each after one answered request, opened in {open_secs:.1} s), {errors} failed"
     );
@@ -713,7 +729,18 @@ fn idle(args: &Args, addr: SocketAddr, pid: u32) -> bool {
         per_conn,
         per_conn / 1024.0
     );
-    let mut ok = errors == 0 && still_served == checked;
+    println!(
+        "  marginal: RSS at {half_held} connections {:.1} MiB, at {held} {:.1} MiB: {:.0} bytes ({:.2} KiB) per added connection",
+        mib(half_sample.rss_kib),
+        mib(with.rss_kib),
+        marginal,
+        marginal / 1024.0
+    );
+    let mut ok = true;
+    if errors > 0 || still_served != checked {
+        println!("FAIL: idle keep-alive connections were refused or dropped");
+        ok = false;
+    }
     if let Some(bound) = args
         .0
         .get("max-per-conn-kib")
@@ -727,8 +754,18 @@ fn idle(args: &Args, addr: SocketAddr, pid: u32) -> bool {
             ok = false;
         }
     }
-    if !ok {
-        println!("FAIL: idle keep-alive connections were refused or dropped");
+    if let Some(bound) = args
+        .0
+        .get("max-marginal-kib")
+        .map(|_| args.num("max-marginal-kib", 0.0))
+    {
+        if marginal / 1024.0 > bound {
+            println!(
+                "FAIL: {:.2} KiB per added connection over {bound} KiB",
+                marginal / 1024.0
+            );
+            ok = false;
+        }
     }
     ok
 }

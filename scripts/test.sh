@@ -5,7 +5,7 @@
 # (auth_strategy = token), the policy engine against oslo.policy on random cases, and a
 # seconds-long benchmark smoke run.
 # Usage: scripts/test.sh            (everything)
-#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_BENCH_SMOKE=1 SKIP_ABUSE=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,11 @@ fi
 if [ -z "${SKIP_POLICY_DIFF:-}" ]; then
     step "policy engine against oslo.policy (scripts/policy_diff.sh)"
     scripts/policy_diff.sh
+fi
+
+if [ -z "${SKIP_ABUSE:-}" ]; then
+    step "slow and abusive clients, idle connection memory (scripts/abuse.sh, CI size)"
+    ABUSE_QUICK=1 scripts/abuse.sh
 fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then

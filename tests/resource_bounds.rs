@@ -155,7 +155,10 @@ per_driver!(emfile_backs_off_and_recovers, |driver| {
     // One warning per episode of failures, not one per failed accept.
     let (_, stderr) = server.wait_exit(Duration::from_secs(5));
     let warnings = stderr.matches("accept failed").count();
-    assert!(warnings >= 1, "{driver}: the failure was not logged: {stderr}");
+    assert!(
+        warnings >= 1,
+        "{driver}: the failure was not logged: {stderr}"
+    );
     assert!(
         warnings <= 12,
         "{driver}: {warnings} accept warnings: the log is flooded"
@@ -187,7 +190,10 @@ per_driver!(parked_connection_closes_at_keepalive_timeout, |driver| {
     stream.write_all(GET).unwrap();
     assert_eq!(read_response(&mut stream).map(|r| r.status), Some(200));
     let started = Instant::now();
-    assert!(common::is_closed_by_peer(&mut stream), "{driver}: still open");
+    assert!(
+        common::is_closed_by_peer(&mut stream),
+        "{driver}: still open"
+    );
     // Parked after PARK_AFTER, closed at the keep-alive timeout: not at the park.
     assert!(
         started.elapsed() >= Duration::from_millis(700),

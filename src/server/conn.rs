@@ -12,7 +12,8 @@
 //! - after any framing error the error response is written and the connection closed;
 //! - a request is never read past its framing: pipelined bytes stay for the next request;
 //! - memory per connection is bounded by `max_header_size + max_body` (+ one output batch);
-//! - a keep-alive connection idle for [`PARK_AFTER`] holds no buffer: its read is cancelled
+//! - a connection holds its output buffer only while it has requests to answer, and one
+//!   idle for [`PARK_AFTER`] holds no buffer at all: its read is cancelled
 //!   (never losing bytes already read) and it waits for readability with its buffers and
 //!   caches given back, so 10,000 idle connections cost little more than their tasks;
 //! - a panic below the pipeline becomes a 500 and closes only this connection.
@@ -129,7 +130,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         sent_continue: false,
         head_started: None,
         sink: Sink {
-            out: worker.take_buffer(),
+            out: Vec::new(),
             resp: Response::new(),
             head_cache: HeadCache::default(),
             path: Vec::new(),
@@ -153,6 +154,10 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             if !busy {
                 busy = true;
                 worker.busy.set(worker.busy.get() + 1);
+                // The output buffer is held only while there is something to answer.
+                if conn.sink.out.capacity() == 0 {
+                    conn.sink.out = worker.take_buffer();
+                }
             }
             match conn.frame(limits) {
                 Framed::NeedMore => {
@@ -221,6 +226,10 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             if busy {
                 busy = false;
                 worker.busy.set(worker.busy.get() - 1);
+                let out = std::mem::take(&mut conn.sink.out);
+                if out.capacity() > 0 {
+                    worker.give_buffer(out);
+                }
             }
             if worker.shared.shutting_down() {
                 break;
@@ -406,10 +415,10 @@ impl Conn<'_> {
         self.sink.memo = Memo::default();
     }
 
-    /// Takes buffers again after [`Conn::park`], once the client has sent something.
+    /// Takes a read buffer again after [`Conn::park`], once the client has sent something
+    /// (the output buffer is taken when there is something to answer).
     fn unpark(&mut self) {
         self.buf = self.worker.take_buffer();
-        self.sink.out = self.worker.take_buffer();
     }
 
     fn read_timeout(&self, limits: &Limits) -> Duration {
