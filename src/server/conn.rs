@@ -84,15 +84,16 @@ struct Conn<'w> {
     buf: Vec<u8>,
     /// Start of the current request in `buf`.
     start: usize,
-    /// The current request's head, parsed in place.
-    head: Head,
+    /// The current request's head, parsed in place (boxed, like `sink`, so that a parked
+    /// connection's task stays small).
+    head: Box<Head>,
     /// Set while the current request's body is still arriving.
     pending: Option<BodyProgress>,
     /// Whether `100 Continue` was sent for the current request.
     sent_continue: bool,
     /// When the first byte of the current head arrived.
     head_started: Option<Instant>,
-    sink: Sink,
+    sink: Box<Sink>,
 }
 
 /// The answering side of a connection: runs complete requests through the pipeline and
@@ -120,26 +121,7 @@ const DURABLE_POLL: Duration = Duration::from_micros(200);
 
 /// Serves one connection until it closes.
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
-    let mut conn = Conn {
-        worker,
-        peer,
-        buf: worker.take_buffer(),
-        start: 0,
-        head: Head::default(),
-        pending: None,
-        sent_continue: false,
-        head_started: None,
-        sink: Sink {
-            out: Vec::new(),
-            resp: Response::new(),
-            head_cache: HeadCache::default(),
-            path: Vec::new(),
-            date: [b' '; DATE_LEN],
-            close: false,
-            memo: Memo::default(),
-            use_memo: true,
-        },
-    };
+    let mut conn = Conn::new(worker, peer);
     let mut busy = false;
     // Made on the first idle read; connections closed after one request never need it.
     let mut canceller: Option<Canceller> = None;
@@ -265,11 +247,12 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                         .await
                     {
                         Ok(Ok(())) => {
-                            conn.unpark();
+                            conn = Conn::new(worker, peer);
                             continue;
                         }
-                        // The keep-alive timeout passed, or the socket failed: close.
-                        _ => break,
+                        // The keep-alive timeout passed, or the socket failed: close. The
+                        // parked connection holds nothing to give back.
+                        _ => return,
                     }
                 }
             }
@@ -307,11 +290,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
     if busy {
         worker.busy.set(worker.busy.get() - 1);
     }
-    let Conn {
-        buf,
-        sink: Sink { out, .. },
-        ..
-    } = conn;
+    let Conn { buf, sink, .. } = conn;
+    let out = sink.out;
     if buf.capacity() > 0 {
         worker.give_buffer(buf);
     }
@@ -396,29 +376,44 @@ pub async fn linger(stream: &mut TcpStream, mut buf: Vec<u8>, time: Duration) {
     }
 }
 
-impl Conn<'_> {
-    /// Gives the buffers back to the worker's pool and drops the per-connection caches: an
-    /// idle connection then holds only its task, socket and deadline slot.
-    fn park(&mut self) {
-        for buf in [
-            std::mem::take(&mut self.buf),
-            std::mem::take(&mut self.sink.out),
-        ] {
-            if buf.capacity() > 0 {
-                self.worker.give_buffer(buf);
-            }
+impl<'w> Conn<'w> {
+    /// A connection with a read buffer from the pool, at the start of a request.
+    fn new(worker: &'w Worker, peer: SocketAddr) -> Self {
+        Conn {
+            worker,
+            peer,
+            buf: worker.take_buffer(),
+            start: 0,
+            head: Box::default(),
+            pending: None,
+            sent_continue: false,
+            head_started: None,
+            sink: Box::new(Sink {
+                out: Vec::new(),
+                resp: Response::new(),
+                head_cache: HeadCache::default(),
+                path: Vec::new(),
+                date: [b' '; DATE_LEN],
+                close: false,
+                memo: Memo::default(),
+                use_memo: true,
+            }),
         }
-        self.start = 0;
-        self.sink.resp = Response::new();
-        self.sink.head_cache = HeadCache::default();
-        self.sink.path = Vec::new();
-        self.sink.memo = Memo::default();
     }
 
-    /// Takes a read buffer again after [`Conn::park`], once the client has sent something
-    /// (the output buffer is taken when there is something to answer).
-    fn unpark(&mut self) {
-        self.buf = self.worker.take_buffer();
+    /// Gives the buffers back to the worker's pool and frees the request state and the
+    /// answering side with their caches: a parked connection holds only its task, socket
+    /// and deadline slot. Only between requests; [`Conn::new`] starts over when the client
+    /// sends again.
+    fn park(self) {
+        let Conn {
+            worker, buf, sink, ..
+        } = self;
+        for buf in [buf, sink.out] {
+            if buf.capacity() > 0 {
+                worker.give_buffer(buf);
+            }
+        }
     }
 
     fn read_timeout(&self, limits: &Limits) -> Duration {
@@ -713,11 +708,11 @@ mod tests {
             peer: "127.0.0.1:9".parse().unwrap(),
             buf: Vec::new(),
             start: 0,
-            head: Head::default(),
+            head: Box::default(),
             pending: None,
             sent_continue: false,
             head_started: None,
-            sink: Sink {
+            sink: Box::new(Sink {
                 out: Vec::new(),
                 resp: Response::new(),
                 head_cache: HeadCache::default(),
@@ -726,7 +721,7 @@ mod tests {
                 close: false,
                 memo: Memo::default(),
                 use_memo,
-            },
+            }),
         }
     }
 
