@@ -199,6 +199,8 @@ struct Latencies {
     errors: Vec<String>,
     /// 503 answers on fresh connections while the flood holds the cap (expected).
     refused: usize,
+    /// The slowest answer and when it was sent, in seconds from the start of the run.
+    slowest: (u64, f64),
 }
 
 impl Latencies {
@@ -217,11 +219,12 @@ impl Latencies {
             return None;
         }
         println!(
-            "  {label:<22} n {:>6}  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>8.3} ms  errors {}  refused(503) {}",
+            "  {label:<22} n {:>6}  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>8.3} ms (at {:.1} s)  errors {}  refused(503) {}",
             self.micros.len(),
             pct(0.50),
             pct(0.99),
             *self.micros.last().unwrap_or(&0) as f64 / 1000.0,
+            self.slowest.1,
             self.errors.len(),
             self.refused,
         );
@@ -243,6 +246,7 @@ fn normal_client(
     phase: &Mutex<Phase>,
     stop: &AtomicBool,
     results: &Results,
+    origin: Instant,
 ) {
     let mut keep: Option<TcpStream> = None;
     let mut buf = Vec::with_capacity(64 * 1024);
@@ -279,6 +283,9 @@ fn normal_client(
         match result {
             Ok((status, stream)) if (200..300).contains(&status) => {
                 entry.micros.push(elapsed);
+                if elapsed > entry.slowest.0 {
+                    entry.slowest = (elapsed, (started - origin).as_secs_f64());
+                }
                 if !fresh {
                     keep = Some(stream);
                 }
@@ -463,6 +470,7 @@ fn abuse(args: &Args, addr: SocketAddr, pid: u32) -> bool {
                 &phase,
                 &warm,
                 &results,
+                Instant::now(),
             )
         });
         thread::sleep(Duration::from_millis(500));
@@ -509,7 +517,17 @@ fn abuse(args: &Args, addr: SocketAddr, pid: u32) -> bool {
     let started = Instant::now();
     let (trickles, no_read, flooded) = thread::scope(|s| {
         s.spawn(|| sampler.run(&stop_sampler));
-        s.spawn(|| normal_client(addr, &request, interval, &phase, &stop_normal, &results));
+        s.spawn(|| {
+            normal_client(
+                addr,
+                &request,
+                interval,
+                &phase,
+                &stop_normal,
+                &results,
+                started,
+            )
+        });
         let loris = s.spawn(|| slowloris.run(addr, &stop_abuse));
         let body = s.spawn(|| slow_body.run(addr, &stop_abuse));
         let no_read = s.spawn(|| never_read(addr, &no_read_request, no_read_count, &stop_abuse));
