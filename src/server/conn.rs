@@ -16,7 +16,10 @@
 //!   idle for [`PARK_AFTER`] holds no buffer at all: its read is cancelled
 //!   (never losing bytes already read) and it waits for readability with its buffers and
 //!   caches given back, so 10,000 idle connections cost little more than their tasks;
-//! - a panic below the pipeline becomes a 500 and closes only this connection.
+//! - a panic below the pipeline becomes a 500 and closes only this connection;
+//! - a connection yields to the worker's others after every `OUT_HIGH_WATER` bytes it
+//!   writes, so a pipelining or never-reading client cannot hold the core while its socket
+//!   buffers absorb megabytes.
 
 use std::{
     net::SocketAddr,
@@ -123,6 +126,8 @@ const DURABLE_POLL: Duration = Duration::from_micros(200);
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
     let mut conn = Conn::new(worker, peer);
     let mut busy = false;
+    // Bytes written since this task last let the worker's other tasks run.
+    let mut unyielded = 0usize;
     // Made on the first idle read; connections closed after one request never need it.
     let mut canceller: Option<Canceller> = None;
     let limits = &worker.shared.config.limits;
@@ -191,9 +196,17 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                 .guard(&slot, limits.send_timeout, stream.write_all(out))
                 .await
             {
-                Ok((Ok(_), mut out)) => {
+                Ok((Ok(written), mut out)) => {
                     out.clear();
                     conn.sink.out = out;
+                    // I/O that is ready at once never makes a task wait: a client that
+                    // pipelines without end (or fills a large socket buffer without reading)
+                    // would hold the core. Let the others run after every full batch's worth.
+                    unyielded += written;
+                    if unyielded >= OUT_HIGH_WATER {
+                        unyielded = 0;
+                        YieldNow(false).await;
+                    }
                 }
                 _ => break,
             }
@@ -339,6 +352,25 @@ async fn read_or_park(
             IdleRead::Park(slice.into_inner())
         }
         result => IdleRead::Done(result, slice.into_inner()),
+    }
+}
+
+/// Lets the worker's other ready tasks (and its I/O poll) run once before going on.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
