@@ -128,6 +128,7 @@ per_driver!(emfile_backs_off_and_recovers, |driver| {
     }
     let ticks = cpu_ticks(pid) - before;
     let window = started.elapsed();
+    eprintln!("{driver}: {ticks} CPU ticks in {window:?} while accepts failed");
     assert!(
         ticks <= 30,
         "{driver}: server used {ticks} CPU ticks in {window:?} while accepts failed"
