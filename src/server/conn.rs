@@ -14,8 +14,8 @@
 //! - memory per connection is bounded by `max_header_size + max_body` (+ one output batch);
 //! - a connection holds its output buffer only while it has requests to answer, and one
 //!   idle for [`PARK_AFTER`] holds no buffer at all: its read is cancelled
-//!   (never losing bytes already read) and it waits for readability with its buffers and
-//!   caches given back, so 10,000 idle connections cost little more than their tasks;
+//!   (never losing bytes already read) and it waits for readability with its buffers,
+//!   request state and caches given back: it holds only its task, socket and deadline slot;
 //! - a panic below the pipeline becomes a 500 and closes only this connection;
 //! - a connection yields to the worker's others after every `OUT_HIGH_WATER` bytes it
 //!   writes, so a pipelining or never-reading client cannot hold the core while its socket
