@@ -9,7 +9,7 @@
 # a SKIP_* switch:
 # Usage: scripts/test.sh            (everything)
 #        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_H11=1 SKIP_SCHEMATHESIS=1 SKIP_UPGRADE=1 \
-#        SKIP_CRASH=1 SKIP_METRICS=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_CRASH=1 SKIP_METRICS=1 SKIP_ABUSE=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,6 +71,11 @@ fi
 if [ -z "${SKIP_METRICS:-}" ]; then
     step "GET /metrics through the Prometheus client's parser (scripts/metrics_check.sh)"
     scripts/metrics_check.sh
+fi
+
+if [ -z "${SKIP_ABUSE:-}" ]; then
+    step "slow and abusive clients, idle connection memory (scripts/abuse.sh, CI size)"
+    ABUSE_QUICK=1 scripts/abuse.sh
 fi
 
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then

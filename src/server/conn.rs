@@ -12,7 +12,14 @@
 //! - after any framing error the error response is written and the connection closed;
 //! - a request is never read past its framing: pipelined bytes stay for the next request;
 //! - memory per connection is bounded by `max_header_size + max_body` (+ one output batch);
+//! - a connection holds its output buffer only while it has requests to answer, and one
+//!   idle for [`PARK_AFTER`] holds no buffer at all: its read is cancelled
+//!   (never losing bytes already read) and it waits for readability with its buffers,
+//!   request state and caches given back: it holds only its task, socket and deadline slot;
 //! - a panic below the pipeline becomes a 500 and closes only this connection;
+//! - a connection yields to the worker's others after every `OUT_HIGH_WATER` bytes it
+//!   writes, so a pipelining or never-reading client cannot hold the core while its socket
+//!   buffers absorb megabytes.
 //! - every answered request is counted once in the worker's metrics block: routed ones with
 //!   their latency (from dispatch to the response in the output batch), memo answers in the
 //!   lowest latency bucket, framing errors and timeouts without a latency.
@@ -25,11 +32,15 @@ use std::{
 
 use monoio::{
     buf::SliceMut,
-    io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt},
+    io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller},
     net::TcpStream,
 };
 
-use super::{memo::Memo, worker::Worker};
+use super::{
+    deadline::{Deadlines, SlotKey},
+    memo::Memo,
+    worker::Worker,
+};
 use crate::{
     api::{
         context::{Request, RequestContext},
@@ -81,15 +92,16 @@ struct Conn<'w> {
     buf: Vec<u8>,
     /// Start of the current request in `buf`.
     start: usize,
-    /// The current request's head, parsed in place.
-    head: Head,
+    /// The current request's head, parsed in place (boxed, like `sink`, so that a parked
+    /// connection's task stays small).
+    head: Box<Head>,
     /// Set while the current request's body is still arriving.
     pending: Option<BodyProgress>,
     /// Whether `100 Continue` was sent for the current request.
     sent_continue: bool,
     /// When the first byte of the current head arrived.
     head_started: Option<Instant>,
-    sink: Sink,
+    sink: Box<Sink>,
 }
 
 /// The answering side of a connection: runs complete requests through the pipeline and
@@ -117,27 +129,12 @@ const DURABLE_POLL: Duration = Duration::from_micros(200);
 
 /// Serves one connection until it closes.
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
-    let mut conn = Conn {
-        worker,
-        peer,
-        buf: worker.take_buffer(),
-        start: 0,
-        head: Head::default(),
-        pending: None,
-        sent_continue: false,
-        head_started: None,
-        sink: Sink {
-            out: worker.take_buffer(),
-            resp: Response::new(),
-            head_cache: HeadCache::default(),
-            path: Vec::new(),
-            date: [b' '; DATE_LEN],
-            close: false,
-            memo: Memo::default(),
-            use_memo: true,
-        },
-    };
+    let mut conn = Conn::new(worker, peer);
     let mut busy = false;
+    // Bytes written since this task last let the worker's other tasks run.
+    let mut unyielded = 0usize;
+    // Made on the first idle read; connections closed after one request never need it.
+    let mut canceller: Option<Canceller> = None;
     // The limits in force when the connection opened stay its limits.
     let config = worker.config();
     let limits = &config.limits;
@@ -151,6 +148,10 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             if !busy {
                 busy = true;
                 worker.busy.set(worker.busy.get() + 1);
+                // The output buffer is held only while there is something to answer.
+                if conn.sink.out.capacity() == 0 {
+                    conn.sink.out = worker.take_buffer();
+                }
             }
             match conn.frame(limits) {
                 Framed::NeedMore => {
@@ -203,9 +204,17 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                 .guard(&slot, limits.send_timeout, stream.write_all(out))
                 .await
             {
-                Ok((Ok(_), mut out)) => {
+                Ok((Ok(written), mut out)) => {
                     out.clear();
                     conn.sink.out = out;
+                    // I/O that is ready at once never makes a task wait: a client that
+                    // pipelines without end (or fills a large socket buffer without reading)
+                    // would hold the core. Let the others run after every full batch's worth.
+                    unyielded += written;
+                    if unyielded >= OUT_HIGH_WATER {
+                        unyielded = 0;
+                        YieldNow(false).await;
+                    }
                 }
                 _ => break,
             }
@@ -220,6 +229,10 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             if busy {
                 busy = false;
                 worker.busy.set(worker.busy.get() - 1);
+                let out = std::mem::take(&mut conn.sink.out);
+                if out.capacity() > 0 {
+                    worker.give_buffer(out);
+                }
             }
             // Not closed here at shutdown: the last response promised keep-alive, so the
             // client may already be sending; its next request is answered with
@@ -238,20 +251,47 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         if conn.buf.capacity() - conn.buf.len() < READ_CHUNK {
             conn.buf.reserve(READ_CHUNK.max(conn.buf.len()));
         }
+        let idle = conn.buf.is_empty() && conn.pending.is_none() && conn.head_started.is_none();
         let buf = std::mem::take(&mut conn.buf);
         let (begin, end) = (buf.len(), buf.capacity());
-        match deadlines
-            .guard(&slot, wait, stream.read(SliceMut::new(buf, begin, end)))
-            .await
-        {
-            Ok((Ok(n), slice)) => {
-                conn.buf = slice.into_inner();
+        let slice = SliceMut::new(buf, begin, end);
+        let read = if idle && wait > PARK_AFTER {
+            let canceller = canceller.get_or_insert_with(Canceller::new);
+            match read_or_park(&mut stream, slice, deadlines, &slot, canceller).await {
+                IdleRead::Done(result, buf) => Ok((result, buf)),
+                IdleRead::Park(buf) => {
+                    // Idle for a while: hold no buffer until the client sends again.
+                    conn.buf = buf;
+                    conn.park();
+                    match deadlines
+                        .guard(&slot, wait - PARK_AFTER, stream.readable(false))
+                        .await
+                    {
+                        Ok(Ok(())) => {
+                            conn = Conn::new(worker, peer);
+                            continue;
+                        }
+                        // The keep-alive timeout passed, or the socket failed: close. The
+                        // parked connection holds nothing to give back.
+                        _ => return,
+                    }
+                }
+            }
+        } else {
+            deadlines
+                .guard(&slot, wait, stream.read(slice))
+                .await
+                .map(|(result, slice)| (result, slice.into_inner()))
+        };
+        match read {
+            Ok((Ok(n), buf)) => {
+                conn.buf = buf;
                 if n == 0 {
                     break;
                 }
             }
-            Ok((Err(_), slice)) => {
-                conn.buf = slice.into_inner();
+            Ok((Err(_), buf)) => {
+                conn.buf = buf;
                 break;
             }
             Err(_elapsed) => {
@@ -272,16 +312,74 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
     if busy {
         worker.busy.set(worker.busy.get() - 1);
     }
-    let Conn {
-        buf,
-        sink: Sink { out, .. },
-        ..
-    } = conn;
+    let Conn { buf, sink, .. } = conn;
+    let out = sink.out;
     if buf.capacity() > 0 {
         worker.give_buffer(buf);
     }
     if out.capacity() > 0 {
         worker.give_buffer(out);
+    }
+}
+
+/// How long an idle keep-alive connection keeps its buffers in a pending read before it
+/// parks: cancels the read, gives its buffers and caches back and waits for readability
+/// with none. A client that sends its next request sooner (the hot path) never parks; one
+/// that waits longer pays a cancel and a readiness wait, small beside its own pause. Short,
+/// so that a burst of new connections going idle does not hold a burst of buffers (the
+/// deadline sweeper fires it one tick early to one tick late).
+const PARK_AFTER: Duration = Duration::from_millis(250);
+
+/// What became of a read on an idle keep-alive connection.
+enum IdleRead {
+    /// The read ended (bytes, end of stream or an error); the buffer is back.
+    Done(std::io::Result<usize>, Vec<u8>),
+    /// Nothing arrived within [`PARK_AFTER`]; the read was cancelled having consumed nothing.
+    Park(Vec<u8>),
+}
+
+/// Reads into `buf` on an idle connection; after [`PARK_AFTER`] without a byte the read is
+/// cancelled. The cancelled read is awaited to its end: a read the kernel completed before
+/// the cancel keeps its bytes (io_uring), so nothing the client sent is ever dropped.
+async fn read_or_park(
+    stream: &mut TcpStream,
+    buf: SliceMut<Vec<u8>>,
+    deadlines: &Deadlines,
+    slot: &SlotKey,
+    canceller: &mut Canceller,
+) -> IdleRead {
+    let read = stream.cancelable_read(buf, canceller.handle());
+    let mut read = std::pin::pin!(read);
+    if let Ok((result, slice)) = deadlines.guard(slot, PARK_AFTER, read.as_mut()).await {
+        return IdleRead::Done(result, slice.into_inner());
+    }
+    // A cancelled canceller stays cancelled; the connection gets a fresh one.
+    *canceller = std::mem::take(canceller).cancel();
+    let (result, slice) = read.await;
+    match result {
+        Err(err) if err.raw_os_error() == Some(libc::ECANCELED) => {
+            IdleRead::Park(slice.into_inner())
+        }
+        result => IdleRead::Done(result, slice.into_inner()),
+    }
+}
+
+/// Lets the worker's other ready tasks (and its I/O poll) run once before going on.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
@@ -319,7 +417,46 @@ pub async fn linger(stream: &mut TcpStream, mut buf: Vec<u8>, time: Duration) {
     }
 }
 
-impl Conn<'_> {
+impl<'w> Conn<'w> {
+    /// A connection with a read buffer from the pool, at the start of a request.
+    fn new(worker: &'w Worker, peer: SocketAddr) -> Self {
+        Conn {
+            worker,
+            peer,
+            buf: worker.take_buffer(),
+            start: 0,
+            head: Box::default(),
+            pending: None,
+            sent_continue: false,
+            head_started: None,
+            sink: Box::new(Sink {
+                out: Vec::new(),
+                resp: Response::new(),
+                head_cache: HeadCache::default(),
+                path: Vec::new(),
+                date: [b' '; DATE_LEN],
+                close: false,
+                memo: Memo::default(),
+                use_memo: true,
+            }),
+        }
+    }
+
+    /// Gives the buffers back to the worker's pool and frees the request state and the
+    /// answering side with their caches: a parked connection holds only its task, socket
+    /// and deadline slot. Only between requests; [`Conn::new`] starts over when the client
+    /// sends again.
+    fn park(self) {
+        let Conn {
+            worker, buf, sink, ..
+        } = self;
+        for buf in [buf, sink.out] {
+            if buf.capacity() > 0 {
+                worker.give_buffer(buf);
+            }
+        }
+    }
+
     fn read_timeout(&self, limits: &Limits) -> Duration {
         match (&self.pending, self.head_started) {
             (Some(_), _) => limits.body_timeout,
@@ -641,11 +778,11 @@ mod tests {
             peer: "127.0.0.1:9".parse().unwrap(),
             buf: Vec::new(),
             start: 0,
-            head: Head::default(),
+            head: Box::default(),
             pending: None,
             sent_continue: false,
             head_started: None,
-            sink: Sink {
+            sink: Box::new(Sink {
                 out: Vec::new(),
                 resp: Response::new(),
                 head_cache: HeadCache::default(),
@@ -654,7 +791,7 @@ mod tests {
                 close: false,
                 memo: Memo::default(),
                 use_memo,
-            },
+            }),
         }
     }
 

@@ -93,8 +93,9 @@ impl Shared {
 const POOLED_BUFFER_MAX: usize = 64 * 1024;
 /// Initial capacity of pooled buffers.
 pub const BUFFER_SIZE: usize = 8 * 1024;
-/// Buffers kept per worker.
-const POOL_DEPTH: usize = 1024;
+/// Buffers kept per worker. Busy connections keep theirs; the pool only covers connections
+/// opening, closing and waking from a park, so it need not grow with the connection count.
+const POOL_DEPTH: usize = 256;
 
 /// Per-core state.
 #[derive(Debug)]
@@ -205,6 +206,9 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
     let listener = TcpListener::from_std(listener)?;
     monoio::spawn(Rc::clone(&worker.deadlines).sweep());
     let canceller = Canceller::new();
+    // Accepts failed in a row: EMFILE/ENFILE leave the connection queued and the socket
+    // readable, so retrying at once would spin. Back off, and log once per episode.
+    let mut failures = 0u32;
     loop {
         let mut accept = std::pin::pin!(listener.cancelable_accept(canceller.handle()));
         let next = monoio::select! {
@@ -224,11 +228,25 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
             }
         };
         match accepted {
-            Ok((stream, peer)) => admit(&worker, stream, peer),
+            Ok((stream, peer)) => {
+                if failures > 0 {
+                    log::warn!(
+                        "worker {}: accepting again after {failures} failed accepts",
+                        worker.id
+                    );
+                    failures = 0;
+                }
+                admit(&worker, stream, peer);
+            }
             Err(err) => {
-                // EMFILE/ENFILE and friends: back off briefly rather than spin.
-                log::warn!("worker {}: accept failed: {err}", worker.id);
-                monoio::time::sleep(Duration::from_millis(10)).await;
+                failures = failures.saturating_add(1);
+                if failures == 1 {
+                    log::warn!(
+                        "worker {}: accept failed: {err}; retrying with backoff",
+                        worker.id
+                    );
+                }
+                monoio::time::sleep(accept_backoff(failures)).await;
             }
         }
     }
@@ -348,6 +366,18 @@ fn accept_queued(worker: &Rc<Worker>, control: &std::net::TcpListener) -> usize 
     }
 }
 
+/// First pause after a failed accept; it doubles with each failure in a row.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+/// Longest pause between accepts while they keep failing: how late a worker notices that
+/// descriptors are free again.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// How long to wait before the next accept after `failures` failed ones in a row.
+fn accept_backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    (ACCEPT_BACKOFF_MIN * (1u32 << doublings)).min(ACCEPT_BACKOFF_MAX)
+}
+
 /// Answers a connection over the cap with 503 and closes it.
 async fn refuse(mut stream: TcpStream) {
     let mut resp = Response::new();
@@ -371,5 +401,23 @@ async fn refuse(mut stream: TcpStream) {
     {
         // A short linger: refused connections must stay cheap during a flood.
         conn::linger(&mut stream, out, Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_backoff_grows_to_its_cap() {
+        assert_eq!(accept_backoff(1), ACCEPT_BACKOFF_MIN);
+        assert_eq!(accept_backoff(2), ACCEPT_BACKOFF_MIN * 2);
+        let mut last = Duration::ZERO;
+        for failures in 1..100 {
+            let pause = accept_backoff(failures);
+            assert!(pause >= last && pause <= ACCEPT_BACKOFF_MAX);
+            last = pause;
+        }
+        assert_eq!(accept_backoff(u32::MAX), ACCEPT_BACKOFF_MAX);
     }
 }

@@ -1,0 +1,204 @@
+//! Resource bounds under both drivers: descriptor exhaustion (EMFILE) does not make the
+//! accept loop spin and the server recovers when descriptors free up; idle keep-alive
+//! connections that park (give their buffers back) wake up without losing a byte and still
+//! close at the keep-alive timeout.
+//!
+//! Issue 6, part 7. The memory figures (per idle connection, under abuse) come from
+//! `scripts/abuse.sh`, not from here: no test asserts a timing or a memory figure.
+//!
+//! Unsafe: `limit_fds` calls `prlimit(2)` through libc to lower the running server's
+//! descriptor limit; those two calls are the only unsafe code here.
+#![allow(unsafe_code)]
+
+mod common;
+
+use std::{
+    io::{ErrorKind, Read, Write},
+    net::TcpStream,
+    thread,
+    time::{Duration, Instant},
+};
+
+use common::{read_response, Options, Server};
+
+const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+const GET_CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+
+/// Open descriptors of process `pid`.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}
+
+/// utime + stime of process `pid`, in clock ticks (USER_HZ, 100 per second).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = stat.rsplit_once(") ").unwrap().1;
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    fields[11] + fields[12]
+}
+
+/// Sets the soft RLIMIT_NOFILE of process `pid`, keeping its hard limit.
+fn limit_fds(pid: u32, soft: u64) {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reading another process's limit into a valid, writable rlimit; no new limit.
+    let got = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            std::ptr::null(),
+            &mut old,
+        )
+    };
+    assert_eq!(got, 0, "prlimit read: {}", std::io::Error::last_os_error());
+    let new = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: `new` is a valid rlimit that lives across the call; the old value is not asked for.
+    let set = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &new,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(set, 0, "prlimit set: {}", std::io::Error::last_os_error());
+}
+
+/// Connects and sends `request`; the stream reads with `timeout`.
+fn send(server: &Server, request: &[u8], timeout: Duration) -> TcpStream {
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    stream.write_all(request).unwrap();
+    stream
+}
+
+/// True when a response starts arriving within the stream's read timeout.
+fn answered(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(n) => n > 0,
+        Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
+        Err(err) => panic!("read: {err}"),
+    }
+}
+
+per_driver!(emfile_backs_off_and_recovers, |driver| {
+    let server = Server::with(Options {
+        driver,
+        ..Options::default()
+    });
+    let pid = server.pid();
+    // Warm up: the first request opens whatever the server opens lazily.
+    assert_eq!(server.get("/", "").status, 200);
+    thread::sleep(Duration::from_millis(200));
+    limit_fds(pid, open_fds(pid) as u64 + 3);
+
+    // Keep-alive connections take the last descriptors; then accepts fail.
+    let mut held = Vec::new();
+    let stuck = loop {
+        assert!(held.len() < 16, "the descriptor limit never bit");
+        let mut stream = send(&server, GET, Duration::from_millis(700));
+        if !answered(&mut stream) {
+            break stream;
+        }
+        let mut rest = [0u8; 4096];
+        let _ = stream.read(&mut rest);
+        held.push(stream);
+    };
+    assert!(!held.is_empty(), "no connection was served under the limit");
+
+    // Connections keep arriving while descriptors are exhausted: the server must wait, not
+    // spin (a busy accept loop burns a whole core: 100 ticks a second).
+    let before = cpu_ticks(pid);
+    let started = Instant::now();
+    let mut waiting = vec![stuck];
+    for _ in 0..10 {
+        waiting.push(send(&server, GET_CLOSE, Duration::from_secs(10)));
+        thread::sleep(Duration::from_millis(120));
+    }
+    let ticks = cpu_ticks(pid) - before;
+    let window = started.elapsed();
+    eprintln!("{driver}: {ticks} CPU ticks in {window:?} while accepts failed");
+    assert!(
+        ticks <= 30,
+        "{driver}: server used {ticks} CPU ticks in {window:?} while accepts failed"
+    );
+
+    // Descriptors free up: every queued connection is accepted and answered, in turn.
+    drop(held);
+    for (i, stream) in waiting.iter_mut().enumerate() {
+        let response = read_response(stream);
+        assert_eq!(
+            response.map(|r| r.status),
+            Some(200),
+            "{driver}: queued connection {i} not answered after recovery"
+        );
+        if i == 0 {
+            // The first one asked for keep-alive; close it so its descriptor frees too.
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+    drop(waiting);
+    limit_fds(pid, 1024);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.get("/", "").status, 200);
+
+    // One warning per episode of failures, not one per failed accept.
+    let (_, stderr) = server.wait_exit(Duration::from_secs(5));
+    let warnings = stderr.matches("accept failed").count();
+    assert!(
+        warnings >= 1,
+        "{driver}: the failure was not logged: {stderr}"
+    );
+    assert!(
+        warnings <= 12,
+        "{driver}: {warnings} accept warnings: the log is flooded"
+    );
+});
+
+per_driver!(parked_connection_wakes_without_losing_bytes, |driver| {
+    let server = Server::start(driver);
+    let mut stream = server.connect();
+    for round in 0..3 {
+        // Long enough idle for the connection to park (PARK_AFTER plus two sweeper ticks).
+        thread::sleep(Duration::from_millis(600));
+        // Two pipelined requests, the second split across a pause.
+        stream.write_all(GET).unwrap();
+        stream.write_all(&GET[..10]).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        stream.write_all(&GET[10..]).unwrap();
+        for i in 0..2 {
+            let response = read_response(&mut stream)
+                .unwrap_or_else(|| panic!("{driver}: round {round}, response {i} missing"));
+            assert_eq!(response.status, 200);
+        }
+    }
+});
+
+per_driver!(parked_connection_closes_at_keepalive_timeout, |driver| {
+    let server = Server::with_conf(driver, "[ringnova]\nkeepalive_timeout = 1\n");
+    let mut stream = server.connect();
+    stream.write_all(GET).unwrap();
+    assert_eq!(read_response(&mut stream).map(|r| r.status), Some(200));
+    let started = Instant::now();
+    assert!(
+        common::is_closed_by_peer(&mut stream),
+        "{driver}: still open"
+    );
+    // Parked after PARK_AFTER, closed at the keep-alive timeout: not at the park.
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{driver}: closed after {:?}, before the keep-alive timeout",
+        started.elapsed()
+    );
+});
