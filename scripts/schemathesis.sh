@@ -42,7 +42,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Port 0: the kernel picks a free port; the first line of stdout names it.
+# Port 0: the kernel picks a free port; the first line of stdout names it. The file exists
+# before the server starts, so the first poll cannot race the shell's redirection.
+: >"$WORK/stdout"
 "$BIN" --config-file config/ringnova.conf --listen 127.0.0.1:0 --workers 2 --driver legacy \
     --cpus off --data-dir "$WORK/data" >"$WORK/stdout" 2>"$WORK/server.log" &
 SERVER_PID=$!
