@@ -17,6 +17,7 @@
 pub mod body;
 pub mod date;
 pub mod error;
+pub mod framer;
 pub mod limits;
 pub mod parse;
 pub mod request;
@@ -24,6 +25,7 @@ pub mod response;
 
 pub use body::{ChunkedDecoder, ChunkedProgress};
 pub use error::FrameError;
+pub use framer::{BodyStep, Framer, HeadStep};
 pub use limits::Limits;
 pub use parse::parse_head;
 pub use request::{BodyKind, Head, Span, Version};

@@ -34,8 +34,9 @@ use crate::{
     },
     http::{
         date::{http_date, DATE_LEN},
-        parse_head, BodyKind, ChunkedDecoder, ChunkedProgress, FrameError, Head, HeadCache, Limits,
-        Response, Version,
+        framer::release,
+        BodyKind, BodyStep, FrameError, Framer, Head, HeadCache, HeadStep, Limits, Response,
+        Version,
     },
     router::Method,
 };
@@ -46,17 +47,10 @@ const OUT_HIGH_WATER: usize = 64 * 1024;
 const READ_CHUNK: usize = 4096;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// The body of a request whose head is parsed (in `Conn::head`) but which is not complete.
-enum BodyProgress {
-    /// Waiting for this many bytes after the head.
-    Length(usize),
-    Chunked(ChunkedDecoder),
-}
-
 /// What the framer found at the start of the unread bytes.
 enum Framed {
     NeedMore,
-    /// A complete request with a body (its head is in `Conn::head`): end of its body and of
+    /// A complete request with a body (its head is in `Conn::framer`): end of its body and of
     /// its bytes, both relative to the request start.
     Ready {
         body_end: usize,
@@ -76,10 +70,8 @@ struct Conn<'w> {
     buf: Vec<u8>,
     /// Start of the current request in `buf`.
     start: usize,
-    /// The current request's head, parsed in place.
-    head: Head,
-    /// Set while the current request's body is still arriving.
-    pending: Option<BodyProgress>,
+    /// Where the current request's head and body end.
+    framer: Framer,
     /// Whether `100 Continue` was sent for the current request.
     sent_continue: bool,
     /// When the first byte of the current head arrived.
@@ -117,8 +109,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         peer,
         buf: worker.take_buffer(),
         start: 0,
-        head: Head::default(),
-        pending: None,
+        framer: Framer::new(),
         sent_continue: false,
         head_started: None,
         sink: Sink {
@@ -185,7 +176,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                 break;
             }
         }
-        if conn.pending.is_some() && conn.head.expect_continue && !conn.sent_continue {
+        if conn.framer.in_body() && conn.framer.head.expect_continue && !conn.sent_continue {
             conn.sent_continue = true;
             conn.sink.out.extend_from_slice(CONTINUE);
         }
@@ -206,9 +197,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             linger(&mut stream, std::mem::take(&mut conn.buf), LINGER_TIME).await;
             break;
         }
-        if conn.start == conn.buf.len() {
-            conn.buf.clear();
-            conn.start = 0;
+        if release(&mut conn.buf, &mut conn.start) {
             if busy {
                 busy = false;
                 worker.busy.set(worker.busy.get() - 1);
@@ -216,11 +205,6 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             if worker.shared.shutting_down() {
                 break;
             }
-        } else if conn.start > 0 {
-            // Keep the unread tail at the front so the buffer never creeps. Heads and
-            // decoders hold offsets relative to the request start, so this is safe mid-body.
-            conn.buf.drain(..conn.start);
-            conn.start = 0;
         }
         if batch_full {
             continue;
@@ -312,19 +296,19 @@ pub async fn linger(stream: &mut TcpStream, mut buf: Vec<u8>, time: Duration) {
 
 impl Conn<'_> {
     fn read_timeout(&self, limits: &Limits) -> Duration {
-        match (&self.pending, self.head_started) {
-            (Some(_), _) => limits.body_timeout,
-            (None, Some(started)) => limits
+        match (self.framer.in_body(), self.head_started) {
+            (true, _) => limits.body_timeout,
+            (false, Some(started)) => limits
                 .header_timeout
                 .saturating_sub(started.elapsed())
                 .max(Duration::from_millis(1)),
-            (None, None) => limits.keepalive_timeout,
+            (false, None) => limits.keepalive_timeout,
         }
     }
 
     /// Frames the request starting at `self.start`.
     fn frame(&mut self, limits: &Limits) -> Framed {
-        if self.pending.is_none() {
+        if !self.framer.in_body() {
             // A head identical to the last memoized one gets its response again.
             if self.sink.use_memo && !self.worker.shared.shutting_down() {
                 if let Some(len) = self.sink.memo.answer(
@@ -336,74 +320,31 @@ impl Conn<'_> {
                     return Framed::Answered { consumed: len };
                 }
             }
-            let target = match parse_head(&self.buf[self.start..], limits, &mut self.head) {
-                Ok(Some(target)) => target,
-                Ok(None) => return Framed::NeedMore,
-                Err(err) => return Framed::Error(err),
-            };
-            let len = self.head.len;
-            self.sent_continue = false;
-            self.pending = Some(match self.head.body {
-                BodyKind::None => {
+            match self.framer.frame_head(&self.buf[self.start..], limits) {
+                Ok(HeadStep::NeedMore) => return Framed::NeedMore,
+                Ok(HeadStep::Complete { target }) => {
                     // Nothing more to wait for: answer now, with the target text in hand.
-                    let bytes = &self.buf[self.start..self.start + len];
-                    self.sink.dispatch(
-                        self.worker,
-                        self.peer,
-                        &self.head,
-                        bytes,
-                        &mut [],
-                        Some(target),
-                    );
-                    return Framed::Answered { consumed: len };
+                    self.sent_continue = false;
+                    let head = &self.framer.head;
+                    let bytes = &self.buf[self.start..self.start + head.len];
+                    self.sink
+                        .dispatch(self.worker, self.peer, head, bytes, &mut [], Some(target));
+                    return Framed::Answered { consumed: head.len };
                 }
-                BodyKind::Length(n) if n > limits.max_body as u64 => {
-                    return Framed::Error(FrameError::BodyTooLarge(n))
-                }
-                BodyKind::Length(n) => BodyProgress::Length(n as usize),
-                BodyKind::Chunked => {
-                    BodyProgress::Chunked(ChunkedDecoder::new(len, limits.max_body as u64))
-                }
-            });
-        }
-        let available = self.buf.len() - self.start;
-        let framed = match self.pending.as_mut() {
-            Some(BodyProgress::Length(n)) => {
-                let end = self.head.len + *n;
-                if available >= end {
-                    Framed::Ready {
-                        body_end: end,
-                        consumed: end,
-                    }
-                } else {
-                    // Make room for the whole body at once rather than growing read by read.
-                    self.buf.reserve(self.start + end - self.buf.len());
-                    Framed::NeedMore
-                }
+                Ok(HeadStep::Body) => self.sent_continue = false,
+                Err(err) => return Framed::Error(err),
             }
-            Some(BodyProgress::Chunked(decoder)) => {
-                match decoder.decode(&mut self.buf[self.start..]) {
-                    Ok(ChunkedProgress::Done { body_end, consumed }) => {
-                        Framed::Ready { body_end, consumed }
-                    }
-                    Ok(ChunkedProgress::NeedMore) => {
-                        decoder.compact(&mut self.buf, self.start);
-                        Framed::NeedMore
-                    }
-                    Err(err) => Framed::Error(err),
-                }
-            }
-            None => Framed::NeedMore,
-        };
-        if !matches!(framed, Framed::NeedMore) {
-            self.pending = None;
         }
-        framed
+        match self.framer.frame_body(&mut self.buf, self.start) {
+            Ok(BodyStep::NeedMore) => Framed::NeedMore,
+            Ok(BodyStep::Ready { body_end, consumed }) => Framed::Ready { body_end, consumed },
+            Err(err) => Framed::Error(err),
+        }
     }
 
     /// Answers the complete request at `self.start` whose body has arrived.
     fn dispatch_with_body(&mut self, body_end: usize, consumed: usize) {
-        let head = &self.head;
+        let head = &self.framer.head;
         let (bytes, body) = self.buf[self.start..self.start + consumed].split_at_mut(head.len);
         let bytes: &[u8] = bytes;
         let body = &mut body[..body_end - head.len];
@@ -425,7 +366,7 @@ impl Conn<'_> {
             other => other.message(),
         };
         self.sink.error_response(err.status(), text);
-        self.pending = None;
+        self.framer.reset();
     }
 }
 
@@ -603,8 +544,7 @@ mod tests {
             peer: "127.0.0.1:9".parse().unwrap(),
             buf: Vec::new(),
             start: 0,
-            head: Head::default(),
-            pending: None,
+            framer: Framer::new(),
             sent_continue: false,
             head_started: None,
             sink: Sink {
