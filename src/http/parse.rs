@@ -28,40 +28,44 @@ pub fn parse_head<'b>(
     limits: &Limits,
     head: &mut Head,
 ) -> Result<Option<&'b str>, FrameError> {
-    // Blank lines before a request are allowed (and rare): count them only when present.
+    // Blank lines before a request are allowed (and rare): count them only when present, and
+    // no further than the head-size limit, which they count towards.
     let skipped = if matches!(buf.first(), Some(b'\r' | b'\n')) {
         buf.iter()
+            .take(limits.max_header_size.saturating_add(1))
             .take_while(|&&b| b == b'\r' || b == b'\n')
             .count()
     } else {
         0
     };
-    // The request-line limit is checked by scanning only when the head is incomplete or
-    // invalid; a complete head gets the cheap check below from the spans httparse found.
-    let line_too_long = || {
-        let rest = &buf[skipped..];
-        let line = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-        line > limits.max_request_line
+    // Parse no further than the shortest prefix that breaks a limit: what is decided then
+    // does not depend on how many bytes arrived at once (a head split over reads gets the
+    // same answer as one read), and a huge buffer is never scanned past the limits.
+    let view = &buf[..buf.len().min(limit_cap(buf, skipped, limits))];
+    // Answers a head that is not complete (yet): a broken limit, or the wait for more bytes.
+    let incomplete = || {
+        if line_len(&view[skipped..]) > limits.max_request_line {
+            Err(FrameError::RequestLineTooLong)
+        } else if view.len() > limits.max_header_size {
+            Err(FrameError::HeadTooLarge)
+        } else {
+            Ok(None)
+        }
     };
 
     let mut storage =
         [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CEILING];
     let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CEILING)];
     let mut req = httparse::Request::new(&mut []);
-    let len = match req.parse_with_uninit_headers(buf, slots) {
+    let len = match req.parse_with_uninit_headers(view, slots) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => {
-            if line_too_long() {
-                return Err(FrameError::RequestLineTooLong);
-            }
-            if buf.len() > limits.max_header_size {
-                return Err(FrameError::HeadTooLarge);
-            }
-            return Ok(None);
-        }
-        Err(_) if line_too_long() => return Err(FrameError::RequestLineTooLong),
+        Ok(httparse::Status::Partial) => return incomplete(),
         Err(httparse::Error::TooManyHeaders) => return Err(FrameError::TooManyHeaders),
-        Err(httparse::Error::Version) => return Err(version_error(&buf[skipped..])),
+        // 505 or 400 is told from the whole version token: wait for the line to end.
+        Err(httparse::Error::Version) => match line_end(&view[skipped..]) {
+            Some(end) => return Err(version_error(&view[skipped..skipped + end])),
+            None => return incomplete(),
+        },
         Err(_) => return Err(FrameError::Malformed),
     };
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
@@ -193,13 +197,42 @@ fn is_host(name: &[u8]) -> bool {
     }
 }
 
-/// 505 when the request line names another HTTP version, 400 when it is not HTTP at all.
-fn version_error(buf: &[u8]) -> FrameError {
-    let line_end = buf
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(buf.len());
-    let line = &buf[..line_end];
+/// Length of the shortest prefix of `buf` that breaks the request-line or the head-size
+/// limit (`usize::MAX` when no prefix of the bytes so far does). `skipped` blank lines come
+/// before the request line.
+fn limit_cap(buf: &[u8], skipped: usize, limits: &Limits) -> usize {
+    let head_cap = limits.max_header_size.saturating_add(1);
+    let max = limits.max_request_line;
+    let line = &buf[skipped..];
+    let line_cap = if line.iter().take(max.saturating_add(1)).any(|&b| b == b'\n') {
+        None
+    } else {
+        // The line has more than `max` bytes once its byte `max` arrives, unless that byte
+        // is a CR that the next byte shows to be the line's end.
+        match (line.get(max), line.get(max.saturating_add(1))) {
+            (Some(b'\r'), Some(b'\n')) | (Some(b'\r'), None) | (None, _) => None,
+            (Some(b'\r'), Some(_)) => Some(max + 2),
+            (Some(_), _) => Some(max + 1),
+        }
+    };
+    line_cap.map_or(head_cap, |cap| head_cap.min(skipped + cap))
+}
+
+/// Length of the request line at the start of `line`, its ending excluded: the bytes before
+/// the first LF, less a CR right before it or ending the bytes so far.
+fn line_len(line: &[u8]) -> usize {
+    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+    end - usize::from(end > 0 && line[end - 1] == b'\r')
+}
+
+/// Where the request line at the start of `line` ends (its first CR or LF), if it has.
+fn line_end(line: &[u8]) -> Option<usize> {
+    line.iter().position(|&b| b == b'\r' || b == b'\n')
+}
+
+/// 505 when the request line (without its ending) names another HTTP version, 400 when it
+/// is not HTTP at all.
+fn version_error(line: &[u8]) -> FrameError {
     let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
     match version {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
@@ -628,5 +661,65 @@ mod tests {
     fn bare_lf_line_endings_are_accepted() {
         let h = head("GET / HTTP/1.1\nHost: a\n\n");
         assert_eq!(h.version, Version::Http11);
+    }
+
+    /// What parsing gives when `raw` arrives one byte at a time: the first answer other than
+    /// "need more", with the head's length when it is complete.
+    fn bytewise(raw: &[u8], limits: &Limits) -> Result<Option<usize>, FrameError> {
+        for end in 0..=raw.len() {
+            if let Some(head) = parse_with(&raw[..end], limits)? {
+                return Ok(Some(head.len));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Found by the http_framing fuzz target: the answer must not depend on how the head
+    /// is split into reads.
+    #[test]
+    fn split_heads_get_the_answer_of_one_read() {
+        let limits = Limits {
+            max_request_line: 16,
+            max_header_size: 40,
+            ..Limits::default()
+        };
+        let whole = |raw: &[u8]| parse_with(raw, &limits).map(|h| h.map(|h| h.len));
+        let cases: &[&[u8]] = &[
+            // A request line of exactly the limit, its CR and LF arriving apart.
+            b"GET /ab HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /ab HTTP/1.1\nHost: a\n\n",
+            b"GET /abc HTTP/1.1\r\nHost: a\r\n\r\n",
+            // 505 is told from the whole version token, not from "HTTP/2".
+            b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/2.0x\r\n",
+            // Both limits broken: the one the shorter prefix breaks is reported.
+            b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET /abcdefghijklmnop",
+            b"GET /abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\nHost: a\r\nX: aaaaaaaaaaaaaaaa\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+            // An invalid byte past a broken limit: the limit is what the client is told.
+            b"GET /abcdefghijklmnopqrstuvwxyz\0 HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa\0\r\n\r\n",
+        ];
+        for raw in cases {
+            assert_eq!(
+                whole(raw),
+                bytewise(raw, &limits),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        assert_eq!(whole(cases[0]), Ok(Some(cases[0].len())));
+        assert_eq!(whole(cases[3]), Err(FrameError::Version));
+        assert_eq!(whole(cases[6]), Err(FrameError::RequestLineTooLong));
+        assert_eq!(whole(cases[7]), Err(FrameError::HeadTooLarge));
+    }
+
+    #[test]
+    fn endless_blank_lines_are_a_head_too_large() {
+        let blank = b"\r\n".repeat(100_000);
+        assert_eq!(
+            parse_with(&blank, &Limits::default()).unwrap_err(),
+            FrameError::HeadTooLarge
+        );
     }
 }
