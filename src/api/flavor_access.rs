@@ -69,8 +69,8 @@ macro_rules! tenant_action {
     };
 }
 
-const ADD_TENANT_ACCESS: Schema = tenant_action!("addTenantAccess");
-const REMOVE_TENANT_ACCESS: Schema = tenant_action!("removeTenantAccess");
+pub(crate) const ADD_TENANT_ACCESS: Schema = tenant_action!("addTenantAccess");
+pub(crate) const REMOVE_TENANT_ACCESS: Schema = tenant_action!("removeTenantAccess");
 
 /// Writes `{"flavor_access": [{"flavor_id": …, "tenant_id": …}, …]}`.
 fn write_access_list(

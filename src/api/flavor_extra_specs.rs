@@ -76,7 +76,7 @@ const SPEC: (Pattern, Schema) = (
 );
 
 /// `create`: `{"extra_specs": {<key>: <value>, …}}`.
-const CREATE: Schema = Schema::new(&[
+pub(crate) const CREATE: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[(
         "extra_specs",
@@ -91,7 +91,7 @@ const CREATE: Schema = Schema::new(&[
 ]);
 
 /// `update`: exactly one spec, `{<key>: <value>}`.
-const UPDATE: Schema = Schema::new(&[
+pub(crate) const UPDATE: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::PatternProperties(&[SPEC]),
     Keyword::AdditionalProperties(false),

@@ -143,7 +143,7 @@ pub(crate) const CREATE_V255: Schema =
     flavor_create!(pt::NAME, ("description", FLAVOR_DESCRIPTION));
 
 /// `update` (2.55 and later): `{"flavor": {"description": …}}`, nothing else.
-const UPDATE: Schema = Schema::new(&[
+pub(crate) const UPDATE: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[(
         "flavor",
@@ -178,7 +178,7 @@ const SORT_KEYS: &[Literal] = &[
 ];
 
 /// `index_query` (2.0-2.74): unknown parameters are ignored.
-const INDEX_QUERY: Schema = Schema::new(&[
+pub(crate) const INDEX_QUERY: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[
         ("limit", pt::LIMIT),

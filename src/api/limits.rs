@@ -34,7 +34,7 @@ const POLICY: &str = "os_compute_api:limits";
 const POLICY_OTHER_PROJECT: &str = "os_compute_api:limits:other_project";
 
 /// `limits_query_schema`: `tenant_id` strings, anything else ignored.
-const QUERY: Schema = Schema::new(&[
+pub(crate) const QUERY: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[("tenant_id", COMMON_QUERY_PARAM)]),
     Keyword::AdditionalProperties(true),

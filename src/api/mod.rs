@@ -29,6 +29,7 @@ pub mod links;
 pub mod microversion;
 pub mod query;
 pub mod quota_sets;
+pub mod schemas;
 pub mod server_actions;
 pub mod server_create;
 pub mod server_metadata;

@@ -157,7 +157,7 @@ macro_rules! action_schema {
     };
 }
 
-const REBOOT_SCHEMA: Schema = action_schema!(
+pub(crate) const REBOOT_SCHEMA: Schema = action_schema!(
     "reboot",
     [(
         "type",
@@ -176,7 +176,7 @@ const REBOOT_SCHEMA: Schema = action_schema!(
     &["type"]
 );
 
-const RESIZE_SCHEMA: Schema = action_schema!(
+pub(crate) const RESIZE_SCHEMA: Schema = action_schema!(
     "resize",
     [
         ("flavorRef", FLAVOR_REF),
@@ -185,7 +185,7 @@ const RESIZE_SCHEMA: Schema = action_schema!(
     &["flavorRef"]
 );
 
-const CREATE_IMAGE_SCHEMA: Schema = action_schema!(
+pub(crate) const CREATE_IMAGE_SCHEMA: Schema = action_schema!(
     "createImage",
     [("name", NAME), ("metadata", METADATA)],
     &["name"]
@@ -232,15 +232,15 @@ macro_rules! rebuild_schema {
     };
 }
 
-const REBUILD_V21: Schema = rebuild_schema!(("personality", PERSONALITY));
-const REBUILD_V219: Schema =
+pub(crate) const REBUILD_V21: Schema = rebuild_schema!(("personality", PERSONALITY));
+pub(crate) const REBUILD_V219: Schema =
     rebuild_schema!(("personality", PERSONALITY), ("description", DESCRIPTION));
-const REBUILD_V254: Schema = rebuild_schema!(
+pub(crate) const REBUILD_V254: Schema = rebuild_schema!(
     ("personality", PERSONALITY),
     ("description", DESCRIPTION),
     ("key_name", NULLABLE_NAME)
 );
-const REBUILD_V257: Schema = rebuild_schema!(
+pub(crate) const REBUILD_V257: Schema = rebuild_schema!(
     ("description", DESCRIPTION),
     ("key_name", NULLABLE_NAME),
     ("user_data", NULLABLE_USER_DATA)

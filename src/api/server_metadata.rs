@@ -50,7 +50,7 @@ const POLICY_UPDATE_ALL: &str = "os_compute_api:server-metadata:update_all";
 const POLICY_DELETE: &str = "os_compute_api:server-metadata:delete";
 
 /// `create` and `update_all`: `{"metadata": {...}}`.
-const CREATE: Schema = Schema::new(&[
+pub(crate) const CREATE: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[("metadata", METADATA)]),
     Keyword::Required(&["metadata"]),
@@ -58,7 +58,7 @@ const CREATE: Schema = Schema::new(&[
 ]);
 
 /// `update`: `{"meta": {<one key>: <value>}}`.
-const UPDATE: Schema = Schema::new(&[
+pub(crate) const UPDATE: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[(
         "meta",

@@ -236,7 +236,7 @@ const JOINED_TABLES: &[&str] = &[
 
 /// The query schema (everything is a repeatable string, `limit` and `sort_key` aside; the
 /// `regex` and `date-time` formats are checked by [`check_formats`]).
-const QUERY_SCHEMA: Schema = Schema::new(&[
+pub(crate) const QUERY_SCHEMA: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::Properties(&[
         ("limit", LIMIT),
@@ -272,7 +272,7 @@ fn listed(ctx: &RequestContext<'_>, name: &str) -> bool {
 
 const IPV4_OR_STRING: Schema = STRING;
 
-const UPDATE_V20: Schema = crate::wrapped_schema!(
+pub(crate) const UPDATE_V20: Schema = crate::wrapped_schema!(
     "server",
     ("name", NAME_WITH_LEADING_TRAILING_SPACES),
     ("OS-DCF:diskConfig", DISK_CONFIG),
@@ -280,7 +280,7 @@ const UPDATE_V20: Schema = crate::wrapped_schema!(
     ("accessIPv6", IPV4_OR_STRING),
 );
 
-const UPDATE_V21: Schema = crate::wrapped_schema!(
+pub(crate) const UPDATE_V21: Schema = crate::wrapped_schema!(
     "server",
     ("name", NAME),
     ("OS-DCF:diskConfig", DISK_CONFIG),
@@ -288,7 +288,7 @@ const UPDATE_V21: Schema = crate::wrapped_schema!(
     ("accessIPv6", IPV4_OR_STRING),
 );
 
-const UPDATE_V219: Schema = crate::wrapped_schema!(
+pub(crate) const UPDATE_V219: Schema = crate::wrapped_schema!(
     "server",
     ("name", NAME),
     ("OS-DCF:diskConfig", DISK_CONFIG),
