@@ -3,9 +3,9 @@
 # both I/O drivers, the real OpenStack clients (python-novaclient, openstacksdk) end to end
 # against the release binary, the openstack CLI against the built-in identity endpoint
 # (auth_strategy = token), the policy engine against oslo.policy on random cases, and a
-# seconds-long benchmark smoke run.
+# seconds-long benchmark smoke run, and every fuzz target for a few seconds (scripts/fuzz.sh).
 # Usage: scripts/test.sh            (everything)
-#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_BENCH_SMOKE=1 SKIP_FUZZ=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,11 @@ fi
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then
     step "benchmark smoke run (1 s per scenario, ringnova only)"
     BENCH_QUICK=1 BENCH_SERVERS="${BENCH_SERVERS:-ringnova-legacy ringnova-uring}" bench/run.sh
+fi
+
+if [ -z "${SKIP_FUZZ:-}" ]; then
+    step "fuzz targets, ${FUZZ_SECONDS:-10} s each (scripts/fuzz.sh)"
+    scripts/fuzz.sh
 fi
 
 step "all checks passed"
