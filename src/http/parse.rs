@@ -38,35 +38,14 @@ pub fn parse_head<'b>(
     } else {
         0
     };
-    // Parse no further than the shortest prefix that breaks a limit: what is decided then
-    // does not depend on how many bytes arrived at once (a head split over reads gets the
-    // same answer as one read), and a huge buffer is never scanned past the limits.
-    let view = &buf[..buf.len().min(limit_cap(buf, skipped, limits))];
-    // Answers a head that is not complete (yet): a broken limit, or the wait for more bytes.
-    let incomplete = || {
-        if line_len(&view[skipped..]) > limits.max_request_line {
-            Err(FrameError::RequestLineTooLong)
-        } else if view.len() > limits.max_header_size {
-            Err(FrameError::HeadTooLarge)
-        } else {
-            Ok(None)
-        }
-    };
-
+    // The common case, a complete head within the limits, is taken as parsed; anything else
+    // is answered by `refuse_or_wait`.
     let mut storage =
         [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CEILING];
     let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CEILING)];
     let mut req = httparse::Request::new(&mut []);
-    let len = match req.parse_with_uninit_headers(view, slots) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return incomplete(),
-        Err(httparse::Error::TooManyHeaders) => return Err(FrameError::TooManyHeaders),
-        // 505 or 400 is told from the whole version token: wait for the line to end.
-        Err(httparse::Error::Version) => match line_end(&view[skipped..]) {
-            Some(end) => return Err(version_error(&view[skipped..skipped + end])),
-            None => return incomplete(),
-        },
-        Err(_) => return Err(FrameError::Malformed),
+    let Ok(httparse::Status::Complete(len)) = req.parse_with_uninit_headers(buf, slots) else {
+        return refuse_or_wait(buf, skipped, limits);
     };
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(FrameError::Malformed);
@@ -78,11 +57,10 @@ pub fn parse_head<'b>(
     };
     let target_span = Span::within(buf, target.as_bytes());
     // Request line = method SP target SP "HTTP/1.x": it ends 9 bytes after the target.
-    if target_span.end as usize + 9 - skipped > limits.max_request_line {
-        return Err(FrameError::RequestLineTooLong);
-    }
-    if len > limits.max_header_size {
-        return Err(FrameError::HeadTooLarge);
+    if target_span.end as usize + 9 - skipped > limits.max_request_line
+        || len > limits.max_header_size
+    {
+        return refuse_or_wait(buf, skipped, limits);
     }
     let (path, query, path_escaped) = split_target(buf, target_span)?;
 
@@ -194,6 +172,54 @@ fn is_host(name: &[u8]) -> bool {
             u32::from_le_bytes([a, b, c, d]) | 0x2020_2020 == u32::from_le_bytes(*b"host")
         }
         _ => false,
+    }
+}
+
+/// Answers a head that is not complete, or complete but over a limit: the answer the bytes
+/// would get had they arrived one at a time, so that a head split over reads gets the answer
+/// of one read. The bytes are parsed again, no further than the shortest prefix that breaks
+/// a limit (a huge buffer is never scanned past the limits); a version error waits for the
+/// whole version token, which tells a 505 from a 400.
+#[cold]
+fn refuse_or_wait<'b>(
+    buf: &'b [u8],
+    skipped: usize,
+    limits: &Limits,
+) -> Result<Option<&'b str>, FrameError> {
+    let view = &buf[..buf.len().min(limit_cap(buf, skipped, limits))];
+    let line = &view[skipped..];
+    let incomplete = || {
+        if line_len(line) > limits.max_request_line {
+            Err(FrameError::RequestLineTooLong)
+        } else if view.len() > limits.max_header_size {
+            Err(FrameError::HeadTooLarge)
+        } else {
+            Ok(None)
+        }
+    };
+    let mut storage =
+        [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CEILING];
+    let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CEILING)];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(view, slots) {
+        // Only a head that `parse_head` found complete and over a limit completes here.
+        Ok(httparse::Status::Complete(_)) => {
+            let line_end = req.path.map_or(0, |target| {
+                Span::within(buf, target.as_bytes()).end as usize + 9 - skipped
+            });
+            if line_end > limits.max_request_line {
+                Err(FrameError::RequestLineTooLong)
+            } else {
+                Err(FrameError::HeadTooLarge)
+            }
+        }
+        Ok(httparse::Status::Partial) => incomplete(),
+        Err(httparse::Error::TooManyHeaders) => Err(FrameError::TooManyHeaders),
+        Err(httparse::Error::Version) => match line_end(line) {
+            Some(end) => Err(version_error(&line[..end])),
+            None => incomplete(),
+        },
+        Err(_) => Err(FrameError::Malformed),
     }
 }
 
