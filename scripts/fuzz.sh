@@ -59,6 +59,7 @@ for target in "${targets[@]}"; do
         exit 1
     fi
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
-    printf 'corpus: %s inputs\n' "$(find "corpus/$target" -type f | wc -l)"
+    printf 'corpus: %s inputs, %s bytes\n' "$(find "corpus/$target" -type f | wc -l)" \
+        "$(find "corpus/$target" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')"
     rm -f "$log"
 done
