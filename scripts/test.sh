@@ -4,12 +4,12 @@
 # against the release binary, the openstack CLI against the built-in identity endpoint
 # (auth_strategy = token) and against noauth2, the policy engine against oslo.policy on random
 # cases, the hardening checks (h11 framing comparison, schemathesis, zero-downtime upgrade,
-# kill -9 crash safety), /metrics through the Prometheus client's parser, install.sh into a
-# temporary root, and a seconds-long smoke run of the benchmark report. Optional steps have
-# a SKIP_* switch:
+# kill -9 crash safety, slow and abusive clients, every fuzz target for a few seconds),
+# /metrics through the Prometheus client's parser, install.sh into a temporary root, and a
+# seconds-long smoke run of the benchmark report. Optional steps have a SKIP_* switch:
 # Usage: scripts/test.sh            (everything)
 #        SKIP_E2E=1 SKIP_POLICY_DIFF=1 SKIP_H11=1 SKIP_SCHEMATHESIS=1 SKIP_UPGRADE=1 \
-#        SKIP_CRASH=1 SKIP_METRICS=1 SKIP_ABUSE=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
+#        SKIP_CRASH=1 SKIP_METRICS=1 SKIP_ABUSE=1 SKIP_FUZZ=1 SKIP_BENCH_SMOKE=1 scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,6 +81,11 @@ fi
 if [ -z "${SKIP_BENCH_SMOKE:-}" ]; then
     step "benchmark report smoke run (bench/report.sh: 1 s per scenario, ringnova only, footprint, chart)"
     BENCH_QUICK=1 BENCH_SERVERS="${BENCH_SERVERS:-ringnova-legacy ringnova-uring}" bench/report.sh
+fi
+
+if [ -z "${SKIP_FUZZ:-}" ]; then
+    step "fuzz targets, ${FUZZ_SECONDS:-10} s each (scripts/fuzz.sh)"
+    scripts/fuzz.sh
 fi
 
 step "all checks passed"

@@ -71,7 +71,7 @@ const KEY_TYPE: Schema = Schema::new(&[
 ]);
 
 /// `create_v20` (legacy `/v2`): names may carry leading and trailing spaces.
-const CREATE_V20: Schema = crate::wrapped_schema!(
+pub(crate) const CREATE_V20: Schema = crate::wrapped_schema!(
     "keypair",
     required: ["name"],
     ("name", NAME_WITH_LEADING_TRAILING_SPACES),
@@ -79,7 +79,7 @@ const CREATE_V20: Schema = crate::wrapped_schema!(
 );
 
 /// `create` (2.1).
-const CREATE_V21: Schema = crate::wrapped_schema!(
+pub(crate) const CREATE_V21: Schema = crate::wrapped_schema!(
     "keypair",
     required: ["name"],
     ("name", KEYPAIR_NAME_SPECIAL_CHARS),
@@ -87,7 +87,7 @@ const CREATE_V21: Schema = crate::wrapped_schema!(
 );
 
 /// `create_v22` (2.2–2.9): adds `type`.
-const CREATE_V22: Schema = crate::wrapped_schema!(
+pub(crate) const CREATE_V22: Schema = crate::wrapped_schema!(
     "keypair",
     required: ["name"],
     ("name", KEYPAIR_NAME_SPECIAL_CHARS),
@@ -106,7 +106,7 @@ pub(crate) const CREATE_V210: Schema = crate::wrapped_schema!(
 );
 
 /// `index_query_schema_v20` (also show and delete before 2.10): anything goes.
-const QUERY_V20: Schema = Schema::new(&[
+pub(crate) const QUERY_V20: Schema = Schema::new(&[
     Keyword::Type(&[Type::Object]),
     Keyword::AdditionalProperties(true),
 ]);

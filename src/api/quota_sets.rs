@@ -164,7 +164,7 @@ macro_rules! update_schema {
 }
 
 /// `update` (2.1–2.35).
-const UPDATE_V21: Schema = update_schema!(
+pub(crate) const UPDATE_V21: Schema = update_schema!(
     "instances",
     "cores",
     "ram",
@@ -183,7 +183,7 @@ const UPDATE_V21: Schema = update_schema!(
 );
 
 /// `update_v236` (2.36–2.56).
-const UPDATE_V236: Schema = update_schema!(
+pub(crate) const UPDATE_V236: Schema = update_schema!(
     "instances",
     "cores",
     "ram",

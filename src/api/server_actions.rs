@@ -229,10 +229,10 @@ macro_rules! rebuild_schema {
     };
 }
 
-const REBUILD_V21: Schema = rebuild_schema!(("personality", PERSONALITY));
-const REBUILD_V219: Schema =
+pub(crate) const REBUILD_V21: Schema = rebuild_schema!(("personality", PERSONALITY));
+pub(crate) const REBUILD_V219: Schema =
     rebuild_schema!(("personality", PERSONALITY), ("description", DESCRIPTION));
-const REBUILD_V254: Schema = rebuild_schema!(
+pub(crate) const REBUILD_V254: Schema = rebuild_schema!(
     ("personality", PERSONALITY),
     ("description", DESCRIPTION),
     ("key_name", NULLABLE_NAME)

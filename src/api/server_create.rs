@@ -200,28 +200,29 @@ macro_rules! create_schema {
 const REQUIRED: &[&str] = &["name", "flavorRef"];
 const REQUIRED_V237: &[&str] = &["name", "flavorRef", "networks"];
 
-const CREATE_V21: Schema = create_schema!(NETWORKS_V21, [("personality", PERSONALITY)], REQUIRED);
-const CREATE_V219: Schema = create_schema!(
+pub(crate) const CREATE_V21: Schema =
+    create_schema!(NETWORKS_V21, [("personality", PERSONALITY)], REQUIRED);
+pub(crate) const CREATE_V219: Schema = create_schema!(
     NETWORKS_V21,
     [("personality", PERSONALITY), ("description", DESCRIPTION)],
     REQUIRED
 );
-const CREATE_V232: Schema = create_schema!(
+pub(crate) const CREATE_V232: Schema = create_schema!(
     NETWORKS_V232,
     [("personality", PERSONALITY), ("description", DESCRIPTION)],
     REQUIRED
 );
-const CREATE_V237: Schema = create_schema!(
+pub(crate) const CREATE_V237: Schema = create_schema!(
     NETWORKS_V237,
     [("personality", PERSONALITY), ("description", DESCRIPTION)],
     REQUIRED_V237
 );
-const CREATE_V242: Schema = create_schema!(
+pub(crate) const CREATE_V242: Schema = create_schema!(
     NETWORKS_V242,
     [("personality", PERSONALITY), ("description", DESCRIPTION)],
     REQUIRED_V237
 );
-const CREATE_V252: Schema = create_schema!(
+pub(crate) const CREATE_V252: Schema = create_schema!(
     NETWORKS_V242,
     [
         ("personality", PERSONALITY),

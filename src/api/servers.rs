@@ -272,7 +272,7 @@ fn listed(ctx: &RequestContext<'_>, name: &str) -> bool {
 
 const IPV4_OR_STRING: Schema = STRING;
 
-const UPDATE_V20: Schema = crate::wrapped_schema!(
+pub(crate) const UPDATE_V20: Schema = crate::wrapped_schema!(
     "server",
     ("name", NAME_WITH_LEADING_TRAILING_SPACES),
     ("OS-DCF:diskConfig", DISK_CONFIG),
@@ -280,7 +280,7 @@ const UPDATE_V20: Schema = crate::wrapped_schema!(
     ("accessIPv6", IPV4_OR_STRING),
 );
 
-const UPDATE_V21: Schema = crate::wrapped_schema!(
+pub(crate) const UPDATE_V21: Schema = crate::wrapped_schema!(
     "server",
     ("name", NAME),
     ("OS-DCF:diskConfig", DISK_CONFIG),

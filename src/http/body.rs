@@ -86,7 +86,8 @@ impl ChunkedDecoder {
         }
     }
 
-    /// Decoded body bytes so far.
+    /// Body bytes announced by the chunk sizes read so far: those already decoded plus
+    /// what is left of the current chunk. Equals the body's length once decoding is done.
     pub fn decoded_len(&self) -> u64 {
         self.total
     }

@@ -18,6 +18,7 @@
 pub mod body;
 pub mod date;
 pub mod error;
+pub mod framer;
 pub mod limits;
 pub mod parse;
 pub mod request;
@@ -25,6 +26,7 @@ pub mod response;
 
 pub use body::{ChunkedDecoder, ChunkedProgress};
 pub use error::FrameError;
+pub use framer::{BodyStep, Framer, HeadStep};
 pub use limits::Limits;
 pub use parse::parse_head;
 pub use request::{BodyKind, Head, Span, Version};

@@ -28,44 +28,24 @@ pub fn parse_head<'b>(
     limits: &Limits,
     head: &mut Head,
 ) -> Result<Option<&'b str>, FrameError> {
-    // Blank lines before a request are allowed (and rare): count them only when present.
+    // Blank lines before a request are allowed (and rare): count them only when present, and
+    // no further than the head-size limit, which they count towards.
     let skipped = if matches!(buf.first(), Some(b'\r' | b'\n')) {
         buf.iter()
+            .take(limits.max_header_size.saturating_add(1))
             .take_while(|&&b| b == b'\r' || b == b'\n')
             .count()
     } else {
         0
     };
-    // The request-line limit is checked by scanning only when the head is incomplete or
-    // invalid; a complete head gets the cheap check below from the spans httparse found.
-    let line_too_long = || {
-        let rest = &buf[skipped..];
-        let line = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-        line > limits.max_request_line
-    };
-
+    // The common case, a complete head within the limits, is taken as parsed; anything else
+    // is answered by `refuse_or_wait`.
     let mut storage =
         [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CEILING];
     let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CEILING)];
     let mut req = httparse::Request::new(&mut []);
-    let len = match req.parse_with_uninit_headers(buf, slots) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => {
-            if line_too_long() {
-                return Err(FrameError::RequestLineTooLong);
-            }
-            if buf.len() > limits.max_header_size {
-                return Err(FrameError::HeadTooLarge);
-            }
-            return Ok(None);
-        }
-        Err(_) if line_too_long() => return Err(FrameError::RequestLineTooLong),
-        Err(httparse::Error::TooManyHeaders) => return Err(FrameError::TooManyHeaders),
-        Err(httparse::Error::Version) => match version_error(&buf[skipped..]) {
-            Some(err) => return Err(err),
-            None => return Ok(None),
-        },
-        Err(_) => return Err(FrameError::Malformed),
+    let Ok(httparse::Status::Complete(len)) = req.parse_with_uninit_headers(buf, slots) else {
+        return refuse_or_wait(buf, skipped, limits);
     };
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(FrameError::Malformed);
@@ -77,11 +57,10 @@ pub fn parse_head<'b>(
     };
     let target_span = Span::within(buf, target.as_bytes());
     // Request line = method SP target SP "HTTP/1.x": it ends 9 bytes after the target.
-    if target_span.end as usize + 9 - skipped > limits.max_request_line {
-        return Err(FrameError::RequestLineTooLong);
-    }
-    if len > limits.max_header_size {
-        return Err(FrameError::HeadTooLarge);
+    if target_span.end as usize + 9 - skipped > limits.max_request_line
+        || len > limits.max_header_size
+    {
+        return refuse_or_wait(buf, skipped, limits);
     }
     let (path, query, path_escaped) = split_target(buf, target_span)?;
 
@@ -204,46 +183,110 @@ fn is_host(name: &[u8]) -> bool {
     }
 }
 
-/// 505 when the request line is well formed (`method SP target SP HTTP/d.d`, single spaces)
-/// but names another HTTP version; 400 for everything else, including a 1.x line that
-/// httparse refused for its spacing. `None` while the line is not complete and could still
-/// become a well-formed one: the answer must not depend on where the reads were cut.
-fn version_error(buf: &[u8]) -> Option<FrameError> {
-    let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n');
-    let line = &buf[..line_end.unwrap_or(buf.len())];
+/// Answers a head that is not complete, or complete but over a limit: the answer the bytes
+/// would get had they arrived one at a time, so that a head split over reads gets the answer
+/// of one read. The bytes are parsed again, no further than the shortest prefix that breaks
+/// a limit (a huge buffer is never scanned past the limits); a version error waits for the
+/// whole version token, which tells a 505 from a 400.
+#[cold]
+fn refuse_or_wait<'b>(
+    buf: &'b [u8],
+    skipped: usize,
+    limits: &Limits,
+) -> Result<Option<&'b str>, FrameError> {
+    let view = &buf[..buf.len().min(limit_cap(buf, skipped, limits))];
+    let line = &view[skipped..];
+    let incomplete = || {
+        if line_len(line) > limits.max_request_line {
+            Err(FrameError::RequestLineTooLong)
+        } else if view.len() > limits.max_header_size {
+            Err(FrameError::HeadTooLarge)
+        } else {
+            Ok(None)
+        }
+    };
+    let mut storage =
+        [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CEILING];
+    let slots = &mut storage[..limits.max_headers.clamp(1, MAX_HEADERS_CEILING)];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(view, slots) {
+        // Only a head that `parse_head` found complete and over a limit completes here.
+        Ok(httparse::Status::Complete(_)) => {
+            let line_end = req.path.map_or(0, |target| {
+                Span::within(buf, target.as_bytes()).end as usize + 9 - skipped
+            });
+            if line_end > limits.max_request_line {
+                Err(FrameError::RequestLineTooLong)
+            } else {
+                Err(FrameError::HeadTooLarge)
+            }
+        }
+        Ok(httparse::Status::Partial) => incomplete(),
+        Err(httparse::Error::TooManyHeaders) => Err(FrameError::TooManyHeaders),
+        Err(httparse::Error::Version) => match line_end(line) {
+            Some(end) => Err(version_error(&line[..end])),
+            None => incomplete(),
+        },
+        Err(_) => Err(FrameError::Malformed),
+    }
+}
+
+/// Length of the shortest prefix of `buf` that breaks the request-line or the head-size
+/// limit (`usize::MAX` when no prefix of the bytes so far does). `skipped` blank lines come
+/// before the request line.
+fn limit_cap(buf: &[u8], skipped: usize, limits: &Limits) -> usize {
+    let head_cap = limits.max_header_size.saturating_add(1);
+    let max = limits.max_request_line;
+    let line = &buf[skipped..];
+    let line_cap = if line.iter().take(max.saturating_add(1)).any(|&b| b == b'\n') {
+        None
+    } else {
+        // The line has more than `max` bytes once its byte `max` arrives, unless that byte
+        // is a CR that the next byte shows to be the line's end.
+        match (line.get(max), line.get(max.saturating_add(1))) {
+            (Some(b'\r'), Some(b'\n')) | (Some(b'\r'), None) | (None, _) => None,
+            (Some(b'\r'), Some(_)) => Some(max + 2),
+            (Some(_), _) => Some(max + 1),
+        }
+    };
+    line_cap.map_or(head_cap, |cap| head_cap.min(skipped + cap))
+}
+
+/// Length of the request line at the start of `line`, its ending excluded: the bytes before
+/// the first LF, less a CR right before it or ending the bytes so far.
+fn line_len(line: &[u8]) -> usize {
+    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+    end - usize::from(end > 0 && line[end - 1] == b'\r')
+}
+
+/// Where the request line at the start of `line` ends (its first CR or LF), if it has.
+fn line_end(line: &[u8]) -> Option<usize> {
+    line.iter().position(|&b| b == b'\r' || b == b'\n')
+}
+
+/// 505 when the request line (complete, without its ending) is well formed (`method SP
+/// target SP HTTP/d.d`, single spaces) but names another HTTP version; 400 for everything
+/// else, including a 1.x line that httparse refused for its spacing.
+fn version_error(line: &[u8]) -> FrameError {
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Some(FrameError::Malformed);
+        return FrameError::Malformed;
     };
     if method.is_empty() || target.is_empty() {
-        return Some(FrameError::Malformed);
+        return FrameError::Malformed;
     }
-    const SHAPE: &[u8; 8] = b"HTTP/9.9";
-    let fits = |(&b, &shape): (&u8, &u8)| {
-        if shape == b'9' {
-            b.is_ascii_digit()
-        } else {
-            b == shape
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit()
+                && minor.is_ascii_digit()
+                && !(*major == b'1' && matches!(minor, b'0' | b'1')) =>
+        {
+            FrameError::Version
         }
-    };
-    let well_formed = version.len() <= SHAPE.len() && version.iter().zip(SHAPE).all(fits);
-    if line_end.is_none() {
-        return if well_formed {
-            None
-        } else {
-            Some(FrameError::Malformed)
-        };
+        _ => FrameError::Malformed,
     }
-    if !well_formed
-        || version.len() != SHAPE.len()
-        || version[5..] == *b"1.0"
-        || version[5..] == *b"1.1"
-    {
-        return Some(FrameError::Malformed);
-    }
-    Some(FrameError::Version)
 }
 
 /// Whether a Host value is `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2): a
@@ -773,5 +816,65 @@ mod tests {
     fn bare_lf_line_endings_are_accepted() {
         let h = head("GET / HTTP/1.1\nHost: a\n\n");
         assert_eq!(h.version, Version::Http11);
+    }
+
+    /// What parsing gives when `raw` arrives one byte at a time: the first answer other than
+    /// "need more", with the head's length when it is complete.
+    fn bytewise(raw: &[u8], limits: &Limits) -> Result<Option<usize>, FrameError> {
+        for end in 0..=raw.len() {
+            if let Some(head) = parse_with(&raw[..end], limits)? {
+                return Ok(Some(head.len));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Found by the http_framing fuzz target: the answer must not depend on how the head
+    /// is split into reads.
+    #[test]
+    fn split_heads_get_the_answer_of_one_read() {
+        let limits = Limits {
+            max_request_line: 16,
+            max_header_size: 40,
+            ..Limits::default()
+        };
+        let whole = |raw: &[u8]| parse_with(raw, &limits).map(|h| h.map(|h| h.len));
+        let cases: &[&[u8]] = &[
+            // A request line of exactly the limit, its CR and LF arriving apart.
+            b"GET /ab HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /ab HTTP/1.1\nHost: a\n\n",
+            b"GET /abc HTTP/1.1\r\nHost: a\r\n\r\n",
+            // 505 is told from the whole version token, not from "HTTP/2".
+            b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/2.0x\r\n",
+            // Both limits broken: the one the shorter prefix breaks is reported.
+            b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET /abcdefghijklmnop",
+            b"GET /abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\nHost: a\r\nX: aaaaaaaaaaaaaaaa\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+            // An invalid byte past a broken limit: the limit is what the client is told.
+            b"GET /abcdefghijklmnopqrstuvwxyz\0 HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa\0\r\n\r\n",
+        ];
+        for raw in cases {
+            assert_eq!(
+                whole(raw),
+                bytewise(raw, &limits),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        assert_eq!(whole(cases[0]), Ok(Some(cases[0].len())));
+        assert_eq!(whole(cases[3]), Err(FrameError::Version));
+        assert_eq!(whole(cases[6]), Err(FrameError::RequestLineTooLong));
+        assert_eq!(whole(cases[7]), Err(FrameError::HeadTooLarge));
+    }
+
+    #[test]
+    fn endless_blank_lines_are_a_head_too_large() {
+        let blank = b"\r\n".repeat(100_000);
+        assert_eq!(
+            parse_with(&blank, &Limits::default()).unwrap_err(),
+            FrameError::HeadTooLarge
+        );
     }
 }

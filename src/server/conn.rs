@@ -48,8 +48,9 @@ use crate::{
     },
     http::{
         date::{http_date, DATE_LEN},
-        parse_head, BodyKind, ChunkedDecoder, ChunkedProgress, FrameError, Head, HeadCache, Limits,
-        Response, Version,
+        framer::release,
+        BodyKind, BodyStep, FrameError, Framer, Head, HeadCache, HeadStep, Limits, Response,
+        Version,
     },
     metrics::Key,
     middleware::App,
@@ -62,17 +63,10 @@ const OUT_HIGH_WATER: usize = 64 * 1024;
 const READ_CHUNK: usize = 4096;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// The body of a request whose head is parsed (in `Conn::head`) but which is not complete.
-enum BodyProgress {
-    /// Waiting for this many bytes after the head.
-    Length(usize),
-    Chunked(ChunkedDecoder),
-}
-
 /// What the framer found at the start of the unread bytes.
 enum Framed {
     NeedMore,
-    /// A complete request with a body (its head is in `Conn::head`): end of its body and of
+    /// A complete request with a body (its head is in `Conn::framer`): end of its body and of
     /// its bytes, both relative to the request start.
     Ready {
         body_end: usize,
@@ -92,11 +86,9 @@ struct Conn<'w> {
     buf: Vec<u8>,
     /// Start of the current request in `buf`.
     start: usize,
-    /// The current request's head, parsed in place (boxed, like `sink`, so that a parked
+    /// Where the current request's head and body end (boxed, like `sink`, so that a parked
     /// connection's task stays small).
-    head: Box<Head>,
-    /// Set while the current request's body is still arriving.
-    pending: Option<BodyProgress>,
+    framer: Box<Framer>,
     /// Whether `100 Continue` was sent for the current request.
     sent_continue: bool,
     /// When the first byte of the current head arrived.
@@ -194,7 +186,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                 break;
             }
         }
-        if conn.pending.is_some() && conn.head.expect_continue && !conn.sent_continue {
+        if conn.framer.in_body() && conn.framer.head.expect_continue && !conn.sent_continue {
             conn.sent_continue = true;
             conn.sink.out.extend_from_slice(CONTINUE);
         }
@@ -223,25 +215,17 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
             linger(&mut stream, std::mem::take(&mut conn.buf), LINGER_TIME).await;
             break;
         }
-        if conn.start == conn.buf.len() {
-            conn.buf.clear();
-            conn.start = 0;
-            if busy {
-                busy = false;
-                worker.busy.set(worker.busy.get() - 1);
-                let out = std::mem::take(&mut conn.sink.out);
-                if out.capacity() > 0 {
-                    worker.give_buffer(out);
-                }
+        // Between requests (nothing unread) the output buffer goes back to the pool. Not
+        // closed here at shutdown: the last response promised keep-alive, so the client may
+        // already be sending; its next request is answered with `Connection: close`, and
+        // idle connections end with the worker's drain.
+        if release(&mut conn.buf, &mut conn.start) && busy {
+            busy = false;
+            worker.busy.set(worker.busy.get() - 1);
+            let out = std::mem::take(&mut conn.sink.out);
+            if out.capacity() > 0 {
+                worker.give_buffer(out);
             }
-            // Not closed here at shutdown: the last response promised keep-alive, so the
-            // client may already be sending; its next request is answered with
-            // `Connection: close`, and idle connections end with the worker's drain.
-        } else if conn.start > 0 {
-            // Keep the unread tail at the front so the buffer never creeps. Heads and
-            // decoders hold offsets relative to the request start, so this is safe mid-body.
-            conn.buf.drain(..conn.start);
-            conn.start = 0;
         }
         if batch_full {
             continue;
@@ -251,7 +235,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
         if conn.buf.capacity() - conn.buf.len() < READ_CHUNK {
             conn.buf.reserve(READ_CHUNK.max(conn.buf.len()));
         }
-        let idle = conn.buf.is_empty() && conn.pending.is_none() && conn.head_started.is_none();
+        let idle = conn.buf.is_empty() && !conn.framer.in_body() && conn.head_started.is_none();
         let buf = std::mem::take(&mut conn.buf);
         let (begin, end) = (buf.len(), buf.capacity());
         let slice = SliceMut::new(buf, begin, end);
@@ -425,8 +409,7 @@ impl<'w> Conn<'w> {
             peer,
             buf: worker.take_buffer(),
             start: 0,
-            head: Box::default(),
-            pending: None,
+            framer: Box::new(Framer::new()),
             sent_continue: false,
             head_started: None,
             sink: Box::new(Sink {
@@ -458,19 +441,19 @@ impl<'w> Conn<'w> {
     }
 
     fn read_timeout(&self, limits: &Limits) -> Duration {
-        match (&self.pending, self.head_started) {
-            (Some(_), _) => limits.body_timeout,
-            (None, Some(started)) => limits
+        match (self.framer.in_body(), self.head_started) {
+            (true, _) => limits.body_timeout,
+            (false, Some(started)) => limits
                 .header_timeout
                 .saturating_sub(started.elapsed())
                 .max(Duration::from_millis(1)),
-            (None, None) => limits.keepalive_timeout,
+            (false, None) => limits.keepalive_timeout,
         }
     }
 
     /// Frames the request starting at `self.start`.
     fn frame(&mut self, limits: &Limits) -> Framed {
-        if self.pending.is_none() {
+        if !self.framer.in_body() {
             // A head identical to the last memoized one gets its response again.
             if self.sink.use_memo && !self.worker.shared.shutting_down() {
                 if let Some(len) = self.sink.memo.answer(
@@ -485,74 +468,31 @@ impl<'w> Conn<'w> {
                     return Framed::Answered { consumed: len };
                 }
             }
-            let target = match parse_head(&self.buf[self.start..], limits, &mut self.head) {
-                Ok(Some(target)) => target,
-                Ok(None) => return Framed::NeedMore,
-                Err(err) => return Framed::Error(err),
-            };
-            let len = self.head.len;
-            self.sent_continue = false;
-            self.pending = Some(match self.head.body {
-                BodyKind::None => {
+            match self.framer.frame_head(&self.buf[self.start..], limits) {
+                Ok(HeadStep::NeedMore) => return Framed::NeedMore,
+                Ok(HeadStep::Complete { target }) => {
                     // Nothing more to wait for: answer now, with the target text in hand.
-                    let bytes = &self.buf[self.start..self.start + len];
-                    self.sink.dispatch(
-                        self.worker,
-                        self.peer,
-                        &self.head,
-                        bytes,
-                        &mut [],
-                        Some(target),
-                    );
-                    return Framed::Answered { consumed: len };
+                    self.sent_continue = false;
+                    let head = &self.framer.head;
+                    let bytes = &self.buf[self.start..self.start + head.len];
+                    self.sink
+                        .dispatch(self.worker, self.peer, head, bytes, &mut [], Some(target));
+                    return Framed::Answered { consumed: head.len };
                 }
-                BodyKind::Length(n) if n > limits.max_body as u64 => {
-                    return Framed::Error(FrameError::BodyTooLarge(n))
-                }
-                BodyKind::Length(n) => BodyProgress::Length(n as usize),
-                BodyKind::Chunked => {
-                    BodyProgress::Chunked(ChunkedDecoder::new(len, limits.max_body as u64))
-                }
-            });
-        }
-        let available = self.buf.len() - self.start;
-        let framed = match self.pending.as_mut() {
-            Some(BodyProgress::Length(n)) => {
-                let end = self.head.len + *n;
-                if available >= end {
-                    Framed::Ready {
-                        body_end: end,
-                        consumed: end,
-                    }
-                } else {
-                    // Make room for the whole body at once rather than growing read by read.
-                    self.buf.reserve(self.start + end - self.buf.len());
-                    Framed::NeedMore
-                }
+                Ok(HeadStep::Body) => self.sent_continue = false,
+                Err(err) => return Framed::Error(err),
             }
-            Some(BodyProgress::Chunked(decoder)) => {
-                match decoder.decode(&mut self.buf[self.start..]) {
-                    Ok(ChunkedProgress::Done { body_end, consumed }) => {
-                        Framed::Ready { body_end, consumed }
-                    }
-                    Ok(ChunkedProgress::NeedMore) => {
-                        decoder.compact(&mut self.buf, self.start);
-                        Framed::NeedMore
-                    }
-                    Err(err) => Framed::Error(err),
-                }
-            }
-            None => Framed::NeedMore,
-        };
-        if !matches!(framed, Framed::NeedMore) {
-            self.pending = None;
         }
-        framed
+        match self.framer.frame_body(&mut self.buf, self.start) {
+            Ok(BodyStep::NeedMore) => Framed::NeedMore,
+            Ok(BodyStep::Ready { body_end, consumed }) => Framed::Ready { body_end, consumed },
+            Err(err) => Framed::Error(err),
+        }
     }
 
     /// Answers the complete request at `self.start` whose body has arrived.
     fn dispatch_with_body(&mut self, body_end: usize, consumed: usize) {
-        let head = &self.head;
+        let head = &self.framer.head;
         let (bytes, body) = self.buf[self.start..self.start + consumed].split_at_mut(head.len);
         let bytes: &[u8] = bytes;
         let body = &mut body[..body_end - head.len];
@@ -575,7 +515,7 @@ impl<'w> Conn<'w> {
         };
         self.worker.metrics.refused(err.status());
         self.sink.error_response(err.status(), text);
-        self.pending = None;
+        self.framer.reset();
     }
 }
 
@@ -778,8 +718,7 @@ mod tests {
             peer: "127.0.0.1:9".parse().unwrap(),
             buf: Vec::new(),
             start: 0,
-            head: Box::default(),
-            pending: None,
+            framer: Box::new(Framer::new()),
             sent_continue: false,
             head_started: None,
             sink: Box::new(Sink {
