@@ -497,9 +497,14 @@ fn resize<'a>(
     commit(ctx, uuid, &RESIZE, change, |conn, current| {
         let delta_cores = vcpus - current.vcpus;
         let delta_ram = ram - current.memory_mb;
-        if let Err(over) =
-            q::check_upsize(conn, &current.project_id, defaults, delta_cores, delta_ram)?
-        {
+        if let Err(over) = q::check_upsize(
+            conn,
+            &current.project_id,
+            &current.user_id,
+            defaults,
+            delta_cores,
+            delta_ram,
+        )? {
             return Ok(Err(Refusal::OverQuota(over)));
         }
         Ok(Ok(vec![

@@ -63,6 +63,16 @@
 //!                      user_id, name, content, metadata (JSON object), timestamps
 //! ```
 //!
+//! Version 6 (per-user quota usage):
+//!
+//! ```text
+//! instance_usage       project_id, user_id, instances, cores, ram
+//!                      primary key (project_id, user_id)
+//!                      replaces version 4's per-project row: one row per user of a project,
+//!                      kept by the same triggers (now also on updates of user_id); a
+//!                      project's usage is the sum of its users' rows, a user's is one row
+//! ```
+//!
 //! Flavors are soft-deleted (`deleted = 1`) so servers created from them can still show them;
 //! key pairs and quotas are deleted outright. Timestamps are Nova's text form in UTC
 //! (`2014-05-07T12:06:13.681000`). Version 1 also seeds the six flavors of Nova's API samples
@@ -120,7 +130,65 @@ const MIGRATIONS: &[Migration] = &[
         summary: "documents: the os-documents extension's per-project documents",
         sql: V5,
     },
+    Migration {
+        version: 6,
+        summary: "instance_usage per project and user, for per-user quotas",
+        sql: V6,
+    },
 ];
+
+/// Version 6: the usage row of version 4 split by user, so a create or resize checks a
+/// per-user quota (`os-quota-sets` with `user_id`) as exactly and as atomically as the
+/// project's: the same triggers keep it, in the writing transaction. A create still writes
+/// one usage row (the creating user's); a project's usage sums its users' rows (a handful).
+/// Rebuilt from the instances rather than converted.
+const V6: &str = "
+DROP TRIGGER instance_usage_insert;
+DROP TRIGGER instance_usage_update;
+DROP TRIGGER instance_usage_delete;
+DROP TABLE instance_usage;
+
+CREATE TABLE instance_usage (
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    instances INTEGER NOT NULL DEFAULT 0,
+    cores INTEGER NOT NULL DEFAULT 0,
+    ram INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (project_id, user_id)
+) WITHOUT ROWID;
+
+INSERT INTO instance_usage (project_id, user_id, instances, cores, ram)
+    SELECT project_id, user_id, count(*), sum(vcpus), sum(memory_mb) FROM instances
+    WHERE deleted = 0 GROUP BY project_id, user_id;
+
+CREATE TRIGGER instance_usage_insert AFTER INSERT ON instances WHEN NEW.deleted = 0
+BEGIN
+    INSERT INTO instance_usage (project_id, user_id, instances, cores, ram)
+        VALUES (NEW.project_id, NEW.user_id, 1, NEW.vcpus, NEW.memory_mb)
+        ON CONFLICT (project_id, user_id) DO UPDATE SET instances = instances + 1,
+            cores = cores + excluded.cores, ram = ram + excluded.ram;
+END;
+
+CREATE TRIGGER instance_usage_update
+AFTER UPDATE OF project_id, user_id, deleted, vcpus, memory_mb ON instances
+WHEN OLD.deleted = 0 OR NEW.deleted = 0
+BEGIN
+    UPDATE instance_usage SET instances = instances - 1, cores = cores - OLD.vcpus,
+        ram = ram - OLD.memory_mb
+        WHERE project_id = OLD.project_id AND user_id = OLD.user_id AND OLD.deleted = 0;
+    INSERT INTO instance_usage (project_id, user_id, instances, cores, ram)
+        SELECT NEW.project_id, NEW.user_id, 1, NEW.vcpus, NEW.memory_mb WHERE NEW.deleted = 0
+        ON CONFLICT (project_id, user_id) DO UPDATE SET instances = instances + 1,
+            cores = cores + excluded.cores, ram = ram + excluded.ram;
+END;
+
+CREATE TRIGGER instance_usage_delete AFTER DELETE ON instances WHEN OLD.deleted = 0
+BEGIN
+    UPDATE instance_usage SET instances = instances - 1, cores = cores - OLD.vcpus,
+        ram = ram - OLD.memory_mb
+        WHERE project_id = OLD.project_id AND user_id = OLD.user_id;
+END;
+";
 
 /// Version 5: the documents of the `os-documents` extension, per project, listed in creation
 /// order (`seq`) and deleted outright.

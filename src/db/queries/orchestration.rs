@@ -7,15 +7,16 @@
 //! two actions racing for the same server, cannot both win. A refusal (over quota, wrong
 //! state) is returned as `Ok(Err(..))`: nothing was written. Usage counts live (`deleted = 0`)
 //! instances of a project: `instances`, their `vcpus` (cores) and `memory_mb` (ram), as Nova's
-//! counting quota driver does; it is read from one `instance_usage` row, which triggers on
-//! `instances` keep equal to that count inside every writing transaction (schema version 4),
-//! so a quota check costs the same however many servers the project has. This module must never write a transition without the
+//! counting quota driver does, and per user within the project for a user with limits of
+//! their own (`os-quota-sets` with `user_id`), checked alongside the project's. It is read
+//! from `instance_usage` rows (one per project and user), which triggers on `instances` keep
+//! equal to that count inside every writing transaction (schema versions 4 and 6), so a
+//! quota check costs the same however many servers the project has. This module must never write a transition without the
 //! matching task bookkeeping in the same transaction, and never hold a transaction across
 //! anything but SQL.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, types::ValueRef, Connection, OptionalExtension};
 
-use super::quotas;
 use crate::db::{Db, DbError};
 
 /// What kind of long work a task is; stored as text in `tasks.kind`.
@@ -123,36 +124,113 @@ pub fn usage(db: &Db, project_id: &str) -> Result<Usage, DbError> {
     usage_in(db.conn(), project_id)
 }
 
+/// One user's usage of instances, cores and RAM within a project.
+pub fn user_usage(db: &Db, project_id: &str, user_id: &str) -> Result<Usage, DbError> {
+    user_usage_in(db.conn(), project_id, user_id)
+}
+
+fn usage_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Usage> {
+    Ok(Usage {
+        instances: row.get(0)?,
+        cores: row.get(1)?,
+        ram: row.get(2)?,
+    })
+}
+
 fn usage_in(conn: &Connection, project_id: &str) -> Result<Usage, DbError> {
-    // One row kept by the triggers of `instances` (schema version 4): no sum over the
-    // project's instances, which grew with every server ever created.
+    // The rows of the project's users, kept by the triggers of `instances` (schema versions
+    // 4 and 6): no sum over the project's instances, which grew with every server created.
     Ok(conn
-        .prepare_cached("SELECT instances, cores, ram FROM instance_usage WHERE project_id = ?1")?
-        .query_row([project_id], |row| {
-            Ok(Usage {
-                instances: row.get(0)?,
-                cores: row.get(1)?,
-                ram: row.get(2)?,
-            })
-        })
+        .prepare_cached(
+            "SELECT coalesce(sum(instances), 0), coalesce(sum(cores), 0), \
+             coalesce(sum(ram), 0) FROM instance_usage WHERE project_id = ?1",
+        )?
+        .query_row([project_id], usage_from)?)
+}
+
+fn user_usage_in(conn: &Connection, project_id: &str, user_id: &str) -> Result<Usage, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT instances, cores, ram FROM instance_usage \
+             WHERE project_id = ?1 AND user_id = ?2",
+        )?
+        .query_row([project_id, user_id], usage_from)
         .optional()?
         .unwrap_or_default())
 }
 
-/// The limits in force inside a transaction: stored project limits over `defaults`.
-fn limits_in(
+impl CountedLimits {
+    /// Replaces the limit of `resource` (one of the counted ones) with `limit`.
+    fn set(&mut self, resource: &[u8], limit: i64) {
+        match resource {
+            b"instances" => self.instances = limit,
+            b"cores" => self.cores = limit,
+            b"ram" => self.ram = limit,
+            _ => {}
+        }
+    }
+}
+
+/// A quota scope checked by a create or resize: the project's, or a user's within it.
+#[derive(Debug, Clone, Copy)]
+struct Scope {
+    limits: CountedLimits,
+    used: Usage,
+}
+
+/// The scopes a change by `user_id` in `project_id` must fit, inside a transaction: the
+/// project's (stored project limits over `defaults`, against the project's usage) and, when
+/// the user has limits of their own (`os-quota-sets` with `user_id`), the user's (the
+/// project's limits overlaid with the user's, against the user's usage), as Nova's
+/// `check_deltas` checks both. Without a user limit the user's check is implied by the
+/// project's (a user's usage never exceeds the project's), so it is left out.
+fn scopes_in(
     conn: &Connection,
     project_id: &str,
+    user_id: &str,
     defaults: CountedLimits,
-) -> Result<CountedLimits, DbError> {
-    let get = |resource: &str, default: i64| -> Result<i64, DbError> {
-        Ok(quotas::limit_in(conn, project_id, None, resource)?.unwrap_or(default))
+) -> Result<(Scope, Option<Scope>), DbError> {
+    let mut limits = defaults;
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT resource, hard_limit FROM quotas WHERE project_id = ?1 \
+             AND resource IN ('instances', 'cores', 'ram')",
+        )?;
+        let mut rows = stmt.query([project_id])?;
+        while let Some(row) = rows.next()? {
+            if let ValueRef::Text(resource) = row.get_ref(0)? {
+                limits.set(resource, row.get(1)?);
+            }
+        }
+    }
+    let project = Scope {
+        limits,
+        used: usage_in(conn, project_id)?,
     };
-    Ok(CountedLimits {
-        instances: get("instances", defaults.instances)?,
-        cores: get("cores", defaults.cores)?,
-        ram: get("ram", defaults.ram)?,
-    })
+    let mut user_limits = limits;
+    let mut own = false;
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT resource, hard_limit FROM project_user_quotas WHERE project_id = ?1 \
+             AND user_id = ?2 AND resource IN ('instances', 'cores', 'ram')",
+        )?;
+        let mut rows = stmt.query([project_id, user_id])?;
+        while let Some(row) = rows.next()? {
+            if let ValueRef::Text(resource) = row.get_ref(0)? {
+                user_limits.set(resource, row.get(1)?);
+                own = true;
+            }
+        }
+    }
+    let user = if own {
+        Some(Scope {
+            limits: user_limits,
+            used: user_usage_in(conn, project_id, user_id)?,
+        })
+    } else {
+        None
+    };
+    Ok((project, user))
 }
 
 /// One exceeded resource: `(resource, requested, used, allowed)`.
@@ -260,10 +338,9 @@ pub fn create_instances(
     min_count: usize,
 ) -> Result<Result<Vec<i64>, OverQuota>, DbError> {
     db.write(|conn| {
-        let limits = limits_in(conn, spec.project_id, defaults)?;
-        let used = usage_in(conn, spec.project_id)?;
+        let (project, user) = scopes_in(conn, spec.project_id, spec.user_id, defaults)?;
         let max_count = instances.len() as i64;
-        let count = match allowed_count(limits, used, spec, min_count as i64, max_count) {
+        let count = match allowed_count(project, user, spec, min_count as i64, max_count) {
             Ok(count) => count,
             Err(over) => return Ok(Err(over)),
         };
@@ -334,20 +411,25 @@ pub fn create_instances(
 }
 
 /// Nova's `_check_num_instances_quota`: the most instances (≤ `max_count`, ≥ `min_count`)
-/// that fit, or the refusal computed for `max_count`.
+/// that fit the project's quota and the user's (when the user has limits of their own), or
+/// the refusal computed for `max_count`. A resource over both is reported with the project's
+/// figures.
 fn allowed_count(
-    limits: CountedLimits,
-    used: Usage,
+    project: Scope,
+    user: Option<Scope>,
     spec: &CreateSpec<'_>,
     min_count: i64,
     max_count: i64,
 ) -> Result<i64, OverQuota> {
-    let fits_n = |n: i64| {
+    let scopes = [Some(project), user];
+    let scopes = scopes.iter().flatten();
+    let fits_n = |scope: &Scope, n: i64| {
+        let (limits, used) = (scope.limits, scope.used);
         fits(limits.instances, used.instances, n)
             && fits(limits.cores, used.cores, n * spec.vcpus)
             && fits(limits.ram, used.ram, n * spec.memory_mb)
     };
-    if fits_n(max_count) {
+    if scopes.clone().all(|scope| fits_n(scope, max_count)) {
         return Ok(max_count);
     }
     let headroom = |limit: i64, used: i64, per: i64| {
@@ -357,9 +439,16 @@ fn allowed_count(
             (limit - used).max(0) / per
         }
     };
-    let allowed = headroom(limits.instances, used.instances, 1)
-        .min(headroom(limits.cores, used.cores, spec.vcpus))
-        .min(headroom(limits.ram, used.ram, spec.memory_mb));
+    let allowed = scopes
+        .clone()
+        .map(|scope| {
+            let (limits, used) = (scope.limits, scope.used);
+            headroom(limits.instances, used.instances, 1)
+                .min(headroom(limits.cores, used.cores, spec.vcpus))
+                .min(headroom(limits.ram, used.ram, spec.memory_mb))
+        })
+        .min()
+        .unwrap_or(i64::MAX);
     if allowed >= min_count && allowed > 0 {
         return Ok(allowed.min(max_count));
     }
@@ -368,26 +457,25 @@ fn allowed_count(
     } else {
         format!("{min_count}-{max_count}")
     };
+    // The first scope a resource does not fit: (used, allowed).
+    let over = |pick: fn(&Scope) -> (i64, i64), delta: i64| {
+        scopes
+            .clone()
+            .map(pick)
+            .find(|&(used, limit)| !fits(limit, used, delta))
+    };
     let mut overs = Vec::new();
     // Sorted by name, as Nova sorts `overs`.
-    if !fits(limits.cores, used.cores, max_count * spec.vcpus) {
-        overs.push((
-            "cores",
-            (max_count * spec.vcpus).to_string(),
-            used.cores,
-            limits.cores,
-        ));
+    let cores = max_count * spec.vcpus;
+    if let Some((used, limit)) = over(|s| (s.used.cores, s.limits.cores), cores) {
+        overs.push(("cores", cores.to_string(), used, limit));
     }
-    if !fits(limits.instances, used.instances, max_count) {
-        overs.push(("instances", instances, used.instances, limits.instances));
+    if let Some((used, limit)) = over(|s| (s.used.instances, s.limits.instances), max_count) {
+        overs.push(("instances", instances, used, limit));
     }
-    if !fits(limits.ram, used.ram, max_count * spec.memory_mb) {
-        overs.push((
-            "ram",
-            (max_count * spec.memory_mb).to_string(),
-            used.ram,
-            limits.ram,
-        ));
+    let ram = max_count * spec.memory_mb;
+    if let Some((used, limit)) = over(|s| (s.used.ram, s.limits.ram), ram) {
+        overs.push(("ram", ram.to_string(), used, limit));
     }
     Err(OverQuota { overs })
 }
@@ -715,22 +803,31 @@ fn apply(conn: &Connection, uuid: &str, set: &Set<'_>) -> Result<(), DbError> {
 }
 
 /// The resize quota check (Nova's `_check_quota_for_upsize`): the increase in cores and RAM
-/// must fit, inside the caller's transaction.
+/// must fit the project's quota and, when the instance's owner has limits of their own, the
+/// owner's; inside the caller's transaction.
 pub fn check_upsize(
     conn: &Connection,
     project_id: &str,
+    user_id: &str,
     defaults: CountedLimits,
     delta_cores: i64,
     delta_ram: i64,
 ) -> Result<Result<(), OverQuota>, DbError> {
-    let limits = limits_in(conn, project_id, defaults)?;
-    let used = usage_in(conn, project_id)?;
+    let (project, user) = scopes_in(conn, project_id, user_id, defaults)?;
+    let scopes = [Some(project), user];
+    let over = |pick: fn(&Scope) -> (i64, i64), delta: i64| {
+        scopes
+            .iter()
+            .flatten()
+            .map(pick)
+            .find(|&(used, limit)| delta > 0 && !fits(limit, used, delta))
+    };
     let mut overs = Vec::new();
-    if delta_cores > 0 && !fits(limits.cores, used.cores, delta_cores) {
-        overs.push(("cores", delta_cores.to_string(), used.cores, limits.cores));
+    if let Some((used, limit)) = over(|s| (s.used.cores, s.limits.cores), delta_cores) {
+        overs.push(("cores", delta_cores.to_string(), used, limit));
     }
-    if delta_ram > 0 && !fits(limits.ram, used.ram, delta_ram) {
-        overs.push(("ram", delta_ram.to_string(), used.ram, limits.ram));
+    if let Some((used, limit)) = over(|s| (s.used.ram, s.limits.ram), delta_ram) {
+        overs.push(("ram", delta_ram.to_string(), used, limit));
     }
     Ok(if overs.is_empty() {
         Ok(())
@@ -1033,7 +1130,7 @@ pub fn fail_task(conn: &Connection, id: i64) -> Result<(), DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::temp::TempDb;
+    use crate::db::{quotas, temp::TempDb};
 
     const DEFAULTS: CountedLimits = CountedLimits {
         instances: 3,
@@ -1100,6 +1197,64 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(over.message().contains("Requested 2, but"), "{over:?}");
+    }
+
+    #[test]
+    fn a_user_limit_is_checked_with_the_projects() {
+        let temp = TempDb::new("orch-user-quota");
+        let db = temp.open();
+        quotas::set_user(&db, "p", "u", &[("instances", 2), ("cores", 3)]).unwrap();
+        let other = CreateSpec {
+            user_id: "w",
+            ..spec()
+        };
+        // w has no limit of its own: the project's 3 instances.
+        let tasks = create_instances(&db, &other, DEFAULTS, &instances(2), 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(tasks.len(), 2);
+        // u: 3 cores at 2 per instance leaves one; the project has one instance left too.
+        let tasks = create_instances(&db, &spec(), DEFAULTS, &instances(2), 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(
+            user_usage(&db, "p", "u").unwrap(),
+            Usage {
+                instances: 1,
+                cores: 2,
+                ram: 512
+            }
+        );
+        assert_eq!(usage(&db, "p").unwrap().instances, 3);
+        // Over the project's instances and the user's cores: each reported from the scope
+        // it does not fit.
+        let over = create_instances(&db, &spec(), DEFAULTS, &instances(1), 1)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            over.overs,
+            [
+                ("cores", "2".to_owned(), 2, 3),
+                ("instances", "1".to_owned(), 3, 3)
+            ]
+        );
+        // Resize: one more core fits the project (20) but not the user (3).
+        let conn = db.conn();
+        assert_eq!(
+            check_upsize(conn, "p", "u", DEFAULTS, 2, 0).unwrap(),
+            Err(OverQuota {
+                overs: vec![("cores", "2".to_owned(), 2, 3)]
+            })
+        );
+        assert_eq!(
+            check_upsize(conn, "p", "u", DEFAULTS, 1, 0).unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            check_upsize(conn, "p", "w", DEFAULTS, 2, 0).unwrap(),
+            Ok(())
+        );
     }
 
     /// The usage table's row against a sum over the instances.
