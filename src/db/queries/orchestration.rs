@@ -954,10 +954,13 @@ pub fn set_task_state(conn: &Connection, id: i64, state: &str) -> Result<(), DbE
 }
 
 /// One step of a task: moves the instance from task_state `from` to the step's outcome,
-/// only if it is still in `from` (a delete may have overtaken it), and marks the task
-/// `running`, or `done` when `last`. Returns whether the instance was still in `from`; when
-/// it was not, the task is marked done and nothing else changes. Runs inside the caller's
-/// transaction (the orchestration thread writes every step due at once in one).
+/// only if it is still in `from` (a delete may have overtaken it): the step statement itself
+/// carries that condition (`?5`), so a step is one statement on the instance, not a read and
+/// a write. The last step marks the task `done`; an intermediate step leaves the task row as
+/// it is (`running` since the task began: its state does not change, and a resumption reads
+/// the phase from the instance's task_state). Returns whether the instance was still in
+/// `from`; when it was not, the task is marked done and nothing else changes. Runs inside the
+/// caller's transaction (the orchestration thread writes every step due at once in one).
 pub fn advance(
     conn: &Connection,
     task_id: i64,
@@ -966,30 +969,18 @@ pub fn advance(
     step: &Step<'_>,
     last: bool,
 ) -> Result<bool, DbError> {
-    let current: Option<Option<String>> = conn
-        .prepare_cached("SELECT task_state FROM instances WHERE uuid = ?1 AND deleted = 0")?
-        .query_row([uuid], |row| row.get(0))
-        .optional()?;
-    if current.flatten().as_deref() != Some(from) {
-        conn.prepare_cached(concat!(
-            "UPDATE tasks SET state = 'done', updated_at = ",
-            now_sql!(),
-            " WHERE id = ?1"
-        ))?
-        .execute([task_id])?;
-        return Ok(false);
-    }
-    // Each step statement uses `?1` and as many of `?2`…`?4` as it needs.
+    // Every step statement uses `?1` (the uuid) and `?5` (the expected task_state), and as
+    // many of `?2`…`?4` as it needs; SQLite numbers the unused ones, so all five bind.
     let mut stmt = conn.prepare_cached(step.sql)?;
     stmt.raw_bind_parameter(1, uuid)?;
-    let extra = stmt
-        .parameter_count()
-        .saturating_sub(1)
-        .min(step.text.len());
-    for (index, value) in step.text.iter().take(extra).enumerate() {
+    for (index, value) in step.text.iter().enumerate() {
         stmt.raw_bind_parameter(index + 2, value)?;
     }
-    stmt.raw_execute()?;
+    stmt.raw_bind_parameter(5, from)?;
+    if stmt.raw_execute()? == 0 {
+        finish_task(conn, task_id)?;
+        return Ok(false);
+    }
     if let Some((code, message)) = step.fault {
         conn.prepare_cached(concat!(
             "INSERT INTO instance_faults (instance_uuid, code, message, details, \
@@ -1008,19 +999,28 @@ pub fn advance(
         ))?
         .execute([image])?;
     }
+    if last {
+        finish_task(conn, task_id)?;
+    }
+    Ok(true)
+}
+
+/// Marks a task `done`.
+fn finish_task(conn: &Connection, task_id: i64) -> Result<(), DbError> {
     conn.prepare_cached(concat!(
-        "UPDATE tasks SET state = ?2, updated_at = ",
+        "UPDATE tasks SET state = 'done', updated_at = ",
         now_sql!(),
         " WHERE id = ?1"
     ))?
-    .execute(params![task_id, if last { "done" } else { "running" }])?;
-    Ok(true)
+    .execute([task_id])?;
+    Ok(())
 }
 
 /// The SQL of one step and its bound texts (`?2`…`?4`), built by the orchestration thread.
 #[derive(Debug, Clone)]
 pub struct Step<'a> {
-    /// An `UPDATE instances SET … WHERE uuid = ?1` statement (a fixed text per step kind).
+    /// An `UPDATE instances SET … WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5`
+    /// statement (a fixed text per step kind).
     pub sql: &'static str,
     /// Values for `?2`, `?3`, `?4`.
     pub text: [Option<&'a str>; 3],
@@ -1030,32 +1030,33 @@ pub struct Step<'a> {
     pub image_done: Option<&'a str>,
 }
 
-// The orchestration thread's step statements (`?1` is the instance's UUID).
+// The orchestration thread's step statements: `?1` is the instance's UUID and `?5` the
+// task_state the step expects (the statement changes nothing when the instance has left it).
 
 /// A plain task_state change (`?2`).
 pub const SQL_NEXT: &str = concat!(
     "UPDATE instances SET task_state = ?2, updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 /// scheduling → networking: placed on host `?3`, node `?4`.
 pub const SQL_PLACED: &str = concat!(
     "UPDATE instances SET task_state = ?2, host = ?3, node = ?4, updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 /// networking → spawning: `network_info` `?3`.
 pub const SQL_NETWORKED: &str = concat!(
     "UPDATE instances SET task_state = ?2, network_info = ?3, updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 /// A power transition's end: vm_state `?2`, power_state `?3`.
 pub const SQL_SETTLE: &str = concat!(
     "UPDATE instances SET vm_state = ?2, power_state = CAST(?3 AS INTEGER), task_state = NULL, \
      updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 /// A build's end.
 pub const SQL_BUILT: &str = concat!(
@@ -1064,13 +1065,13 @@ pub const SQL_BUILT: &str = concat!(
     now_sql!(),
     ", updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 /// A failed build: error, with the fault recorded alongside.
 pub const SQL_BUILD_FAILED: &str = concat!(
     "UPDATE instances SET vm_state = 'error', power_state = 0, task_state = NULL, updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 /// A resize's end: the new flavor (stored by the API in `new_flavor`) takes effect; the
 /// counted resources become the new flavor's (`?2` is the task's params).
@@ -1081,7 +1082,7 @@ pub const SQL_RESIZED: &str = concat!(
      '$.memory_mb'), root_gb = json_extract(new_flavor, '$.root_gb'), ephemeral_gb = \
      json_extract(new_flavor, '$.ephemeral_gb'), updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 /// A revert's end: back to the old flavor and the vm_state the power state implies.
 pub const SQL_REVERTED: &str = concat!(
@@ -1092,13 +1093,13 @@ pub const SQL_REVERTED: &str = concat!(
      ephemeral_gb = json_extract(old_flavor, '$.ephemeral_gb'), old_flavor = NULL, \
      new_flavor = NULL, updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 /// A snapshot's end (the image is marked active alongside).
 pub const SQL_SNAPSHOTTED: &str = concat!(
     "UPDATE instances SET task_state = NULL, updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 /// A rebuild's end: a stopped server stays stopped, anything else becomes active.
 pub const SQL_REBUILT: &str = concat!(
@@ -1108,7 +1109,7 @@ pub const SQL_REBUILT: &str = concat!(
     now_sql!(),
     ", updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 /// A termination's end: soft delete (`deleted = id`), which frees the quota.
 pub const SQL_DELETED: &str = concat!(
@@ -1119,7 +1120,7 @@ pub const SQL_DELETED: &str = concat!(
     now_sql!(),
     ", updated_at = ",
     now_sql!(),
-    " WHERE uuid = ?1"
+    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
 );
 
 /// Fails a task whose instance or kind is gone (nothing to drive).
@@ -1257,6 +1258,119 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_step_applies_only_from_the_expected_task_state() {
+        let temp = TempDb::new("orch-advance");
+        let db = temp.open();
+        let batch = instances(2);
+        let tasks = create_instances(&db, &spec(), DEFAULTS, &batch, 2)
+            .unwrap()
+            .unwrap();
+        let task_row = |id: i64| -> (String, String) {
+            db.conn()
+                .query_row(
+                    "SELECT state, updated_at FROM tasks WHERE id = ?1",
+                    [id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .unwrap()
+        };
+        let next = |to: &'static str| Step {
+            sql: SQL_NEXT,
+            text: [Some(to), None, None],
+            fault: None,
+            image_done: None,
+        };
+        db.write(|conn| set_task_state(conn, tasks[0], "running"))
+            .unwrap();
+        let began = task_row(tasks[0]);
+        // An intermediate step moves the instance and leaves the running task as it is.
+        let moved = db
+            .write(|conn| {
+                advance(
+                    conn,
+                    tasks[0],
+                    &batch[0].uuid,
+                    "scheduling",
+                    &next("networking"),
+                    false,
+                )
+            })
+            .unwrap();
+        assert!(moved);
+        assert_eq!(
+            state_in(db.conn(), &batch[0].uuid)
+                .unwrap()
+                .unwrap()
+                .task_state
+                .as_deref(),
+            Some("networking")
+        );
+        assert_eq!(task_row(tasks[0]), began);
+        // A step from a task_state the instance has left changes nothing but closes the task.
+        let moved = db
+            .write(|conn| {
+                advance(
+                    conn,
+                    tasks[0],
+                    &batch[0].uuid,
+                    "scheduling",
+                    &next("networking"),
+                    false,
+                )
+            })
+            .unwrap();
+        assert!(!moved);
+        assert_eq!(task_row(tasks[0]).0, "done");
+        // A deleted instance is not moved either.
+        db.write_one(
+            "UPDATE instances SET deleted = id WHERE uuid = ?1",
+            [&batch[1].uuid],
+        )
+        .unwrap();
+        let moved = db
+            .write(|conn| {
+                advance(
+                    conn,
+                    tasks[1],
+                    &batch[1].uuid,
+                    "scheduling",
+                    &next("networking"),
+                    true,
+                )
+            })
+            .unwrap();
+        assert!(!moved);
+        let task_state: Option<String> = db
+            .conn()
+            .query_row(
+                "SELECT task_state FROM instances WHERE uuid = ?1",
+                [&batch[1].uuid],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(task_state.as_deref(), Some("scheduling"));
+        // The last step marks its task done.
+        let batch = instances(1);
+        let tasks = create_instances(&db, &spec(), DEFAULTS, &batch, 1)
+            .unwrap()
+            .unwrap();
+        let moved = db
+            .write(|conn| {
+                advance(
+                    conn,
+                    tasks[0],
+                    &batch[0].uuid,
+                    "scheduling",
+                    &next("spawning"),
+                    true,
+                )
+            })
+            .unwrap();
+        assert!(moved);
+        assert_eq!(task_row(tasks[0]).0, "done");
+    }
+
     /// The usage table's row against a sum over the instances.
     fn assert_usage_matches(db: &Db, project: &str) {
         let summed = db
@@ -1303,7 +1417,12 @@ mod tests {
         assert_usage_matches(&db, "q");
         // Local delete, and a termination's soft delete.
         assert!(delete_unscheduled(&db, &batch[0].uuid).unwrap().is_some());
-        db.write_one(SQL_DELETED, [&batch[1].uuid]).unwrap();
+        let none: Option<&str> = None;
+        db.write_one(
+            SQL_DELETED,
+            params![batch[1].uuid, none, none, none, "scheduling"],
+        )
+        .unwrap();
         // A resize to other counted resources, and a move to another project.
         db.write_one(
             "UPDATE instances SET vcpus = 7, memory_mb = 3000 WHERE uuid = ?1",
@@ -1321,8 +1440,11 @@ mod tests {
             [&batch[1].uuid],
         )
         .unwrap();
-        db.write_one(SQL_NEXT, [&batch[2].uuid, &"spawning".to_owned()])
-            .unwrap();
+        db.write_one(
+            SQL_NEXT,
+            params![batch[2].uuid, "spawning", none, none, "scheduling"],
+        )
+        .unwrap();
         assert_eq!(
             usage(&db, "p").unwrap(),
             Usage {
