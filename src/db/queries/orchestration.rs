@@ -11,13 +11,16 @@
 //! their own (`os-quota-sets` with `user_id`), checked alongside the project's. It is read
 //! from `instance_usage` rows (one per project and user), which triggers on `instances` keep
 //! equal to that count inside every writing transaction (schema versions 4 and 6), so a
-//! quota check costs the same however many servers the project has. This module must never write a transition without the
-//! matching task bookkeeping in the same transaction, and never hold a transaction across
-//! anything but SQL.
+//! quota check costs the same however many servers the project has. Timestamps a request or
+//! a step writes are formatted once in Rust ([`NowText`]) and bound, not computed by SQLite
+//! per column.
+//!
+//! This module must never write a transition without the matching task bookkeeping in the
+//! same transaction, and never hold a transaction across anything but SQL.
 
 use rusqlite::{params, types::ValueRef, Connection, OptionalExtension};
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, NowText};
 
 /// What kind of long work a task is; stored as text in `tasks.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,14 +163,15 @@ fn user_usage_in(conn: &Connection, project_id: &str, user_id: &str) -> Result<U
 }
 
 impl CountedLimits {
-    /// Replaces the limit of `resource` (one of the counted ones) with `limit`.
-    fn set(&mut self, resource: &[u8], limit: i64) {
+    /// Replaces the limit of `resource` with `limit`; whether it is a counted one.
+    fn set(&mut self, resource: &[u8], limit: i64) -> bool {
         match resource {
             b"instances" => self.instances = limit,
             b"cores" => self.cores = limit,
             b"ram" => self.ram = limit,
-            _ => {}
+            _ => return false,
         }
+        true
     }
 }
 
@@ -193,8 +197,9 @@ fn scopes_in(
     let mut limits = defaults;
     {
         let mut stmt = conn.prepare_cached(
-            "SELECT resource, hard_limit FROM quotas WHERE project_id = ?1 \
-             AND resource IN ('instances', 'cores', 'ram')",
+            // The project's few stored rows, filtered here: an `IN` list would build an
+            // ephemeral table on every run.
+            "SELECT resource, hard_limit FROM quotas WHERE project_id = ?1",
         )?;
         let mut rows = stmt.query([project_id])?;
         while let Some(row) = rows.next()? {
@@ -211,14 +216,13 @@ fn scopes_in(
     let mut own = false;
     {
         let mut stmt = conn.prepare_cached(
-            "SELECT resource, hard_limit FROM project_user_quotas WHERE project_id = ?1 \
-             AND user_id = ?2 AND resource IN ('instances', 'cores', 'ram')",
+            "SELECT resource, hard_limit FROM project_user_quotas \
+             WHERE project_id = ?1 AND user_id = ?2",
         )?;
         let mut rows = stmt.query([project_id, user_id])?;
         while let Some(row) = rows.next()? {
             if let ValueRef::Text(resource) = row.get_ref(0)? {
-                user_limits.set(resource, row.get(1)?);
-                own = true;
+                own |= user_limits.set(resource, row.get(1)?);
             }
         }
     }
@@ -344,7 +348,7 @@ pub fn create_instances(
             Ok(count) => count,
             Err(over) => return Ok(Err(over)),
         };
-        let mut insert = conn.prepare_cached(concat!(
+        let mut insert = conn.prepare_cached(
             "INSERT INTO instances (uuid, project_id, user_id, display_name, \
              display_description, hostname, image_ref, instance_type_id, flavor, vcpus, \
              memory_mb, root_gb, ephemeral_gb, vm_state, task_state, power_state, \
@@ -352,12 +356,10 @@ pub fn create_instances(
              access_ip_v4, access_ip_v6, user_data, security_groups, reservation_id, \
              launch_index, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
              ?10, ?11, ?12, ?13, 'building', 'scheduling', 0, ?14, ?15, ?16, ?17, ?18, ?19, \
-             ?20, ?21, ?22, ?23, ?24, ",
-            now_sql!(),
-            ", ",
-            now_sql!(),
-            ")"
-        ))?;
+             ?20, ?21, ?22, ?23, ?24, ?25, ?25)",
+        )?;
+        // One timestamp for every row of the request, formatted once.
+        let now = NowText::now();
         let mut meta = conn.prepare_cached(
             "INSERT OR REPLACE INTO instance_metadata (instance_uuid, key, value) \
              VALUES (?1, ?2, ?3)",
@@ -392,6 +394,7 @@ pub fn create_instances(
                 spec.security_groups_json,
                 spec.reservation_id,
                 instance.launch_index,
+                now,
             ])?;
             for (key, value) in &spec.metadata {
                 meta.execute(params![instance.uuid, key, value])?;
@@ -404,6 +407,7 @@ pub fn create_instances(
                 &instance.uuid,
                 TaskKind::Build,
                 spec.build_params,
+                now,
             )?);
         }
         Ok(Ok(tasks))
@@ -503,22 +507,19 @@ fn hostname(name: &str) -> String {
     }
 }
 
-/// Queues a task row; returns its id.
+/// Queues a task row created `now`; returns its id.
 fn insert_task(
     conn: &Connection,
     uuid: &str,
     kind: TaskKind,
     params: &str,
+    now: NowText,
 ) -> Result<i64, DbError> {
-    conn.prepare_cached(concat!(
+    conn.prepare_cached(
         "INSERT INTO tasks (instance_uuid, kind, state, params, created_at, updated_at) \
-         VALUES (?1, ?2, 'queued', ?3, ",
-        now_sql!(),
-        ", ",
-        now_sql!(),
-        ")"
-    ))?
-    .execute(params![uuid, kind.as_str(), params])?;
+         VALUES (?1, ?2, 'queued', ?3, ?4, ?4)",
+    )?
+    .execute(params![uuid, kind.as_str(), params, now])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -752,7 +753,7 @@ pub fn start_task<'a>(
             apply(conn, uuid, set)?;
         }
         let task = match change.task {
-            Some((kind, params)) => Some(insert_task(conn, uuid, kind, params)?),
+            Some((kind, params)) => Some(insert_task(conn, uuid, kind, params, NowText::now())?),
             None => None,
         };
         Ok(Ok(task))
@@ -969,16 +970,19 @@ pub fn advance(
     step: &Step<'_>,
     last: bool,
 ) -> Result<bool, DbError> {
-    // Every step statement uses `?1` (the uuid) and `?5` (the expected task_state), and as
-    // many of `?2`…`?4` as it needs; SQLite numbers the unused ones, so all five bind.
+    // Every step statement uses `?1` (the uuid), `?5` (the expected task_state) and `?6` (the
+    // time), and as many of `?2`…`?4` as it needs; SQLite numbers the unused ones, so all
+    // six bind.
     let mut stmt = conn.prepare_cached(step.sql)?;
     stmt.raw_bind_parameter(1, uuid)?;
     for (index, value) in step.text.iter().enumerate() {
         stmt.raw_bind_parameter(index + 2, value)?;
     }
     stmt.raw_bind_parameter(5, from)?;
+    let now = NowText::now();
+    stmt.raw_bind_parameter(6, now)?;
     if stmt.raw_execute()? == 0 {
-        finish_task(conn, task_id)?;
+        finish_task(conn, task_id, now)?;
         return Ok(false);
     }
     if let Some((code, message)) = step.fault {
@@ -1000,19 +1004,15 @@ pub fn advance(
         .execute([image])?;
     }
     if last {
-        finish_task(conn, task_id)?;
+        finish_task(conn, task_id, now)?;
     }
     Ok(true)
 }
 
-/// Marks a task `done`.
-fn finish_task(conn: &Connection, task_id: i64) -> Result<(), DbError> {
-    conn.prepare_cached(concat!(
-        "UPDATE tasks SET state = 'done', updated_at = ",
-        now_sql!(),
-        " WHERE id = ?1"
-    ))?
-    .execute([task_id])?;
+/// Marks a task `done` at `now`.
+fn finish_task(conn: &Connection, task_id: i64, now: NowText) -> Result<(), DbError> {
+    conn.prepare_cached("UPDATE tasks SET state = 'done', updated_at = ?2 WHERE id = ?1")?
+        .execute(params![task_id, now])?;
     Ok(())
 }
 
@@ -1030,98 +1030,62 @@ pub struct Step<'a> {
     pub image_done: Option<&'a str>,
 }
 
-// The orchestration thread's step statements: `?1` is the instance's UUID and `?5` the
-// task_state the step expects (the statement changes nothing when the instance has left it).
+// The orchestration thread's step statements: `?1` is the instance's UUID, `?5` the
+// task_state the step expects (the statement changes nothing when the instance has left it)
+// and `?6` the time of the step (a [`NowText`]).
 
 /// A plain task_state change (`?2`).
-pub const SQL_NEXT: &str = concat!(
-    "UPDATE instances SET task_state = ?2, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+pub const SQL_NEXT: &str = "UPDATE instances SET task_state = ?2, updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// scheduling → networking: placed on host `?3`, node `?4`.
-pub const SQL_PLACED: &str = concat!(
-    "UPDATE instances SET task_state = ?2, host = ?3, node = ?4, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+pub const SQL_PLACED: &str = "UPDATE instances SET task_state = ?2, host = ?3, node = ?4, \
+     updated_at = ?6 WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// networking → spawning: `network_info` `?3`.
-pub const SQL_NETWORKED: &str = concat!(
-    "UPDATE instances SET task_state = ?2, network_info = ?3, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+pub const SQL_NETWORKED: &str = "UPDATE instances SET task_state = ?2, network_info = ?3, \
+     updated_at = ?6 WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A power transition's end: vm_state `?2`, power_state `?3`.
-pub const SQL_SETTLE: &str = concat!(
-    "UPDATE instances SET vm_state = ?2, power_state = CAST(?3 AS INTEGER), task_state = NULL, \
-     updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+pub const SQL_SETTLE: &str = "UPDATE instances SET vm_state = ?2, \
+     power_state = CAST(?3 AS INTEGER), task_state = NULL, updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A build's end.
-pub const SQL_BUILT: &str = concat!(
-    "UPDATE instances SET vm_state = 'active', power_state = 1, task_state = NULL, \
-     launched_at = ",
-    now_sql!(),
-    ", updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+pub const SQL_BUILT: &str = "UPDATE instances SET vm_state = 'active', power_state = 1, \
+     task_state = NULL, launched_at = ?6, updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A failed build: error, with the fault recorded alongside.
-pub const SQL_BUILD_FAILED: &str = concat!(
-    "UPDATE instances SET vm_state = 'error', power_state = 0, task_state = NULL, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+pub const SQL_BUILD_FAILED: &str = "UPDATE instances SET vm_state = 'error', power_state = 0, \
+     task_state = NULL, updated_at = ?6 WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A resize's end: the new flavor (stored by the API in `new_flavor`) takes effect; the
 /// counted resources become the new flavor's (`?2` is the task's params).
-pub const SQL_RESIZED: &str = concat!(
-    "UPDATE instances SET vm_state = 'resized', task_state = NULL, old_flavor = flavor, \
-     flavor = new_flavor, instance_type_id = json_extract(?2, '$.instance_type_id'), \
-     vcpus = json_extract(new_flavor, '$.vcpus'), memory_mb = json_extract(new_flavor, \
-     '$.memory_mb'), root_gb = json_extract(new_flavor, '$.root_gb'), ephemeral_gb = \
-     json_extract(new_flavor, '$.ephemeral_gb'), updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+pub const SQL_RESIZED: &str = "UPDATE instances SET vm_state = 'resized', task_state = NULL, \
+     old_flavor = flavor, flavor = new_flavor, \
+     instance_type_id = json_extract(?2, '$.instance_type_id'), \
+     vcpus = json_extract(new_flavor, '$.vcpus'), \
+     memory_mb = json_extract(new_flavor, '$.memory_mb'), \
+     root_gb = json_extract(new_flavor, '$.root_gb'), \
+     ephemeral_gb = json_extract(new_flavor, '$.ephemeral_gb'), updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A revert's end: back to the old flavor and the vm_state the power state implies.
-pub const SQL_REVERTED: &str = concat!(
-    "UPDATE instances SET vm_state = CASE power_state WHEN 4 THEN 'stopped' ELSE 'active' END, \
-     task_state = NULL, flavor = old_flavor, instance_type_id = json_extract(?2, \
-     '$.instance_type_id'), vcpus = json_extract(old_flavor, '$.vcpus'), memory_mb = \
-     json_extract(old_flavor, '$.memory_mb'), root_gb = json_extract(old_flavor, '$.root_gb'), \
+pub const SQL_REVERTED: &str = "UPDATE instances SET \
+     vm_state = CASE power_state WHEN 4 THEN 'stopped' ELSE 'active' END, \
+     task_state = NULL, flavor = old_flavor, \
+     instance_type_id = json_extract(?2, '$.instance_type_id'), \
+     vcpus = json_extract(old_flavor, '$.vcpus'), \
+     memory_mb = json_extract(old_flavor, '$.memory_mb'), \
+     root_gb = json_extract(old_flavor, '$.root_gb'), \
      ephemeral_gb = json_extract(old_flavor, '$.ephemeral_gb'), old_flavor = NULL, \
-     new_flavor = NULL, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+     new_flavor = NULL, updated_at = ?6 WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A snapshot's end (the image is marked active alongside).
-pub const SQL_SNAPSHOTTED: &str = concat!(
-    "UPDATE instances SET task_state = NULL, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+pub const SQL_SNAPSHOTTED: &str = "UPDATE instances SET task_state = NULL, updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A rebuild's end: a stopped server stays stopped, anything else becomes active.
-pub const SQL_REBUILT: &str = concat!(
-    "UPDATE instances SET vm_state = CASE vm_state WHEN 'stopped' THEN 'stopped' ELSE 'active' \
-     END, power_state = CASE vm_state WHEN 'stopped' THEN 4 ELSE 1 END, task_state = NULL, \
-     launched_at = ",
-    now_sql!(),
-    ", updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+pub const SQL_REBUILT: &str = "UPDATE instances SET \
+     vm_state = CASE vm_state WHEN 'stopped' THEN 'stopped' ELSE 'active' END, \
+     power_state = CASE vm_state WHEN 'stopped' THEN 4 ELSE 1 END, task_state = NULL, \
+     launched_at = ?6, updated_at = ?6 WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A termination's end: soft delete (`deleted = id`), which frees the quota.
-pub const SQL_DELETED: &str = concat!(
-    "UPDATE instances SET deleted = id, vm_state = 'deleted', task_state = NULL, \
-     power_state = 0, deleted_at = ",
-    now_sql!(),
-    ", terminated_at = ",
-    now_sql!(),
-    ", updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5"
-);
+pub const SQL_DELETED: &str = "UPDATE instances SET deleted = id, vm_state = 'deleted', \
+     task_state = NULL, power_state = 0, deleted_at = ?6, terminated_at = ?6, updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 
 /// Fails a task whose instance or kind is gone (nothing to drive).
 pub fn fail_task(conn: &Connection, id: i64) -> Result<(), DbError> {
@@ -1420,7 +1384,14 @@ mod tests {
         let none: Option<&str> = None;
         db.write_one(
             SQL_DELETED,
-            params![batch[1].uuid, none, none, none, "scheduling"],
+            params![
+                batch[1].uuid,
+                none,
+                none,
+                none,
+                "scheduling",
+                NowText::now()
+            ],
         )
         .unwrap();
         // A resize to other counted resources, and a move to another project.
@@ -1442,7 +1413,14 @@ mod tests {
         .unwrap();
         db.write_one(
             SQL_NEXT,
-            params![batch[2].uuid, "spawning", none, none, "scheduling"],
+            params![
+                batch[2].uuid,
+                "spawning",
+                none,
+                none,
+                "scheduling",
+                NowText::now()
+            ],
         )
         .unwrap();
         assert_eq!(
