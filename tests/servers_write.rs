@@ -644,7 +644,16 @@ fn lifecycle_actions_move_through_novas_states() {
     wait_for(&server, &uuid, "resized", Duration::from_secs(5));
     let resp = action(&server, DEMO, &uuid, "2.1", json!({"confirmResize": null}));
     assert_eq!(resp.status, 204, "{}", resp.text());
-    assert_eq!(state(&server, &uuid).0, "active");
+    // Settled by the time the 204 is sent: no resize_confirming left to see.
+    assert_eq!(state(&server, &uuid), ("active".to_owned(), None, 1));
+    let old_flavor: Option<String> = db(&server)
+        .query_row(
+            "SELECT old_flavor FROM instances WHERE uuid = ?1",
+            [&uuid],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_flavor, None);
 
     // createImage: Location below 2.45, {"image_id"} from 2.45; the image becomes ACTIVE.
     let resp = action(

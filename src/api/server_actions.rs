@@ -516,7 +516,10 @@ fn resize<'a>(
     Ok(())
 }
 
-/// `confirmResize`: 204; the server settles in the vm_state its power state implies.
+/// `confirmResize`: 204; the server settles in the vm_state its power state implies, in the
+/// request's own transaction. Nova's API only marks the migration `confirming` and casts to
+/// the compute host, which sets vm_state active (or stopped) with task_state None; the
+/// instance's task_state never shows `resize_confirming` there, so none is written here.
 fn confirm_resize<'a>(
     _req: &Request<'a>,
     ctx: &mut RequestContext<'a>,
