@@ -740,6 +740,61 @@ mod tests {
     }
 
     #[test]
+    fn version_6_splits_the_usage_by_user() {
+        let temp = TempDb::unmigrated("usage-by-user");
+        std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
+        {
+            // A version 5 file: its triggers keep one row per project.
+            let conn = raw(&temp);
+            conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+            for step in &MIGRATIONS[..5] {
+                conn.execute_batch(step.sql).unwrap();
+            }
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            for (uuid, user, vcpus, ram, deleted) in [
+                ("a", "u", 1, 512, 0),
+                ("b", "w", 2, 2048, 0),
+                ("c", "w", 4, 4096, 3),
+                ("d", "u", 8, 8192, 0),
+            ] {
+                conn.execute(
+                    "INSERT INTO instances (uuid, project_id, user_id, display_name, \
+                     instance_type_id, flavor, vcpus, memory_mb, root_gb, vm_state, \
+                     reservation_id, created_at, deleted) VALUES (?1, 'p', ?2, 'n', 1, '{}', \
+                     ?3, ?4, 1, 'active', 'r-1', '2026-01-01T00:00:00.000000', ?5)",
+                    rusqlite::params![uuid, user, vcpus, ram, deleted],
+                )
+                .unwrap();
+            }
+        }
+        migrate(&temp.config).unwrap();
+        let conn = raw(&temp);
+        let rows = |conn: &Connection| -> Vec<(String, i64, i64, i64)> {
+            conn.prepare("SELECT user_id, instances, cores, ram FROM instance_usage ORDER BY 1")
+                .unwrap()
+                .query_map([], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(
+            rows(&conn),
+            [("u".to_owned(), 2, 9, 8704), ("w".to_owned(), 1, 2, 2048)]
+        );
+        // The new triggers follow a change of owner.
+        conn.execute("UPDATE instances SET user_id = 'w' WHERE uuid = 'a'", [])
+            .unwrap();
+        assert_eq!(
+            rows(&conn),
+            [("u".to_owned(), 1, 8, 8192), ("w".to_owned(), 2, 3, 2560)]
+        );
+    }
+
+    #[test]
     fn a_failed_migration_leaves_the_previous_version() {
         let temp = TempDb::unmigrated("failed");
         std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
