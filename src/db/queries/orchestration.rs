@@ -945,12 +945,11 @@ pub fn task_state_of(
 /// Marks a task `state` (`running`, `done`, `failed`), inside the orchestration thread's
 /// transaction.
 pub fn set_task_state(conn: &Connection, id: i64, state: &str) -> Result<(), DbError> {
-    conn.prepare_cached(concat!(
-        "UPDATE tasks SET state = ?2, attempts = attempts + (?2 = 'running'), updated_at = ",
-        now_sql!(),
-        " WHERE id = ?1"
-    ))?
-    .execute(params![id, state])?;
+    conn.prepare_cached(
+        "UPDATE tasks SET state = ?2, attempts = attempts + (?2 = 'running'), updated_at = ?3 \
+         WHERE id = ?1",
+    )?
+    .execute(params![id, state, NowText::now()])?;
     Ok(())
 }
 
