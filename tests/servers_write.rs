@@ -444,6 +444,100 @@ fn quota_usage_shows_in_limits_and_quota_sets_and_delete_frees_it() {
     resp_404_after_delete(&server, &a);
 }
 
+/// Per-user quotas (`os-quota-sets/{project}?user_id=`): a user with an instances or cores
+/// limit of their own is held to it at create and resize, checked with the project's quota in
+/// the same transaction; another user of the same project is held only to the project's.
+#[test]
+fn per_user_quotas_are_checked_at_create_and_resize() {
+    const ALICE: &str = "alice:demo";
+    const BOB: &str = "bob:demo";
+    let server = fast_server();
+    let resp = server.api(
+        "PUT",
+        "/v2.1/os-quota-sets/demo?user_id=alice",
+        ADMIN,
+        None,
+        Some(&json!({"quota_set": {"instances": 1, "cores": 1}})),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+
+    let resp = create(&server, ALICE, "2.37", &create_body("a1"));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let a1 = resp.json()["server"]["id"].as_str().unwrap().to_owned();
+    assert_message(
+        &create(&server, ALICE, "2.37", &create_body("a2")),
+        403,
+        "forbidden",
+        "Quota exceeded for cores, instances: Requested 1, 1, but already used 1, 1 of 1, 1 \
+         cores, instances",
+    );
+    // A multi-create gets what the user's quota leaves: nothing, so min_count 1 fails too.
+    let mut multi = create_body("am");
+    multi["server"]["min_count"] = json!(1);
+    multi["server"]["max_count"] = json!(3);
+    assert_eq!(create(&server, ALICE, "2.37", &multi).status, 403);
+    // Bob is held to the project's limit (10) only.
+    for name in ["b1", "b2", "b3"] {
+        let resp = create(&server, BOB, "2.37", &create_body(name));
+        assert_eq!(resp.status, 202, "{name}: {}", resp.text());
+    }
+    let detail = |user: &str| {
+        server
+            .api(
+                "GET",
+                &format!("/v2.1/os-quota-sets/demo/detail?user_id={user}"),
+                ADMIN,
+                None,
+                None,
+            )
+            .json()
+    };
+    let alice = detail("alice");
+    assert_eq!(alice["quota_set"]["instances"]["in_use"], 1);
+    assert_eq!(alice["quota_set"]["instances"]["limit"], 1);
+    assert_eq!(detail("bob")["quota_set"]["instances"]["in_use"], 3);
+    let project = server
+        .api("GET", "/v2.1/os-quota-sets/demo/detail", ADMIN, None, None)
+        .json();
+    assert_eq!(project["quota_set"]["instances"]["in_use"], 4);
+
+    // Resize to m1.medium (2 vCPUs) needs one more core than Alice's limit of 1 allows.
+    wait_for(&server, &a1, "active", Duration::from_secs(5));
+    assert_message(
+        &action(
+            &server,
+            ALICE,
+            &a1,
+            "2.1",
+            json!({"resize": {"flavorRef": "3"}}),
+        ),
+        403,
+        "forbidden",
+        "Quota exceeded for cores: Requested 1, but already used 1 of 1 cores",
+    );
+    // The admin lifts Alice's limits: the resize and another create now pass.
+    let resp = server.api(
+        "DELETE",
+        "/v2.1/os-quota-sets/demo?user_id=alice",
+        ADMIN,
+        None,
+        None,
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let resp = action(
+        &server,
+        ALICE,
+        &a1,
+        "2.1",
+        json!({"resize": {"flavorRef": "3"}}),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(
+        create(&server, ALICE, "2.37", &create_body("a3")).status,
+        202
+    );
+}
+
 fn resp_404_after_delete(server: &Server, uuid: &str) {
     server
         .api("DELETE", &format!("/v2.1/servers/{uuid}"), DEMO, None, None)
@@ -550,7 +644,16 @@ fn lifecycle_actions_move_through_novas_states() {
     wait_for(&server, &uuid, "resized", Duration::from_secs(5));
     let resp = action(&server, DEMO, &uuid, "2.1", json!({"confirmResize": null}));
     assert_eq!(resp.status, 204, "{}", resp.text());
-    assert_eq!(state(&server, &uuid).0, "active");
+    // Settled by the time the 204 is sent: no resize_confirming left to see.
+    assert_eq!(state(&server, &uuid), ("active".to_owned(), None, 1));
+    let old_flavor: Option<String> = db(&server)
+        .query_row(
+            "SELECT old_flavor FROM instances WHERE uuid = ?1",
+            [&uuid],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_flavor, None);
 
     // createImage: Location below 2.45, {"image_id"} from 2.45; the image becomes ACTIVE.
     let resp = action(

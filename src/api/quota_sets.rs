@@ -297,11 +297,15 @@ fn detail<'a>(
     let id = params.get("id").unwrap_or_default();
     authorize(ctx, POLICY_DETAIL, id)?;
     let services = ctx.services()?;
-    let limits = match query_user(&pairs) {
+    let user = query_user(&pairs);
+    let limits = match user {
         Some(user) => user_limits(services, id, user)?,
         None => project_limits(services, id)?,
     };
-    let usage = crate::db::queries::orchestration::usage(&services.db, id)?;
+    let usage = match user {
+        Some(user) => crate::db::queries::orchestration::user_usage(&services.db, id, user)?,
+        None => crate::db::queries::orchestration::usage(&services.db, id)?,
+    };
     let out = &mut resp.body;
     out.extend_from_slice(b"{\"quota_set\": {\"id\": ");
     super::json::push_str(out, id);
@@ -312,7 +316,8 @@ fn detail<'a>(
         }
         out.extend_from_slice(b", \"");
         out.extend_from_slice(name.as_bytes());
-        // Servers are counted per project (instances, cores, ram); server groups do not
+        // Servers are counted per project, or per user with `user_id` (instances, cores,
+        // ram); server groups do not
         // exist; key pairs never are counted here.
         let in_use = match *name {
             "instances" => usage.instances,

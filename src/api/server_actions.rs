@@ -497,9 +497,14 @@ fn resize<'a>(
     commit(ctx, uuid, &RESIZE, change, |conn, current| {
         let delta_cores = vcpus - current.vcpus;
         let delta_ram = ram - current.memory_mb;
-        if let Err(over) =
-            q::check_upsize(conn, &current.project_id, defaults, delta_cores, delta_ram)?
-        {
+        if let Err(over) = q::check_upsize(
+            conn,
+            &current.project_id,
+            &current.user_id,
+            defaults,
+            delta_cores,
+            delta_ram,
+        )? {
             return Ok(Err(Refusal::OverQuota(over)));
         }
         Ok(Ok(vec![
@@ -511,7 +516,10 @@ fn resize<'a>(
     Ok(())
 }
 
-/// `confirmResize`: 204; the server settles in the vm_state its power state implies.
+/// `confirmResize`: 204; the server settles in the vm_state its power state implies, in the
+/// request's own transaction. Nova's API only marks the migration `confirming` and casts to
+/// the compute host, which sets vm_state active (or stopped) with task_state None; the
+/// instance's task_state never shows `resize_confirming` there, so none is written here.
 fn confirm_resize<'a>(
     _req: &Request<'a>,
     ctx: &mut RequestContext<'a>,

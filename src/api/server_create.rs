@@ -612,12 +612,16 @@ pub(crate) fn metadata_items<'v>(value: Option<&'v BorrowedValue<'_>>) -> Vec<(&
         .unwrap_or_default()
 }
 
-/// Nova's `_check_metadata_properties_quota`: 403 past `metadata_items`.
+/// Nova's `_check_metadata_properties_quota`: 403 past `metadata_items`. No items cannot
+/// exceed any limit, so they cost no quota read (Nova returns early too).
 pub(crate) fn check_metadata_quota(
     ctx: &RequestContext<'_>,
     project: &str,
     count: usize,
 ) -> Result<(), ApiError> {
+    if count == 0 {
+        return Ok(());
+    }
     let limit = project_limit(ctx, project, "metadata_items")?;
     if limit >= 0 && count as i64 > limit {
         return Err(ApiError::OverQuota(Cow::Owned(format!(

@@ -63,6 +63,16 @@
 //!                      user_id, name, content, metadata (JSON object), timestamps
 //! ```
 //!
+//! Version 6 (per-user quota usage):
+//!
+//! ```text
+//! instance_usage       project_id, user_id, instances, cores, ram
+//!                      primary key (project_id, user_id)
+//!                      replaces version 4's per-project row: one row per user of a project,
+//!                      kept by the same triggers (now also on updates of user_id); a
+//!                      project's usage is the sum of its users' rows, a user's is one row
+//! ```
+//!
 //! Flavors are soft-deleted (`deleted = 1`) so servers created from them can still show them;
 //! key pairs and quotas are deleted outright. Timestamps are Nova's text form in UTC
 //! (`2014-05-07T12:06:13.681000`). Version 1 also seeds the six flavors of Nova's API samples
@@ -120,7 +130,65 @@ const MIGRATIONS: &[Migration] = &[
         summary: "documents: the os-documents extension's per-project documents",
         sql: V5,
     },
+    Migration {
+        version: 6,
+        summary: "instance_usage per project and user, for per-user quotas",
+        sql: V6,
+    },
 ];
+
+/// Version 6: the usage row of version 4 split by user, so a create or resize checks a
+/// per-user quota (`os-quota-sets` with `user_id`) as exactly and as atomically as the
+/// project's: the same triggers keep it, in the writing transaction. A create still writes
+/// one usage row (the creating user's); a project's usage sums its users' rows (a handful).
+/// Rebuilt from the instances rather than converted.
+const V6: &str = "
+DROP TRIGGER instance_usage_insert;
+DROP TRIGGER instance_usage_update;
+DROP TRIGGER instance_usage_delete;
+DROP TABLE instance_usage;
+
+CREATE TABLE instance_usage (
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    instances INTEGER NOT NULL DEFAULT 0,
+    cores INTEGER NOT NULL DEFAULT 0,
+    ram INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (project_id, user_id)
+) WITHOUT ROWID;
+
+INSERT INTO instance_usage (project_id, user_id, instances, cores, ram)
+    SELECT project_id, user_id, count(*), sum(vcpus), sum(memory_mb) FROM instances
+    WHERE deleted = 0 GROUP BY project_id, user_id;
+
+CREATE TRIGGER instance_usage_insert AFTER INSERT ON instances WHEN NEW.deleted = 0
+BEGIN
+    INSERT INTO instance_usage (project_id, user_id, instances, cores, ram)
+        VALUES (NEW.project_id, NEW.user_id, 1, NEW.vcpus, NEW.memory_mb)
+        ON CONFLICT (project_id, user_id) DO UPDATE SET instances = instances + 1,
+            cores = cores + excluded.cores, ram = ram + excluded.ram;
+END;
+
+CREATE TRIGGER instance_usage_update
+AFTER UPDATE OF project_id, user_id, deleted, vcpus, memory_mb ON instances
+WHEN OLD.deleted = 0 OR NEW.deleted = 0
+BEGIN
+    UPDATE instance_usage SET instances = instances - 1, cores = cores - OLD.vcpus,
+        ram = ram - OLD.memory_mb
+        WHERE project_id = OLD.project_id AND user_id = OLD.user_id AND OLD.deleted = 0;
+    INSERT INTO instance_usage (project_id, user_id, instances, cores, ram)
+        SELECT NEW.project_id, NEW.user_id, 1, NEW.vcpus, NEW.memory_mb WHERE NEW.deleted = 0
+        ON CONFLICT (project_id, user_id) DO UPDATE SET instances = instances + 1,
+            cores = cores + excluded.cores, ram = ram + excluded.ram;
+END;
+
+CREATE TRIGGER instance_usage_delete AFTER DELETE ON instances WHEN OLD.deleted = 0
+BEGIN
+    UPDATE instance_usage SET instances = instances - 1, cores = cores - OLD.vcpus,
+        ram = ram - OLD.memory_mb
+        WHERE project_id = OLD.project_id AND user_id = OLD.user_id;
+END;
+";
 
 /// Version 5: the documents of the `os-documents` extension, per project, listed in creation
 /// order (`seq`) and deleted outright.
@@ -668,6 +736,61 @@ mod tests {
         assert_eq!(
             rows,
             [("p".to_owned(), 2, 3, 2560), ("q".to_owned(), 1, 8, 8192)]
+        );
+    }
+
+    #[test]
+    fn version_6_splits_the_usage_by_user() {
+        let temp = TempDb::unmigrated("usage-by-user");
+        std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
+        {
+            // A version 5 file: its triggers keep one row per project.
+            let conn = raw(&temp);
+            conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+            for step in &MIGRATIONS[..5] {
+                conn.execute_batch(step.sql).unwrap();
+            }
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            for (uuid, user, vcpus, ram, deleted) in [
+                ("a", "u", 1, 512, 0),
+                ("b", "w", 2, 2048, 0),
+                ("c", "w", 4, 4096, 3),
+                ("d", "u", 8, 8192, 0),
+            ] {
+                conn.execute(
+                    "INSERT INTO instances (uuid, project_id, user_id, display_name, \
+                     instance_type_id, flavor, vcpus, memory_mb, root_gb, vm_state, \
+                     reservation_id, created_at, deleted) VALUES (?1, 'p', ?2, 'n', 1, '{}', \
+                     ?3, ?4, 1, 'active', 'r-1', '2026-01-01T00:00:00.000000', ?5)",
+                    rusqlite::params![uuid, user, vcpus, ram, deleted],
+                )
+                .unwrap();
+            }
+        }
+        migrate(&temp.config).unwrap();
+        let conn = raw(&temp);
+        let rows = |conn: &Connection| -> Vec<(String, i64, i64, i64)> {
+            conn.prepare("SELECT user_id, instances, cores, ram FROM instance_usage ORDER BY 1")
+                .unwrap()
+                .query_map([], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(
+            rows(&conn),
+            [("u".to_owned(), 2, 9, 8704), ("w".to_owned(), 1, 2, 2048)]
+        );
+        // The new triggers follow a change of owner.
+        conn.execute("UPDATE instances SET user_id = 'w' WHERE uuid = 'a'", [])
+            .unwrap();
+        assert_eq!(
+            rows(&conn),
+            [("u".to_owned(), 1, 8, 8192), ("w".to_owned(), 2, 3, 2560)]
         );
     }
 

@@ -7,16 +7,20 @@
 //! two actions racing for the same server, cannot both win. A refusal (over quota, wrong
 //! state) is returned as `Ok(Err(..))`: nothing was written. Usage counts live (`deleted = 0`)
 //! instances of a project: `instances`, their `vcpus` (cores) and `memory_mb` (ram), as Nova's
-//! counting quota driver does; it is read from one `instance_usage` row, which triggers on
-//! `instances` keep equal to that count inside every writing transaction (schema version 4),
-//! so a quota check costs the same however many servers the project has. This module must never write a transition without the
-//! matching task bookkeeping in the same transaction, and never hold a transaction across
-//! anything but SQL.
+//! counting quota driver does, and per user within the project for a user with limits of
+//! their own (`os-quota-sets` with `user_id`), checked alongside the project's. It is read
+//! from `instance_usage` rows (one per project and user), which triggers on `instances` keep
+//! equal to that count inside every writing transaction (schema versions 4 and 6), so a
+//! quota check costs the same however many servers the project has. Timestamps a request or
+//! a step writes are formatted once in Rust ([`NowText`]) and bound, not computed by SQLite
+//! per column.
+//!
+//! This module must never write a transition without the matching task bookkeeping in the
+//! same transaction, and never hold a transaction across anything but SQL.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, types::ValueRef, Connection, OptionalExtension};
 
-use super::quotas;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, NowText};
 
 /// What kind of long work a task is; stored as text in `tasks.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,36 +127,114 @@ pub fn usage(db: &Db, project_id: &str) -> Result<Usage, DbError> {
     usage_in(db.conn(), project_id)
 }
 
+/// One user's usage of instances, cores and RAM within a project.
+pub fn user_usage(db: &Db, project_id: &str, user_id: &str) -> Result<Usage, DbError> {
+    user_usage_in(db.conn(), project_id, user_id)
+}
+
+fn usage_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Usage> {
+    Ok(Usage {
+        instances: row.get(0)?,
+        cores: row.get(1)?,
+        ram: row.get(2)?,
+    })
+}
+
 fn usage_in(conn: &Connection, project_id: &str) -> Result<Usage, DbError> {
-    // One row kept by the triggers of `instances` (schema version 4): no sum over the
-    // project's instances, which grew with every server ever created.
+    // The rows of the project's users, kept by the triggers of `instances` (schema versions
+    // 4 and 6): no sum over the project's instances, which grew with every server created.
     Ok(conn
-        .prepare_cached("SELECT instances, cores, ram FROM instance_usage WHERE project_id = ?1")?
-        .query_row([project_id], |row| {
-            Ok(Usage {
-                instances: row.get(0)?,
-                cores: row.get(1)?,
-                ram: row.get(2)?,
-            })
-        })
+        .prepare_cached(
+            "SELECT coalesce(sum(instances), 0), coalesce(sum(cores), 0), \
+             coalesce(sum(ram), 0) FROM instance_usage WHERE project_id = ?1",
+        )?
+        .query_row([project_id], usage_from)?)
+}
+
+fn user_usage_in(conn: &Connection, project_id: &str, user_id: &str) -> Result<Usage, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT instances, cores, ram FROM instance_usage \
+             WHERE project_id = ?1 AND user_id = ?2",
+        )?
+        .query_row([project_id, user_id], usage_from)
         .optional()?
         .unwrap_or_default())
 }
 
-/// The limits in force inside a transaction: stored project limits over `defaults`.
-fn limits_in(
+impl CountedLimits {
+    /// Replaces the limit of `resource` with `limit`; whether it is a counted one.
+    fn set(&mut self, resource: &[u8], limit: i64) -> bool {
+        match resource {
+            b"instances" => self.instances = limit,
+            b"cores" => self.cores = limit,
+            b"ram" => self.ram = limit,
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// A quota scope checked by a create or resize: the project's, or a user's within it.
+#[derive(Debug, Clone, Copy)]
+struct Scope {
+    limits: CountedLimits,
+    used: Usage,
+}
+
+/// The scopes a change by `user_id` in `project_id` must fit, inside a transaction: the
+/// project's (stored project limits over `defaults`, against the project's usage) and, when
+/// the user has limits of their own (`os-quota-sets` with `user_id`), the user's (the
+/// project's limits overlaid with the user's, against the user's usage), as Nova's
+/// `check_deltas` checks both. Without a user limit the user's check is implied by the
+/// project's (a user's usage never exceeds the project's), so it is left out.
+fn scopes_in(
     conn: &Connection,
     project_id: &str,
+    user_id: &str,
     defaults: CountedLimits,
-) -> Result<CountedLimits, DbError> {
-    let get = |resource: &str, default: i64| -> Result<i64, DbError> {
-        Ok(quotas::limit_in(conn, project_id, None, resource)?.unwrap_or(default))
+) -> Result<(Scope, Option<Scope>), DbError> {
+    let mut limits = defaults;
+    {
+        let mut stmt = conn.prepare_cached(
+            // The project's few stored rows, filtered here: an `IN` list would build an
+            // ephemeral table on every run.
+            "SELECT resource, hard_limit FROM quotas WHERE project_id = ?1",
+        )?;
+        let mut rows = stmt.query([project_id])?;
+        while let Some(row) = rows.next()? {
+            if let ValueRef::Text(resource) = row.get_ref(0)? {
+                limits.set(resource, row.get(1)?);
+            }
+        }
+    }
+    let project = Scope {
+        limits,
+        used: usage_in(conn, project_id)?,
     };
-    Ok(CountedLimits {
-        instances: get("instances", defaults.instances)?,
-        cores: get("cores", defaults.cores)?,
-        ram: get("ram", defaults.ram)?,
-    })
+    let mut user_limits = limits;
+    let mut own = false;
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT resource, hard_limit FROM project_user_quotas \
+             WHERE project_id = ?1 AND user_id = ?2",
+        )?;
+        let mut rows = stmt.query([project_id, user_id])?;
+        while let Some(row) = rows.next()? {
+            if let ValueRef::Text(resource) = row.get_ref(0)? {
+                own |= user_limits.set(resource, row.get(1)?);
+            }
+        }
+    }
+    let user = if own {
+        Some(Scope {
+            limits: user_limits,
+            used: user_usage_in(conn, project_id, user_id)?,
+        })
+    } else {
+        None
+    };
+    Ok((project, user))
 }
 
 /// One exceeded resource: `(resource, requested, used, allowed)`.
@@ -260,14 +342,13 @@ pub fn create_instances(
     min_count: usize,
 ) -> Result<Result<Vec<i64>, OverQuota>, DbError> {
     db.write(|conn| {
-        let limits = limits_in(conn, spec.project_id, defaults)?;
-        let used = usage_in(conn, spec.project_id)?;
+        let (project, user) = scopes_in(conn, spec.project_id, spec.user_id, defaults)?;
         let max_count = instances.len() as i64;
-        let count = match allowed_count(limits, used, spec, min_count as i64, max_count) {
+        let count = match allowed_count(project, user, spec, min_count as i64, max_count) {
             Ok(count) => count,
             Err(over) => return Ok(Err(over)),
         };
-        let mut insert = conn.prepare_cached(concat!(
+        let mut insert = conn.prepare_cached(
             "INSERT INTO instances (uuid, project_id, user_id, display_name, \
              display_description, hostname, image_ref, instance_type_id, flavor, vcpus, \
              memory_mb, root_gb, ephemeral_gb, vm_state, task_state, power_state, \
@@ -275,12 +356,10 @@ pub fn create_instances(
              access_ip_v4, access_ip_v6, user_data, security_groups, reservation_id, \
              launch_index, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
              ?10, ?11, ?12, ?13, 'building', 'scheduling', 0, ?14, ?15, ?16, ?17, ?18, ?19, \
-             ?20, ?21, ?22, ?23, ?24, ",
-            now_sql!(),
-            ", ",
-            now_sql!(),
-            ")"
-        ))?;
+             ?20, ?21, ?22, ?23, ?24, ?25, ?25)",
+        )?;
+        // One timestamp for every row of the request, formatted once.
+        let now = NowText::now();
         let mut meta = conn.prepare_cached(
             "INSERT OR REPLACE INTO instance_metadata (instance_uuid, key, value) \
              VALUES (?1, ?2, ?3)",
@@ -315,6 +394,7 @@ pub fn create_instances(
                 spec.security_groups_json,
                 spec.reservation_id,
                 instance.launch_index,
+                now,
             ])?;
             for (key, value) in &spec.metadata {
                 meta.execute(params![instance.uuid, key, value])?;
@@ -327,6 +407,7 @@ pub fn create_instances(
                 &instance.uuid,
                 TaskKind::Build,
                 spec.build_params,
+                now,
             )?);
         }
         Ok(Ok(tasks))
@@ -334,20 +415,25 @@ pub fn create_instances(
 }
 
 /// Nova's `_check_num_instances_quota`: the most instances (≤ `max_count`, ≥ `min_count`)
-/// that fit, or the refusal computed for `max_count`.
+/// that fit the project's quota and the user's (when the user has limits of their own), or
+/// the refusal computed for `max_count`. A resource over both is reported with the project's
+/// figures.
 fn allowed_count(
-    limits: CountedLimits,
-    used: Usage,
+    project: Scope,
+    user: Option<Scope>,
     spec: &CreateSpec<'_>,
     min_count: i64,
     max_count: i64,
 ) -> Result<i64, OverQuota> {
-    let fits_n = |n: i64| {
+    let scopes = [Some(project), user];
+    let scopes = scopes.iter().flatten();
+    let fits_n = |scope: &Scope, n: i64| {
+        let (limits, used) = (scope.limits, scope.used);
         fits(limits.instances, used.instances, n)
             && fits(limits.cores, used.cores, n * spec.vcpus)
             && fits(limits.ram, used.ram, n * spec.memory_mb)
     };
-    if fits_n(max_count) {
+    if scopes.clone().all(|scope| fits_n(scope, max_count)) {
         return Ok(max_count);
     }
     let headroom = |limit: i64, used: i64, per: i64| {
@@ -357,9 +443,16 @@ fn allowed_count(
             (limit - used).max(0) / per
         }
     };
-    let allowed = headroom(limits.instances, used.instances, 1)
-        .min(headroom(limits.cores, used.cores, spec.vcpus))
-        .min(headroom(limits.ram, used.ram, spec.memory_mb));
+    let allowed = scopes
+        .clone()
+        .map(|scope| {
+            let (limits, used) = (scope.limits, scope.used);
+            headroom(limits.instances, used.instances, 1)
+                .min(headroom(limits.cores, used.cores, spec.vcpus))
+                .min(headroom(limits.ram, used.ram, spec.memory_mb))
+        })
+        .min()
+        .unwrap_or(i64::MAX);
     if allowed >= min_count && allowed > 0 {
         return Ok(allowed.min(max_count));
     }
@@ -368,26 +461,25 @@ fn allowed_count(
     } else {
         format!("{min_count}-{max_count}")
     };
+    // The first scope a resource does not fit: (used, allowed).
+    let over = |pick: fn(&Scope) -> (i64, i64), delta: i64| {
+        scopes
+            .clone()
+            .map(pick)
+            .find(|&(used, limit)| !fits(limit, used, delta))
+    };
     let mut overs = Vec::new();
     // Sorted by name, as Nova sorts `overs`.
-    if !fits(limits.cores, used.cores, max_count * spec.vcpus) {
-        overs.push((
-            "cores",
-            (max_count * spec.vcpus).to_string(),
-            used.cores,
-            limits.cores,
-        ));
+    let cores = max_count * spec.vcpus;
+    if let Some((used, limit)) = over(|s| (s.used.cores, s.limits.cores), cores) {
+        overs.push(("cores", cores.to_string(), used, limit));
     }
-    if !fits(limits.instances, used.instances, max_count) {
-        overs.push(("instances", instances, used.instances, limits.instances));
+    if let Some((used, limit)) = over(|s| (s.used.instances, s.limits.instances), max_count) {
+        overs.push(("instances", instances, used, limit));
     }
-    if !fits(limits.ram, used.ram, max_count * spec.memory_mb) {
-        overs.push((
-            "ram",
-            (max_count * spec.memory_mb).to_string(),
-            used.ram,
-            limits.ram,
-        ));
+    let ram = max_count * spec.memory_mb;
+    if let Some((used, limit)) = over(|s| (s.used.ram, s.limits.ram), ram) {
+        overs.push(("ram", ram.to_string(), used, limit));
     }
     Err(OverQuota { overs })
 }
@@ -415,22 +507,19 @@ fn hostname(name: &str) -> String {
     }
 }
 
-/// Queues a task row; returns its id.
+/// Queues a task row created `now`; returns its id.
 fn insert_task(
     conn: &Connection,
     uuid: &str,
     kind: TaskKind,
     params: &str,
+    now: NowText,
 ) -> Result<i64, DbError> {
-    conn.prepare_cached(concat!(
+    conn.prepare_cached(
         "INSERT INTO tasks (instance_uuid, kind, state, params, created_at, updated_at) \
-         VALUES (?1, ?2, 'queued', ?3, ",
-        now_sql!(),
-        ", ",
-        now_sql!(),
-        ")"
-    ))?
-    .execute(params![uuid, kind.as_str(), params])?;
+         VALUES (?1, ?2, 'queued', ?3, ?4, ?4)",
+    )?
+    .execute(params![uuid, kind.as_str(), params, now])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -664,7 +753,7 @@ pub fn start_task<'a>(
             apply(conn, uuid, set)?;
         }
         let task = match change.task {
-            Some((kind, params)) => Some(insert_task(conn, uuid, kind, params)?),
+            Some((kind, params)) => Some(insert_task(conn, uuid, kind, params, NowText::now())?),
             None => None,
         };
         Ok(Ok(task))
@@ -715,22 +804,31 @@ fn apply(conn: &Connection, uuid: &str, set: &Set<'_>) -> Result<(), DbError> {
 }
 
 /// The resize quota check (Nova's `_check_quota_for_upsize`): the increase in cores and RAM
-/// must fit, inside the caller's transaction.
+/// must fit the project's quota and, when the instance's owner has limits of their own, the
+/// owner's; inside the caller's transaction.
 pub fn check_upsize(
     conn: &Connection,
     project_id: &str,
+    user_id: &str,
     defaults: CountedLimits,
     delta_cores: i64,
     delta_ram: i64,
 ) -> Result<Result<(), OverQuota>, DbError> {
-    let limits = limits_in(conn, project_id, defaults)?;
-    let used = usage_in(conn, project_id)?;
+    let (project, user) = scopes_in(conn, project_id, user_id, defaults)?;
+    let scopes = [Some(project), user];
+    let over = |pick: fn(&Scope) -> (i64, i64), delta: i64| {
+        scopes
+            .iter()
+            .flatten()
+            .map(pick)
+            .find(|&(used, limit)| delta > 0 && !fits(limit, used, delta))
+    };
     let mut overs = Vec::new();
-    if delta_cores > 0 && !fits(limits.cores, used.cores, delta_cores) {
-        overs.push(("cores", delta_cores.to_string(), used.cores, limits.cores));
+    if let Some((used, limit)) = over(|s| (s.used.cores, s.limits.cores), delta_cores) {
+        overs.push(("cores", delta_cores.to_string(), used, limit));
     }
-    if delta_ram > 0 && !fits(limits.ram, used.ram, delta_ram) {
-        overs.push(("ram", delta_ram.to_string(), used.ram, limits.ram));
+    if let Some((used, limit)) = over(|s| (s.used.ram, s.limits.ram), delta_ram) {
+        overs.push(("ram", delta_ram.to_string(), used, limit));
     }
     Ok(if overs.is_empty() {
         Ok(())
@@ -847,20 +945,22 @@ pub fn task_state_of(
 /// Marks a task `state` (`running`, `done`, `failed`), inside the orchestration thread's
 /// transaction.
 pub fn set_task_state(conn: &Connection, id: i64, state: &str) -> Result<(), DbError> {
-    conn.prepare_cached(concat!(
-        "UPDATE tasks SET state = ?2, attempts = attempts + (?2 = 'running'), updated_at = ",
-        now_sql!(),
-        " WHERE id = ?1"
-    ))?
-    .execute(params![id, state])?;
+    conn.prepare_cached(
+        "UPDATE tasks SET state = ?2, attempts = attempts + (?2 = 'running'), updated_at = ?3 \
+         WHERE id = ?1",
+    )?
+    .execute(params![id, state, NowText::now()])?;
     Ok(())
 }
 
 /// One step of a task: moves the instance from task_state `from` to the step's outcome,
-/// only if it is still in `from` (a delete may have overtaken it), and marks the task
-/// `running`, or `done` when `last`. Returns whether the instance was still in `from`; when
-/// it was not, the task is marked done and nothing else changes. Runs inside the caller's
-/// transaction (the orchestration thread writes every step due at once in one).
+/// only if it is still in `from` (a delete may have overtaken it): the step statement itself
+/// carries that condition (`?5`), so a step is one statement on the instance, not a read and
+/// a write. The last step marks the task `done`; an intermediate step leaves the task row as
+/// it is (`running` since the task began: its state does not change, and a resumption reads
+/// the phase from the instance's task_state). Returns whether the instance was still in
+/// `from`; when it was not, the task is marked done and nothing else changes. Runs inside the
+/// caller's transaction (the orchestration thread writes every step due at once in one).
 pub fn advance(
     conn: &Connection,
     task_id: i64,
@@ -869,30 +969,21 @@ pub fn advance(
     step: &Step<'_>,
     last: bool,
 ) -> Result<bool, DbError> {
-    let current: Option<Option<String>> = conn
-        .prepare_cached("SELECT task_state FROM instances WHERE uuid = ?1 AND deleted = 0")?
-        .query_row([uuid], |row| row.get(0))
-        .optional()?;
-    if current.flatten().as_deref() != Some(from) {
-        conn.prepare_cached(concat!(
-            "UPDATE tasks SET state = 'done', updated_at = ",
-            now_sql!(),
-            " WHERE id = ?1"
-        ))?
-        .execute([task_id])?;
-        return Ok(false);
-    }
-    // Each step statement uses `?1` and as many of `?2`…`?4` as it needs.
+    // Every step statement uses `?1` (the uuid), `?5` (the expected task_state) and `?6` (the
+    // time), and as many of `?2`…`?4` as it needs; SQLite numbers the unused ones, so all
+    // six bind.
     let mut stmt = conn.prepare_cached(step.sql)?;
     stmt.raw_bind_parameter(1, uuid)?;
-    let extra = stmt
-        .parameter_count()
-        .saturating_sub(1)
-        .min(step.text.len());
-    for (index, value) in step.text.iter().take(extra).enumerate() {
+    for (index, value) in step.text.iter().enumerate() {
         stmt.raw_bind_parameter(index + 2, value)?;
     }
-    stmt.raw_execute()?;
+    stmt.raw_bind_parameter(5, from)?;
+    let now = NowText::now();
+    stmt.raw_bind_parameter(6, now)?;
+    if stmt.raw_execute()? == 0 {
+        finish_task(conn, task_id, now)?;
+        return Ok(false);
+    }
     if let Some((code, message)) = step.fault {
         conn.prepare_cached(concat!(
             "INSERT INTO instance_faults (instance_uuid, code, message, details, \
@@ -911,19 +1002,24 @@ pub fn advance(
         ))?
         .execute([image])?;
     }
-    conn.prepare_cached(concat!(
-        "UPDATE tasks SET state = ?2, updated_at = ",
-        now_sql!(),
-        " WHERE id = ?1"
-    ))?
-    .execute(params![task_id, if last { "done" } else { "running" }])?;
+    if last {
+        finish_task(conn, task_id, now)?;
+    }
     Ok(true)
+}
+
+/// Marks a task `done` at `now`.
+fn finish_task(conn: &Connection, task_id: i64, now: NowText) -> Result<(), DbError> {
+    conn.prepare_cached("UPDATE tasks SET state = 'done', updated_at = ?2 WHERE id = ?1")?
+        .execute(params![task_id, now])?;
+    Ok(())
 }
 
 /// The SQL of one step and its bound texts (`?2`…`?4`), built by the orchestration thread.
 #[derive(Debug, Clone)]
 pub struct Step<'a> {
-    /// An `UPDATE instances SET … WHERE uuid = ?1` statement (a fixed text per step kind).
+    /// An `UPDATE instances SET … WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5`
+    /// statement (a fixed text per step kind).
     pub sql: &'static str,
     /// Values for `?2`, `?3`, `?4`.
     pub text: [Option<&'a str>; 3],
@@ -933,97 +1029,62 @@ pub struct Step<'a> {
     pub image_done: Option<&'a str>,
 }
 
-// The orchestration thread's step statements (`?1` is the instance's UUID).
+// The orchestration thread's step statements: `?1` is the instance's UUID, `?5` the
+// task_state the step expects (the statement changes nothing when the instance has left it)
+// and `?6` the time of the step (a [`NowText`]).
 
 /// A plain task_state change (`?2`).
-pub const SQL_NEXT: &str = concat!(
-    "UPDATE instances SET task_state = ?2, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+pub const SQL_NEXT: &str = "UPDATE instances SET task_state = ?2, updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// scheduling → networking: placed on host `?3`, node `?4`.
-pub const SQL_PLACED: &str = concat!(
-    "UPDATE instances SET task_state = ?2, host = ?3, node = ?4, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+pub const SQL_PLACED: &str = "UPDATE instances SET task_state = ?2, host = ?3, node = ?4, \
+     updated_at = ?6 WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// networking → spawning: `network_info` `?3`.
-pub const SQL_NETWORKED: &str = concat!(
-    "UPDATE instances SET task_state = ?2, network_info = ?3, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+pub const SQL_NETWORKED: &str = "UPDATE instances SET task_state = ?2, network_info = ?3, \
+     updated_at = ?6 WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A power transition's end: vm_state `?2`, power_state `?3`.
-pub const SQL_SETTLE: &str = concat!(
-    "UPDATE instances SET vm_state = ?2, power_state = CAST(?3 AS INTEGER), task_state = NULL, \
-     updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+pub const SQL_SETTLE: &str = "UPDATE instances SET vm_state = ?2, \
+     power_state = CAST(?3 AS INTEGER), task_state = NULL, updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A build's end.
-pub const SQL_BUILT: &str = concat!(
-    "UPDATE instances SET vm_state = 'active', power_state = 1, task_state = NULL, \
-     launched_at = ",
-    now_sql!(),
-    ", updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+pub const SQL_BUILT: &str = "UPDATE instances SET vm_state = 'active', power_state = 1, \
+     task_state = NULL, launched_at = ?6, updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A failed build: error, with the fault recorded alongside.
-pub const SQL_BUILD_FAILED: &str = concat!(
-    "UPDATE instances SET vm_state = 'error', power_state = 0, task_state = NULL, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+pub const SQL_BUILD_FAILED: &str = "UPDATE instances SET vm_state = 'error', power_state = 0, \
+     task_state = NULL, updated_at = ?6 WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A resize's end: the new flavor (stored by the API in `new_flavor`) takes effect; the
 /// counted resources become the new flavor's (`?2` is the task's params).
-pub const SQL_RESIZED: &str = concat!(
-    "UPDATE instances SET vm_state = 'resized', task_state = NULL, old_flavor = flavor, \
-     flavor = new_flavor, instance_type_id = json_extract(?2, '$.instance_type_id'), \
-     vcpus = json_extract(new_flavor, '$.vcpus'), memory_mb = json_extract(new_flavor, \
-     '$.memory_mb'), root_gb = json_extract(new_flavor, '$.root_gb'), ephemeral_gb = \
-     json_extract(new_flavor, '$.ephemeral_gb'), updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+pub const SQL_RESIZED: &str = "UPDATE instances SET vm_state = 'resized', task_state = NULL, \
+     old_flavor = flavor, flavor = new_flavor, \
+     instance_type_id = json_extract(?2, '$.instance_type_id'), \
+     vcpus = json_extract(new_flavor, '$.vcpus'), \
+     memory_mb = json_extract(new_flavor, '$.memory_mb'), \
+     root_gb = json_extract(new_flavor, '$.root_gb'), \
+     ephemeral_gb = json_extract(new_flavor, '$.ephemeral_gb'), updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A revert's end: back to the old flavor and the vm_state the power state implies.
-pub const SQL_REVERTED: &str = concat!(
-    "UPDATE instances SET vm_state = CASE power_state WHEN 4 THEN 'stopped' ELSE 'active' END, \
-     task_state = NULL, flavor = old_flavor, instance_type_id = json_extract(?2, \
-     '$.instance_type_id'), vcpus = json_extract(old_flavor, '$.vcpus'), memory_mb = \
-     json_extract(old_flavor, '$.memory_mb'), root_gb = json_extract(old_flavor, '$.root_gb'), \
+pub const SQL_REVERTED: &str = "UPDATE instances SET \
+     vm_state = CASE power_state WHEN 4 THEN 'stopped' ELSE 'active' END, \
+     task_state = NULL, flavor = old_flavor, \
+     instance_type_id = json_extract(?2, '$.instance_type_id'), \
+     vcpus = json_extract(old_flavor, '$.vcpus'), \
+     memory_mb = json_extract(old_flavor, '$.memory_mb'), \
+     root_gb = json_extract(old_flavor, '$.root_gb'), \
      ephemeral_gb = json_extract(old_flavor, '$.ephemeral_gb'), old_flavor = NULL, \
-     new_flavor = NULL, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+     new_flavor = NULL, updated_at = ?6 WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A snapshot's end (the image is marked active alongside).
-pub const SQL_SNAPSHOTTED: &str = concat!(
-    "UPDATE instances SET task_state = NULL, updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+pub const SQL_SNAPSHOTTED: &str = "UPDATE instances SET task_state = NULL, updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A rebuild's end: a stopped server stays stopped, anything else becomes active.
-pub const SQL_REBUILT: &str = concat!(
-    "UPDATE instances SET vm_state = CASE vm_state WHEN 'stopped' THEN 'stopped' ELSE 'active' \
-     END, power_state = CASE vm_state WHEN 'stopped' THEN 4 ELSE 1 END, task_state = NULL, \
-     launched_at = ",
-    now_sql!(),
-    ", updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+pub const SQL_REBUILT: &str = "UPDATE instances SET \
+     vm_state = CASE vm_state WHEN 'stopped' THEN 'stopped' ELSE 'active' END, \
+     power_state = CASE vm_state WHEN 'stopped' THEN 4 ELSE 1 END, task_state = NULL, \
+     launched_at = ?6, updated_at = ?6 WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 /// A termination's end: soft delete (`deleted = id`), which frees the quota.
-pub const SQL_DELETED: &str = concat!(
-    "UPDATE instances SET deleted = id, vm_state = 'deleted', task_state = NULL, \
-     power_state = 0, deleted_at = ",
-    now_sql!(),
-    ", terminated_at = ",
-    now_sql!(),
-    ", updated_at = ",
-    now_sql!(),
-    " WHERE uuid = ?1"
-);
+pub const SQL_DELETED: &str = "UPDATE instances SET deleted = id, vm_state = 'deleted', \
+     task_state = NULL, power_state = 0, deleted_at = ?6, terminated_at = ?6, updated_at = ?6 \
+     WHERE uuid = ?1 AND deleted = 0 AND task_state = ?5";
 
 /// Fails a task whose instance or kind is gone (nothing to drive).
 pub fn fail_task(conn: &Connection, id: i64) -> Result<(), DbError> {
@@ -1047,7 +1108,7 @@ pub fn discard_snapshot(conn: &Connection, image_id: &str) -> Result<bool, DbErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::temp::TempDb;
+    use crate::db::{quotas, temp::TempDb};
 
     const DEFAULTS: CountedLimits = CountedLimits {
         instances: 3,
@@ -1116,6 +1177,177 @@ mod tests {
         assert!(over.message().contains("Requested 2, but"), "{over:?}");
     }
 
+    #[test]
+    fn a_user_limit_is_checked_with_the_projects() {
+        let temp = TempDb::new("orch-user-quota");
+        let db = temp.open();
+        quotas::set_user(&db, "p", "u", &[("instances", 2), ("cores", 3)]).unwrap();
+        let other = CreateSpec {
+            user_id: "w",
+            ..spec()
+        };
+        // w has no limit of its own: the project's 3 instances.
+        let tasks = create_instances(&db, &other, DEFAULTS, &instances(2), 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(tasks.len(), 2);
+        // u: 3 cores at 2 per instance leaves one; the project has one instance left too.
+        let tasks = create_instances(&db, &spec(), DEFAULTS, &instances(2), 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(
+            user_usage(&db, "p", "u").unwrap(),
+            Usage {
+                instances: 1,
+                cores: 2,
+                ram: 512
+            }
+        );
+        assert_eq!(usage(&db, "p").unwrap().instances, 3);
+        // Over the project's instances and the user's cores: each reported from the scope
+        // it does not fit.
+        let over = create_instances(&db, &spec(), DEFAULTS, &instances(1), 1)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            over.overs,
+            [
+                ("cores", "2".to_owned(), 2, 3),
+                ("instances", "1".to_owned(), 3, 3)
+            ]
+        );
+        // Resize: one more core fits the project (20) but not the user (3).
+        let conn = db.conn();
+        assert_eq!(
+            check_upsize(conn, "p", "u", DEFAULTS, 2, 0).unwrap(),
+            Err(OverQuota {
+                overs: vec![("cores", "2".to_owned(), 2, 3)]
+            })
+        );
+        assert_eq!(
+            check_upsize(conn, "p", "u", DEFAULTS, 1, 0).unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            check_upsize(conn, "p", "w", DEFAULTS, 2, 0).unwrap(),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_step_applies_only_from_the_expected_task_state() {
+        let temp = TempDb::new("orch-advance");
+        let db = temp.open();
+        let batch = instances(2);
+        let tasks = create_instances(&db, &spec(), DEFAULTS, &batch, 2)
+            .unwrap()
+            .unwrap();
+        let task_row = |id: i64| -> (String, String) {
+            db.conn()
+                .query_row(
+                    "SELECT state, updated_at FROM tasks WHERE id = ?1",
+                    [id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .unwrap()
+        };
+        let next = |to: &'static str| Step {
+            sql: SQL_NEXT,
+            text: [Some(to), None, None],
+            fault: None,
+            image_done: None,
+        };
+        db.write(|conn| set_task_state(conn, tasks[0], "running"))
+            .unwrap();
+        let began = task_row(tasks[0]);
+        // An intermediate step moves the instance and leaves the running task as it is.
+        let moved = db
+            .write(|conn| {
+                advance(
+                    conn,
+                    tasks[0],
+                    &batch[0].uuid,
+                    "scheduling",
+                    &next("networking"),
+                    false,
+                )
+            })
+            .unwrap();
+        assert!(moved);
+        assert_eq!(
+            state_in(db.conn(), &batch[0].uuid)
+                .unwrap()
+                .unwrap()
+                .task_state
+                .as_deref(),
+            Some("networking")
+        );
+        assert_eq!(task_row(tasks[0]), began);
+        // A step from a task_state the instance has left changes nothing but closes the task.
+        let moved = db
+            .write(|conn| {
+                advance(
+                    conn,
+                    tasks[0],
+                    &batch[0].uuid,
+                    "scheduling",
+                    &next("networking"),
+                    false,
+                )
+            })
+            .unwrap();
+        assert!(!moved);
+        assert_eq!(task_row(tasks[0]).0, "done");
+        // A deleted instance is not moved either.
+        db.write_one(
+            "UPDATE instances SET deleted = id WHERE uuid = ?1",
+            [&batch[1].uuid],
+        )
+        .unwrap();
+        let moved = db
+            .write(|conn| {
+                advance(
+                    conn,
+                    tasks[1],
+                    &batch[1].uuid,
+                    "scheduling",
+                    &next("networking"),
+                    true,
+                )
+            })
+            .unwrap();
+        assert!(!moved);
+        let task_state: Option<String> = db
+            .conn()
+            .query_row(
+                "SELECT task_state FROM instances WHERE uuid = ?1",
+                [&batch[1].uuid],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(task_state.as_deref(), Some("scheduling"));
+        // The last step marks its task done.
+        let batch = instances(1);
+        let tasks = create_instances(&db, &spec(), DEFAULTS, &batch, 1)
+            .unwrap()
+            .unwrap();
+        let moved = db
+            .write(|conn| {
+                advance(
+                    conn,
+                    tasks[0],
+                    &batch[0].uuid,
+                    "scheduling",
+                    &next("spawning"),
+                    true,
+                )
+            })
+            .unwrap();
+        assert!(moved);
+        assert_eq!(task_row(tasks[0]).0, "done");
+    }
+
     /// The usage table's row against a sum over the instances.
     fn assert_usage_matches(db: &Db, project: &str) {
         let summed = db
@@ -1162,7 +1394,19 @@ mod tests {
         assert_usage_matches(&db, "q");
         // Local delete, and a termination's soft delete.
         assert!(delete_unscheduled(&db, &batch[0].uuid).unwrap().is_some());
-        db.write_one(SQL_DELETED, [&batch[1].uuid]).unwrap();
+        let none: Option<&str> = None;
+        db.write_one(
+            SQL_DELETED,
+            params![
+                batch[1].uuid,
+                none,
+                none,
+                none,
+                "scheduling",
+                NowText::now()
+            ],
+        )
+        .unwrap();
         // A resize to other counted resources, and a move to another project.
         db.write_one(
             "UPDATE instances SET vcpus = 7, memory_mb = 3000 WHERE uuid = ?1",
@@ -1180,8 +1424,18 @@ mod tests {
             [&batch[1].uuid],
         )
         .unwrap();
-        db.write_one(SQL_NEXT, [&batch[2].uuid, &"spawning".to_owned()])
-            .unwrap();
+        db.write_one(
+            SQL_NEXT,
+            params![
+                batch[2].uuid,
+                "spawning",
+                none,
+                none,
+                "scheduling",
+                NowText::now()
+            ],
+        )
+        .unwrap();
         assert_eq!(
             usage(&db, "p").unwrap(),
             Usage {
