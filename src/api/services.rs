@@ -9,7 +9,7 @@
 //!
 //! [`RequestContext::services`]: super::context::RequestContext::services
 
-use std::sync::Arc;
+use std::{cell::RefCell, sync::Arc};
 
 use crate::{
     config::{Config, QuotaDefaults},
@@ -34,6 +34,8 @@ pub struct Services {
     pub orchestrator: Option<crate::orchestrator::OrchestratorHandle>,
     /// `[orchestrator]`, `[fake_driver]` and the admin password settings.
     pub orchestrator_config: crate::config::OrchestratorConfig,
+    /// Rendered flavor and key pair reads, checked against `db` on every request.
+    pub read_cache: RefCell<super::read_cache::ReadCache>,
 }
 
 impl Services {
@@ -46,6 +48,7 @@ impl Services {
             quota_defaults: config.quota_defaults.clone(),
             orchestrator: None,
             orchestrator_config: config.orchestrator.clone(),
+            read_cache: RefCell::default(),
         })
     }
 

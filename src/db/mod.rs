@@ -266,6 +266,27 @@ impl Db {
         Ok(db)
     }
 
+    /// This connection's view of the file's history, for caches of what was read from it:
+    /// two equal stamps mean nothing was committed to the file between them.
+    ///
+    /// `PRAGMA data_version` changes when any *other* connection (another worker, the
+    /// orchestration thread, another process) has committed since this connection last asked;
+    /// it opens a read transaction, so it sees the file as it is now, not as the pager last
+    /// saw it (why `SQLITE_FCNTL_DATA_VERSION`, which only reports the pager's last view, is
+    /// not used alone). It leaves out this connection's own commits, which
+    /// `sqlite3_total_changes` (rows changed through this connection, triggers included)
+    /// covers. A statement that changes no row changes nothing a read could see.
+    pub fn change_stamp(&self) -> Result<ChangeStamp, DbError> {
+        let data_version: i64 = self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |row| row.get(0))?;
+        Ok(ChangeStamp {
+            data_version,
+            own_changes: self.conn.total_changes(),
+        })
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -309,6 +330,16 @@ impl Db {
         self.committed();
         Ok(changed)
     }
+}
+
+/// A point in the history of a database file as one connection sees it
+/// ([`Db::change_stamp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeStamp {
+    /// `PRAGMA data_version`: other connections' commits.
+    data_version: i64,
+    /// `sqlite3_total_changes`: this connection's own writes.
+    own_changes: u64,
 }
 
 /// A commit whose acknowledgement must wait for the group flush.
@@ -584,6 +615,43 @@ mod tests {
             DbError::Sqlite(_)
         ));
         assert!(!temp.config.path.exists());
+    }
+
+    #[test]
+    fn the_change_stamp_moves_on_every_commit_and_only_then() {
+        let temp = TempDb::new("stamp");
+        let reader = temp.open();
+        let other = temp.open();
+        let insert = concat!(
+            "INSERT INTO quotas (project_id, resource, hard_limit, created_at) VALUES (?1, 'cores', 4, ",
+            now_sql!(),
+            ")"
+        );
+        let first = reader.change_stamp().unwrap();
+        // Reads, through either connection, change nothing.
+        let _: i64 = other
+            .conn()
+            .query_row("SELECT count(*) FROM flavors", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(reader.change_stamp().unwrap(), first);
+        // Another connection's commit (data_version).
+        other.write_one(insert, ["a"]).unwrap();
+        let second = reader.change_stamp().unwrap();
+        assert_ne!(second, first);
+        assert_eq!(reader.change_stamp().unwrap(), second);
+        // This connection's own commit (total_changes).
+        reader.write_one(insert, ["b"]).unwrap();
+        let third = reader.change_stamp().unwrap();
+        assert_ne!(third, second);
+        // A connection of its own, as another process would have.
+        let outside = rusqlite::Connection::open(&temp.config.path).unwrap();
+        outside
+            .execute(
+                "UPDATE quotas SET hard_limit = 5 WHERE project_id = 'a'",
+                [],
+            )
+            .unwrap();
+        assert_ne!(reader.change_stamp().unwrap(), third);
     }
 
     #[test]
