@@ -34,7 +34,8 @@
 //! - A database written by a newer ringnova (a higher schema version) is refused, never
 //!   downgraded; a worker refuses a database whose migrations have not run.
 //!
-//! No `unsafe`. Query functions live in [`flavors`], [`keypairs`] and [`quotas`]; each uses
+//! `unsafe` only in [`data_version`] (one raw prepared statement, finalized before its
+//! connection closes). Query functions live in [`flavors`], [`keypairs`] and [`quotas`]; each uses
 //! `prepare_cached`, so a statement is compiled once per connection. Flavor lists cost about
 //! 6 µs for the six sample flavors, a point read about 4 µs, a commit about 50 µs (NORMAL) or
 //! 200 µs (FULL) on the development VM.
@@ -67,6 +68,7 @@ macro_rules! now_sql {
     };
 }
 
+mod data_version;
 pub mod durability;
 mod error;
 pub mod queries;
@@ -150,6 +152,9 @@ impl DbConfig {
 /// its core. Open it on the worker thread itself, after [`migrate`] has run. The only thing it
 /// shares with other threads is the writer queue of its file.
 pub struct Db {
+    /// `PRAGMA data_version`, prepared once ([`Db::change_stamp`]). Declared before `conn`
+    /// so that it is dropped, and its statement finalized, before the connection closes.
+    data_version: data_version::DataVersion,
     conn: Connection,
     /// Shared by every `Db` of this file in this process: writers queue here.
     writers: Arc<WriterQueue>,
@@ -202,7 +207,13 @@ impl Db {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(DbError::JournalMode(mode));
         }
+        // SAFETY: the statement goes into the `Db` that owns `conn`, in a field declared
+        // before `conn`, so it is finalized before the connection closes; a `Db` never
+        // replaces or closes its connection otherwise.
+        #[allow(unsafe_code)]
+        let data_version = unsafe { data_version::DataVersion::prepare(&conn)? };
         Ok(Db {
+            data_version,
             conn,
             writers: writer_queue(&config.path)?,
             group_sync: None,
@@ -277,12 +288,8 @@ impl Db {
     /// `sqlite3_total_changes` (rows changed through this connection, triggers included)
     /// covers. A statement that changes no row changes nothing a read could see.
     pub fn change_stamp(&self) -> Result<ChangeStamp, DbError> {
-        let data_version: i64 = self
-            .conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |row| row.get(0))?;
         Ok(ChangeStamp {
-            data_version,
+            data_version: self.data_version.read()?,
             own_changes: self.conn.total_changes(),
         })
     }
