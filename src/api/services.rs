@@ -4,8 +4,9 @@
 //! One [`Services`] per core worker, built on that worker's thread when it starts and kept
 //! for its life; handlers reach it through [`RequestContext::services`]. It holds the
 //! worker's `!Send` [`Db`], so it never leaves the thread. It must never hold anything that
-//! changes per request; the settings change only by [`Services::apply`] when the worker takes
-//! up a reloaded configuration, between requests.
+//! changes per request, except the read cache, whose every use is checked against the
+//! database first ([`super::read_cache`]); the settings change only by [`Services::apply`]
+//! when the worker takes up a reloaded configuration, between requests.
 //!
 //! [`RequestContext::services`]: super::context::RequestContext::services
 

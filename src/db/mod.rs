@@ -34,7 +34,7 @@
 //! - A database written by a newer ringnova (a higher schema version) is refused, never
 //!   downgraded; a worker refuses a database whose migrations have not run.
 //!
-//! `unsafe` only in [`data_version`] (one raw prepared statement, finalized before its
+//! `unsafe` only in `data_version.rs` (one raw prepared statement, finalized before its
 //! connection closes). Query functions live in [`flavors`], [`keypairs`] and [`quotas`]; each uses
 //! `prepare_cached`, so a statement is compiled once per connection. Flavor lists cost about
 //! 6 µs for the six sample flavors, a point read about 4 µs, a commit about 50 µs (NORMAL) or
