@@ -4,7 +4,9 @@
 //! Core worker, innermost layer: a handler validates the request the way Nova's schemas do,
 //! checks policy, runs one query on the worker's database and writes the body straight into
 //! the response buffer. Lists and show borrow every row from SQLite while writing it; nothing
-//! is copied per flavor except the last id of a full page (for the `next` link).
+//! is copied per flavor except the last id of a full page (for the `next` link). Index,
+//! detail and show bodies are kept per worker and served again until the next commit to the
+//! database ([`read_cache`]).
 //!
 //! Behaviour per microversion (advertised maximum 2.60):
 //! - 2.1: the 2.1 views (`swap` is `""` when 0, `rxtx_factor` is `""` when 0).
@@ -31,7 +33,9 @@ use super::{
     error::ApiError,
     json, json_body,
     links::{self, ItemLinks, Links},
-    query_pairs, validate, validate_query,
+    query_pairs,
+    read_cache::{self, Resource},
+    validate, validate_query,
     validation::{parameter_types as pt, Keyword, Limit, Literal, Pattern, Schema, Type},
     Route,
 };
@@ -522,7 +526,9 @@ fn index<'a>(
     _params: &Params<'_, '_>,
     resp: &mut Response,
 ) -> Result<(), ApiError> {
-    list(req, ctx, resp, false)
+    read_cache::serve(Resource::FlavorIndex, req, ctx, resp, |resp| {
+        list(req, ctx, resp, false)
+    })
 }
 
 fn detail<'a>(
@@ -531,7 +537,9 @@ fn detail<'a>(
     _params: &Params<'_, '_>,
     resp: &mut Response,
 ) -> Result<(), ApiError> {
-    list(req, ctx, resp, true)
+    read_cache::serve(Resource::FlavorDetail, req, ctx, resp, |resp| {
+        list(req, ctx, resp, true)
+    })
 }
 
 /// The admin `is_public` filter: absent → public (plus shared with the caller), `none` →
@@ -667,12 +675,14 @@ fn show<'a>(
     let id = params.get("id").unwrap_or_default();
     let description = ctx.at_least(55);
     let ctx: &RequestContext<'a> = ctx;
-    db_flavors::with_flavorid(&services.db, id, visible_to(ctx), |flavor| {
-        write_show(req, ctx, resp, &flavor, description)
-    })
-    .map_err(|err| match err {
-        DbError::NotFound => not_found(id),
-        other => ApiError::from_db(other),
+    read_cache::serve(Resource::FlavorShow, req, ctx, resp, |resp| {
+        db_flavors::with_flavorid(&services.db, id, visible_to(ctx), |flavor| {
+            write_show(req, ctx, resp, &flavor, description)
+        })
+        .map_err(|err| match err {
+            DbError::NotFound => not_found(id),
+            other => ApiError::from_db(other),
+        })
     })
 }
 

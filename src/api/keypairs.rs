@@ -15,7 +15,8 @@
 //! caller's project>}`, as Nova does. The quota check and the insert are one database
 //! transaction (`keypairs::create_within_quota`), so two workers racing for a user's last
 //! slot cannot both win. Bodies are written straight into the response; the list reads rows
-//! without copying them. This module must never send a private key anywhere but in the create
+//! without copying them; the list's body is kept per worker until the next commit to the
+//! database ([`super::read_cache`]). This module must never send a private key anywhere but in the create
 //! response, and never log key material.
 
 use std::borrow::Cow;
@@ -27,7 +28,9 @@ use super::{
     error::ApiError,
     json, json_body,
     links::{page_is_full, Links},
-    query_pairs, sshkey, validate, validate_query,
+    query_pairs,
+    read_cache::{self, Resource},
+    sshkey, validate, validate_query,
     validation::{
         parameter_types::{
             multi_params, KEYPAIR_NAME_SPECIAL_CHARS, LIMIT, MARKER,
@@ -222,55 +225,60 @@ fn index<'a>(
     let (own, project) = ctx.identity()?;
     let user = target_user(ctx, &pairs, own);
     authorize(ctx, POLICY_INDEX, user, project)?;
-    let services = ctx.services()?;
+    let ctx: &RequestContext<'a> = ctx;
+    // After the policy check, which must run every time: the list itself may come from the
+    // worker's cache (the target user, query and caller are part of its key).
+    read_cache::serve(Resource::KeypairIndex, req, ctx, resp, |resp| {
+        let services = ctx.services()?;
 
-    // `common.get_limit_and_marker`: the limit never exceeds `[api] max_limit`.
-    let (requested, marker) = if paged {
-        let requested = last(&pairs, "limit").map(|text| {
-            // The schema admitted digits only (a final newline aside); huge means "all".
-            text.trim_end_matches('\n')
-                .parse::<usize>()
-                .unwrap_or(usize::MAX)
+        // `common.get_limit_and_marker`: the limit never exceeds `[api] max_limit`.
+        let (requested, marker) = if paged {
+            let requested = last(&pairs, "limit").map(|text| {
+                // The schema admitted digits only (a final newline aside); huge means "all".
+                text.trim_end_matches('\n')
+                    .parse::<usize>()
+                    .unwrap_or(usize::MAX)
+            });
+            (requested, last(&pairs, "marker"))
+        } else {
+            (None, None)
+        };
+        let limit = paged.then(|| {
+            let limit = requested.map_or(services.max_limit, |r| r.min(services.max_limit));
+            u32::try_from(limit).unwrap_or(u32::MAX)
         });
-        (requested, last(&pairs, "marker"))
-    } else {
-        (None, None)
-    };
-    let limit = paged.then(|| {
-        let limit = requested.map_or(services.max_limit, |r| r.min(services.max_limit));
-        u32::try_from(limit).unwrap_or(u32::MAX)
-    });
-    let with_type = ctx.at_least(2);
+        let with_type = ctx.at_least(2);
 
-    let out = &mut resp.body;
-    out.extend_from_slice(b"{\"keypairs\": [");
-    let mut last_name = String::new();
-    let mut first = true;
-    let returned = keypairs::list_each(&services.db, user, limit, marker, |item| {
-        if !first {
-            out.extend_from_slice(b", ");
+        let out = &mut resp.body;
+        out.extend_from_slice(b"{\"keypairs\": [");
+        let mut last_name = String::new();
+        let mut first = true;
+        let returned = keypairs::list_each(&services.db, user, limit, marker, |item| {
+            if !first {
+                out.extend_from_slice(b", ");
+            }
+            first = false;
+            push_item(out, &item, with_type);
+            if paged {
+                last_name.clear();
+                last_name.push_str(item.name);
+            }
+        })
+        .map_err(|err| match err {
+            DbError::MarkerNotFound => ApiError::Invalid(Cow::Owned(format!(
+                "Marker {} could not be found.",
+                marker.unwrap_or_default()
+            ))),
+            other => ApiError::from_db(other),
+        })?;
+        out.push(b']');
+        if paged && page_is_full(requested, services.max_limit, returned) {
+            Links::new(req, ctx).push_next(out, "keypairs", "os-keypairs", req, &last_name);
         }
-        first = false;
-        push_item(out, &item, with_type);
-        if paged {
-            last_name.clear();
-            last_name.push_str(item.name);
-        }
+        out.push(b'}');
+        resp.content_type = "application/json";
+        Ok(())
     })
-    .map_err(|err| match err {
-        DbError::MarkerNotFound => ApiError::Invalid(Cow::Owned(format!(
-            "Marker {} could not be found.",
-            marker.unwrap_or_default()
-        ))),
-        other => ApiError::from_db(other),
-    })?;
-    out.push(b']');
-    if paged && page_is_full(requested, services.max_limit, returned) {
-        Links::new(req, ctx).push_next(out, "keypairs", "os-keypairs", req, &last_name);
-    }
-    out.push(b'}');
-    resp.content_type = "application/json";
-    Ok(())
 }
 
 /// One list entry: `{"keypair": {name, public_key, fingerprint[, type]}}`.

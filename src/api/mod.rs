@@ -32,6 +32,7 @@ pub mod microversion;
 pub mod openapi;
 pub mod query;
 pub mod quota_sets;
+pub mod read_cache;
 pub mod schemas;
 pub mod server_actions;
 pub mod server_create;

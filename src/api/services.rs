@@ -4,12 +4,13 @@
 //! One [`Services`] per core worker, built on that worker's thread when it starts and kept
 //! for its life; handlers reach it through [`RequestContext::services`]. It holds the
 //! worker's `!Send` [`Db`], so it never leaves the thread. It must never hold anything that
-//! changes per request; the settings change only by [`Services::apply`] when the worker takes
-//! up a reloaded configuration, between requests.
+//! changes per request, except the read cache, whose every use is checked against the
+//! database first ([`super::read_cache`]); the settings change only by [`Services::apply`]
+//! when the worker takes up a reloaded configuration, between requests.
 //!
 //! [`RequestContext::services`]: super::context::RequestContext::services
 
-use std::sync::Arc;
+use std::{cell::RefCell, sync::Arc};
 
 use crate::{
     config::{Config, QuotaDefaults},
@@ -34,6 +35,8 @@ pub struct Services {
     pub orchestrator: Option<crate::orchestrator::OrchestratorHandle>,
     /// `[orchestrator]`, `[fake_driver]` and the admin password settings.
     pub orchestrator_config: crate::config::OrchestratorConfig,
+    /// Rendered flavor and key pair reads, checked against `db` on every request.
+    pub read_cache: RefCell<super::read_cache::ReadCache>,
 }
 
 impl Services {
@@ -46,6 +49,7 @@ impl Services {
             quota_defaults: config.quota_defaults.clone(),
             orchestrator: None,
             orchestrator_config: config.orchestrator.clone(),
+            read_cache: RefCell::default(),
         })
     }
 

@@ -34,7 +34,8 @@
 //! - A database written by a newer ringnova (a higher schema version) is refused, never
 //!   downgraded; a worker refuses a database whose migrations have not run.
 //!
-//! No `unsafe`. Query functions live in [`flavors`], [`keypairs`] and [`quotas`]; each uses
+//! `unsafe` only in `data_version.rs` (one raw prepared statement, finalized before its
+//! connection closes). Query functions live in [`flavors`], [`keypairs`] and [`quotas`]; each uses
 //! `prepare_cached`, so a statement is compiled once per connection. Flavor lists cost about
 //! 6 µs for the six sample flavors, a point read about 4 µs, a commit about 50 µs (NORMAL) or
 //! 200 µs (FULL) on the development VM.
@@ -67,6 +68,7 @@ macro_rules! now_sql {
     };
 }
 
+mod data_version;
 pub mod durability;
 mod error;
 pub mod queries;
@@ -152,6 +154,9 @@ impl DbConfig {
 /// its core. Open it on the worker thread itself, after [`migrate`] has run. The only thing it
 /// shares with other threads is the writer queue of its file.
 pub struct Db {
+    /// `PRAGMA data_version`, prepared once ([`Db::change_stamp`]). Declared before `conn`
+    /// so that it is dropped, and its statement finalized, before the connection closes.
+    data_version: data_version::DataVersion,
     conn: Connection,
     /// Shared by every `Db` of this file in this process: writers queue here.
     writers: Arc<WriterQueue>,
@@ -207,7 +212,13 @@ impl Db {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(DbError::JournalMode(mode));
         }
+        // SAFETY: the statement goes into the `Db` that owns `conn`, in a field declared
+        // before `conn`, so it is finalized before the connection closes; a `Db` never
+        // replaces or closes its connection otherwise.
+        #[allow(unsafe_code)]
+        let data_version = unsafe { data_version::DataVersion::prepare(&conn)? };
         Ok(Db {
+            data_version,
             conn,
             writers: writer_queue(&config.path)?,
             group_sync: None,
@@ -270,6 +281,23 @@ impl Db {
         let mut db = Db::open(config)?;
         db.writers = Arc::default();
         Ok(db)
+    }
+
+    /// This connection's view of the file's history, for caches of what was read from it:
+    /// two equal stamps mean nothing was committed to the file between them.
+    ///
+    /// `PRAGMA data_version` changes when any *other* connection (another worker, the
+    /// orchestration thread, another process) has committed since this connection last asked;
+    /// it opens a read transaction, so it sees the file as it is now, not as the pager last
+    /// saw it (why `SQLITE_FCNTL_DATA_VERSION`, which only reports the pager's last view, is
+    /// not used alone). It leaves out this connection's own commits, which
+    /// `sqlite3_total_changes` (rows changed through this connection, triggers included)
+    /// covers. A statement that changes no row changes nothing a read could see.
+    pub fn change_stamp(&self) -> Result<ChangeStamp, DbError> {
+        Ok(ChangeStamp {
+            data_version: self.data_version.read()?,
+            own_changes: self.conn.total_changes(),
+        })
     }
 
     /// The database file.
@@ -387,6 +415,16 @@ impl rusqlite::ToSql for NowText {
             rusqlite::types::ValueRef::Text(&self.0),
         ))
     }
+}
+
+/// A point in the history of a database file as one connection sees it
+/// ([`Db::change_stamp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeStamp {
+    /// `PRAGMA data_version`: other connections' commits.
+    data_version: i64,
+    /// `sqlite3_total_changes`: this connection's own writes.
+    own_changes: u64,
 }
 
 /// A commit whose acknowledgement must wait for the group flush.
@@ -753,6 +791,43 @@ mod tests {
             DbError::Sqlite(_)
         ));
         assert!(!temp.config.path.exists());
+    }
+
+    #[test]
+    fn the_change_stamp_moves_on_every_commit_and_only_then() {
+        let temp = TempDb::new("stamp");
+        let reader = temp.open();
+        let other = temp.open();
+        let insert = concat!(
+            "INSERT INTO quotas (project_id, resource, hard_limit, created_at) VALUES (?1, 'cores', 4, ",
+            now_sql!(),
+            ")"
+        );
+        let first = reader.change_stamp().unwrap();
+        // Reads, through either connection, change nothing.
+        let _: i64 = other
+            .conn()
+            .query_row("SELECT count(*) FROM flavors", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(reader.change_stamp().unwrap(), first);
+        // Another connection's commit (data_version).
+        other.write_one(insert, ["a"]).unwrap();
+        let second = reader.change_stamp().unwrap();
+        assert_ne!(second, first);
+        assert_eq!(reader.change_stamp().unwrap(), second);
+        // This connection's own commit (total_changes).
+        reader.write_one(insert, ["b"]).unwrap();
+        let third = reader.change_stamp().unwrap();
+        assert_ne!(third, second);
+        // A connection of its own, as another process would have.
+        let outside = rusqlite::Connection::open(&temp.config.path).unwrap();
+        outside
+            .execute(
+                "UPDATE quotas SET hard_limit = 5 WHERE project_id = 'a'",
+                [],
+            )
+            .unwrap();
+        assert_ne!(reader.change_stamp().unwrap(), third);
     }
 
     #[test]
