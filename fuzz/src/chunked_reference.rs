@@ -95,7 +95,8 @@ fn decode_from(cursor: &mut Cursor<'_>, max_body: u64) -> Result<Vec<u8>, Outcom
     }
 }
 
-/// `1*HEXDIG [ (";" / SP / HTAB) *ext-byte ] CRLF`; returns the size.
+/// `1*HEXDIG *( SP / HTAB ) [ ";" *ext-byte ] CRLF` (whitespace only before a `;`);
+/// returns the size.
 fn size_line(cursor: &mut Cursor<'_>) -> Result<u64, Outcome> {
     let mut size: u64 = 0;
     let mut digits = 0;
@@ -110,9 +111,26 @@ fn size_line(cursor: &mut Cursor<'_>) -> Result<u64, Outcome> {
     if digits == 0 {
         return Err(Outcome::Error(FrameError::Chunk));
     }
-    if matches!(cursor.peek()?, b';' | b' ' | b'\t') {
-        cursor.at += 1;
-        let mut extension = 1;
+    // Every byte after the size and before the CR counts towards the extension cap.
+    let mut metadata = 0;
+    let mut count = || {
+        metadata += 1;
+        if metadata > MAX_EXTENSION {
+            Err(Outcome::Error(FrameError::ChunkMetadataTooLarge))
+        } else {
+            Ok(())
+        }
+    };
+    let mut in_extension = false;
+    while !in_extension && matches!(cursor.peek()?, b' ' | b'\t' | b';') {
+        in_extension = cursor.next()? == b';';
+        count()?;
+    }
+    if !in_extension && cursor.at > 0 && matches!(cursor.bytes[cursor.at - 1], b' ' | b'\t') {
+        // Whitespace must lead to a `;`.
+        return Err(Outcome::Error(FrameError::Chunk));
+    }
+    if in_extension {
         loop {
             match cursor.peek()? {
                 b'\r' => break,
@@ -123,10 +141,7 @@ fn size_line(cursor: &mut Cursor<'_>) -> Result<u64, Outcome> {
                 _ => {}
             }
             cursor.at += 1;
-            extension += 1;
-            if extension > MAX_EXTENSION {
-                return Err(Outcome::Error(FrameError::ChunkMetadataTooLarge));
-            }
+            count()?;
         }
     }
     cursor.expect(b'\r')?;
@@ -134,13 +149,19 @@ fn size_line(cursor: &mut Cursor<'_>) -> Result<u64, Outcome> {
     Ok(size)
 }
 
-/// `*( field-line CRLF ) CRLF`, with the trailer cap.
+/// A field-name byte (RFC 9110 token).
+fn is_token(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+/// `*( field-name ":" field-value CRLF ) CRLF`, with the trailer cap (every byte but a CR
+/// counts).
 fn trailers(cursor: &mut Cursor<'_>) -> Result<(), Outcome> {
     let mut counted = 0;
-    let mut count = |n: usize| {
-        counted += n;
+    let mut count = || {
+        counted += 1;
         if counted > MAX_TRAILER {
-            Err(Outcome::Error(FrameError::ChunkMetadataTooLarge))
+            Err(Outcome::Error(FrameError::TrailersTooLarge))
         } else {
             Ok(())
         }
@@ -150,18 +171,32 @@ fn trailers(cursor: &mut Cursor<'_>) -> Result<(), Outcome> {
             cursor.at += 1;
             return cursor.expect(b'\n');
         }
+        // The name: one token byte or more, then the colon.
+        let mut name = 0;
         loop {
-            match cursor.peek()? {
+            let byte = cursor.next()?;
+            if byte == b':' && name > 0 {
+                count()?;
+                break;
+            }
+            if !is_token(byte) {
+                return Err(Outcome::Error(FrameError::Chunk));
+            }
+            name += 1;
+            count()?;
+        }
+        // The value: no control byte but a tab, up to the CR.
+        loop {
+            match cursor.next()? {
                 b'\r' => break,
-                b'\n' => return Err(Outcome::Error(FrameError::Chunk)),
-                _ => {
-                    cursor.at += 1;
-                    count(1)?;
+                b'\t' => count()?,
+                byte if byte < 0x20 || byte == 0x7f => {
+                    return Err(Outcome::Error(FrameError::Chunk))
                 }
+                _ => count()?,
             }
         }
-        cursor.at += 1;
         cursor.expect(b'\n')?;
-        count(1)?;
+        count()?;
     }
 }
