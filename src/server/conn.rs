@@ -561,12 +561,20 @@ impl Sink {
         };
         let (Some(_), Some(path), Some(query)) = (method, path, query) else {
             // A method this server does not implement at all is refused before routing
-            // (RFC 9110 §9.1: 501); the request was well framed, so the connection stays.
+            // (RFC 9110 §9.1: 501); TRACE, a standard method no resource here allows, gets
+            // 405 with the methods the server serves. The request was well framed, so the
+            // connection stays.
             let fault = match method {
+                None if head.method.of(bytes) == b"TRACE" => {
+                    Fault::new(405, "The method is not allowed for the requested URL.")
+                }
                 None => Fault::new(501, "The request method is not implemented."),
                 Some(_) => Fault::new(400, "Malformed request URL."),
             };
             fault.write(resp);
+            if resp.status == 405 {
+                resp.header("Allow", b"GET, HEAD, POST, PUT, PATCH, DELETE");
+            }
             resp.write_to_cached(
                 out,
                 head_cache,
@@ -918,6 +926,27 @@ mod tests {
         let text = String::from_utf8_lossy(&out);
         assert_eq!(text.matches("HTTP/1.1 501 ").count(), 2, "{text}");
         assert_eq!(text.matches("\"notImplemented\"").count(), 2, "{text}");
+        assert_eq!(text.matches("HTTP/1.1 200 ").count(), 1, "{text}");
+        assert!(!conn.sink.close);
+    }
+
+    #[test]
+    fn trace_gets_405_with_allow_and_keeps_the_connection() {
+        let temp = TempDb::new("trace");
+        let worker = worker(&temp, "[ringnova]\naccess_log = false\n");
+        let mut conn = conn(&worker, true);
+        let out = answer(
+            &mut conn,
+            b"TRACE /v2.1/flavors HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            DATE,
+        );
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(text.matches("HTTP/1.1 405 ").count(), 1, "{text}");
+        assert!(text.contains("\"badMethod\""), "{text}");
+        assert!(
+            text.contains("Allow: GET, HEAD, POST, PUT, PATCH, DELETE\r\n"),
+            "{text}"
+        );
         assert_eq!(text.matches("HTTP/1.1 200 ").count(), 1, "{text}");
         assert!(!conn.sink.close);
     }
