@@ -560,15 +560,12 @@ impl Sink {
             None => (None, None),
         };
         let (Some(_), Some(path), Some(query)) = (method, path, query) else {
-            // A method this server does not implement at all is refused before routing
-            // (RFC 9110 §9.1: 501); TRACE, a standard method no resource here allows, gets
-            // 405 with the methods the server serves. The request was well framed, so the
-            // connection stays.
+            // A method this server does not serve at all (TRACE, QUERY, `get`, anything) is
+            // refused before routing with 405 and the methods it serves: RFC 9110 §9.1's
+            // SHOULD-501 would count every scanner's probe as a server error. The request
+            // was well framed, so the connection stays.
             let fault = match method {
-                None if head.method.of(bytes) == b"TRACE" => {
-                    Fault::new(405, "The method is not allowed for the requested URL.")
-                }
-                None => Fault::new(501, "The request method is not implemented."),
+                None => Fault::new(405, "The method is not allowed for the requested URL."),
                 Some(_) => Fault::new(400, "Malformed request URL."),
             };
             fault.write(resp);
@@ -914,37 +911,22 @@ mod tests {
     }
 
     #[test]
-    fn unknown_methods_get_501_and_keep_the_connection() {
-        let temp = TempDb::new("method");
-        let worker = worker(&temp, "[ringnova]\naccess_log = false\n");
-        let mut conn = conn(&worker, true);
-        let out = answer(
-            &mut conn,
-            b"FOO /v2.1/ HTTP/1.1\r\nHost: a\r\n\r\nget / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
-            DATE,
-        );
-        let text = String::from_utf8_lossy(&out);
-        assert_eq!(text.matches("HTTP/1.1 501 ").count(), 2, "{text}");
-        assert_eq!(text.matches("\"notImplemented\"").count(), 2, "{text}");
-        assert_eq!(text.matches("HTTP/1.1 200 ").count(), 1, "{text}");
-        assert!(!conn.sink.close);
-    }
-
-    #[test]
-    fn trace_gets_405_with_allow_and_keeps_the_connection() {
+    fn unknown_methods_get_405_with_allow_and_keep_the_connection() {
         let temp = TempDb::new("trace");
         let worker = worker(&temp, "[ringnova]\naccess_log = false\n");
         let mut conn = conn(&worker, true);
         let out = answer(
             &mut conn,
-            b"TRACE /v2.1/flavors HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"TRACE /v2.1/flavors HTTP/1.1\r\nHost: a\r\n\r\nFOO /v2.1/ HTTP/1.1\r\nHost: a\r\n\r\nget / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
             DATE,
         );
         let text = String::from_utf8_lossy(&out);
-        assert_eq!(text.matches("HTTP/1.1 405 ").count(), 1, "{text}");
-        assert!(text.contains("\"badMethod\""), "{text}");
-        assert!(
-            text.contains("Allow: GET, HEAD, POST, PUT, PATCH, DELETE\r\n"),
+        assert_eq!(text.matches("HTTP/1.1 405 ").count(), 3, "{text}");
+        assert_eq!(text.matches("\"badMethod\"").count(), 3, "{text}");
+        assert_eq!(
+            text.matches("Allow: GET, HEAD, POST, PUT, PATCH, DELETE\r\n")
+                .count(),
+            3,
             "{text}"
         );
         assert_eq!(text.matches("HTTP/1.1 200 ").count(), 1, "{text}");
