@@ -485,15 +485,18 @@ def check_crashed_file(db_path, scratch, ledger):
         broken = conn.execute("PRAGMA foreign_key_check").fetchall()
         if broken:
             raise Failure(f"PRAGMA foreign_key_check: {broken[:10]}")
+        # Usage is kept per project and user (per-user quotas); compare row by row.
         usage = dict(
-            (row[0], row[1:])
-            for row in conn.execute("SELECT project_id, instances, cores, ram FROM instance_usage")
+            ((row[0], row[1]), row[2:])
+            for row in conn.execute(
+                "SELECT project_id, user_id, instances, cores, ram FROM instance_usage"
+            )
         )
         actual = dict(
-            (row[0], row[1:])
+            ((row[0], row[1]), row[2:])
             for row in conn.execute(
-                "SELECT project_id, count(*), sum(vcpus), sum(memory_mb) FROM instances "
-                "WHERE deleted = 0 GROUP BY project_id"
+                "SELECT project_id, user_id, count(*), sum(vcpus), sum(memory_mb) FROM instances "
+                "WHERE deleted = 0 GROUP BY project_id, user_id"
             )
         )
         for project in set(usage) | set(actual):
