@@ -314,6 +314,36 @@ per_driver!(slow_header_trickle_still_times_out, |driver| {
     );
 });
 
+per_driver!(trickled_body_hits_the_body_deadline, |driver| {
+    // Each body byte comes well within `body_timeout` (60 s here), yet the whole body has
+    // `body_deadline` to arrive: a client that stops short of it is answered 408 and closed
+    // at the deadline, not after another read pause. The trickle ends before the deadline,
+    // so the 408 is never racing a byte in flight.
+    let server = Server::with_conf(driver, "[ringnova]\nbody_deadline = 1\n");
+    let head = "POST /v2.1/x HTTP/1.1\r\nHost: h\r\nX-Auth-Token: a\r\nContent-Length: 10\r\n\r\n";
+    // The head and `first` body bytes, then four bytes 100 ms apart.
+    let trickle = |stream: &mut std::net::TcpStream, first: usize| {
+        stream
+            .write_all(format!("{head}{}", "x".repeat(first)).as_bytes())
+            .unwrap();
+        for _ in 0..4 {
+            thread::sleep(Duration::from_millis(100));
+            stream.write_all(b"x").unwrap();
+        }
+    };
+    let mut stream = server.connect();
+    trickle(&mut stream, 1);
+    // The stream's read timeout (5 s) is far below the 60 s read pause.
+    let resp = read_response(&mut stream).expect("a 408 at the body deadline");
+    resp.assert_fault(408, "computeFault");
+    assert!(is_closed_by_peer(&mut stream));
+
+    // A body that arrives whole within the deadline, at the same pace, is answered.
+    let mut stream = server.connect();
+    trickle(&mut stream, 6);
+    assert_eq!(read_response(&mut stream).unwrap().status, 404);
+});
+
 per_driver!(connection_cap_answers_503, |driver| {
     let server = Server::with_conf(driver, "[ringnova]\nmax_connections = 2\n");
     let mut held: Vec<_> = (0..2).map(|_| server.connect()).collect();

@@ -623,6 +623,7 @@ impl Config {
             max_body: max_request_body_size,
             header_timeout: r.parse("ringnova", "header_timeout", parse_seconds)?,
             body_timeout: r.parse("ringnova", "body_timeout", parse_seconds)?,
+            body_deadline: r.parse("ringnova", "body_deadline", parse_seconds)?,
             keepalive_timeout: r.parse("ringnova", "keepalive_timeout", parse_seconds)?,
             send_timeout: r.parse("ringnova", "send_timeout", parse_seconds)?,
         };

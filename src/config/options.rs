@@ -69,6 +69,7 @@ opts! {
     ["ringnova"] "max_headers" = "100": "Most header fields in a request (431 above it; at most 512).";
     ["ringnova"] "header_timeout" = "30": "Seconds allowed to receive a whole request head once it starts.";
     ["ringnova"] "body_timeout" = "60": "Seconds allowed between two reads of a request body.";
+    ["ringnova"] "body_deadline" = "60": "Seconds allowed to receive a whole request body once its head has arrived, however steadily it trickles in (408 after it).";
     ["ringnova"] "keepalive_timeout" = "75": "Seconds an idle keep-alive connection is kept open.";
     ["ringnova"] "send_timeout" = "60": "Seconds allowed for a client to accept a batch of responses.";
     ["ringnova"] "shutdown_timeout" = "30": "Seconds in-flight requests may take to finish after SIGTERM/SIGINT/SIGQUIT.";

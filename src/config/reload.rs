@@ -8,8 +8,8 @@
 //! * **Live** options take effect: `log_level`, `access_log` (see below), `[api] max_limit`,
 //!   `[quota]` defaults, `max_connections`, `shutdown_timeout`, the framing limits and
 //!   timeouts (`max_request_line`, `max_header_size`, `max_headers`, `header_timeout`,
-//!   `body_timeout`, `keepalive_timeout`, `send_timeout`; connections opened after the reload
-//!   use them), `[api] enable_instance_password`, `[DEFAULT] password_length` and the
+//!   `body_timeout`, `body_deadline`, `keepalive_timeout`, `send_timeout`; connections opened
+//!   after the reload use them), `[api] enable_instance_password`, `[DEFAULT] password_length` and the
 //!   `[fake_driver]` timings and failure rule.
 //! * **Restart-only** options keep their running value and are reported in [`Kept`]: the
 //!   listening address and port, workers, CPUs, I/O driver, backlog, data directory,
@@ -133,6 +133,7 @@ pub fn reconcile(startup: &Config, running: &Config, mut new: Config) -> Reconci
         limits.max_headers => "[ringnova] max_headers",
         limits.header_timeout => "[ringnova] header_timeout",
         limits.body_timeout => "[ringnova] body_timeout",
+        limits.body_deadline => "[ringnova] body_deadline",
         limits.keepalive_timeout => "[ringnova] keepalive_timeout",
         limits.send_timeout => "[ringnova] send_timeout",
         orchestrator.enable_instance_password => "[api] enable_instance_password",

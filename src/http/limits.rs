@@ -25,6 +25,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Longest pause between two body reads.
     pub body_timeout: Duration,
+    /// Time to receive a whole body once its head has arrived, however steadily it trickles.
+    pub body_deadline: Duration,
     /// Idle time allowed between requests on a keep-alive connection.
     pub keepalive_timeout: Duration,
     /// Time allowed to write one batch of responses.
@@ -40,6 +42,7 @@ impl Default for Limits {
             max_body: 114_688,
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(60),
+            body_deadline: Duration::from_secs(60),
             keepalive_timeout: Duration::from_secs(75),
             send_timeout: Duration::from_secs(60),
         }

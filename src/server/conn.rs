@@ -93,6 +93,8 @@ struct Conn<'w> {
     sent_continue: bool,
     /// When the first byte of the current head arrived.
     head_started: Option<Instant>,
+    /// When the current request's body started to be awaited (its head was complete).
+    body_started: Option<Instant>,
     sink: Box<Sink>,
 }
 
@@ -151,12 +153,16 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                     if conn.head_started.is_none() {
                         conn.head_started = Some(Instant::now());
                     }
+                    if conn.body_started.is_none() && conn.framer.in_body() {
+                        conn.body_started = Some(Instant::now());
+                    }
                     break;
                 }
                 Framed::Ready { body_end, consumed } => {
                     conn.dispatch_with_body(body_end, consumed);
                     conn.start += consumed;
                     conn.head_started = None;
+                    conn.body_started = None;
                 }
                 Framed::Answered { consumed } => {
                     conn.start += consumed;
@@ -412,6 +418,7 @@ impl<'w> Conn<'w> {
             framer: Box::new(Framer::new()),
             sent_continue: false,
             head_started: None,
+            body_started: None,
             sink: Box::new(Sink {
                 out: Vec::new(),
                 resp: Response::new(),
@@ -440,13 +447,20 @@ impl<'w> Conn<'w> {
         }
     }
 
+    /// The pause allowed before the next read: what is left of the head's or the body's
+    /// whole time, and never more than `body_timeout` between two body reads.
     fn read_timeout(&self, limits: &Limits) -> Duration {
-        match (self.framer.in_body(), self.head_started) {
-            (true, _) => limits.body_timeout,
-            (false, Some(started)) => limits
-                .header_timeout
+        let left = |total: Duration, started: Instant| {
+            total
                 .saturating_sub(started.elapsed())
-                .max(Duration::from_millis(1)),
+                .max(Duration::from_millis(1))
+        };
+        match (self.framer.in_body(), self.head_started) {
+            (true, _) => match self.body_started {
+                Some(started) => limits.body_timeout.min(left(limits.body_deadline, started)),
+                None => limits.body_timeout,
+            },
+            (false, Some(started)) => left(limits.header_timeout, started),
             (false, None) => limits.keepalive_timeout,
         }
     }
@@ -726,6 +740,7 @@ mod tests {
             framer: Box::new(Framer::new()),
             sent_continue: false,
             head_started: None,
+            body_started: None,
             sink: Box::new(Sink {
                 out: Vec::new(),
                 resp: Response::new(),
