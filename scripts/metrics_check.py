@@ -32,6 +32,8 @@ EXPECTED = {
     "ringnova_http_request_duration_seconds": ("histogram", {"route", "method"}),
     "ringnova_http_requests_in_flight": ("gauge", {"worker"}),
     "ringnova_http_connections_open": ("gauge", {"worker"}),
+    "ringnova_http_connections_refusing": ("gauge", {"worker"}),
+    "ringnova_http_connections_refused": ("counter", {"worker", "answer"}),
     "ringnova_orchestrator_tasks_in_flight": ("gauge", set()),
     "ringnova_orchestrator_queue_capacity": ("gauge", set()),
     "ringnova_orchestrator_tasks": ("counter", {"kind", "outcome"}),

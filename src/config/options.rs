@@ -63,7 +63,7 @@ opts! {
     ["ringnova"] "driver" = "auto": "I/O driver: auto (io_uring, falling back to epoll), uring or legacy (epoll).";
     ["ringnova"] "cpus" = "": "CPU list to pin workers to, e.g. 0-3,6; empty pins worker i to the i-th allowed CPU; 'off' disables pinning.";
     ["ringnova"] "backlog" = "1024": "listen(2) backlog of each worker's socket (capped by net.core.somaxconn).";
-    ["ringnova"] "max_connections" = "1024": "Open connections per worker; beyond it new connections get 503 and are closed.";
+    ["ringnova"] "max_connections" = "1024": "Open connections per worker; beyond it new connections get 503 and are closed (32 refusals at most in progress per worker; past them a connection is closed without an answer).";
     ["ringnova"] "max_request_line" = "8192": "Longest request line in bytes (414 above it).";
     ["ringnova"] "max_header_size" = "16384": "Largest request head (request line and headers) in bytes (431 above it).";
     ["ringnova"] "max_headers" = "100": "Most header fields in a request (431 above it; at most 512).";

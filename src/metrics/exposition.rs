@@ -68,6 +68,7 @@ pub fn render(registry: &Registry, out: &mut String) {
     build_info(registry, out);
     requests(registry, out);
     gauges(registry, out);
+    refusals(registry, out);
     orchestrator(registry, out);
     database(registry, out);
     family(
@@ -178,7 +179,7 @@ fn requests(registry: &Registry, out: &mut String) {
 type WorkerGauge = (&'static str, &'static str, fn(&WorkerBlock) -> u64);
 
 fn gauges(registry: &Registry, out: &mut String) {
-    let families: [WorkerGauge; 2] = [
+    let families: [WorkerGauge; 3] = [
         (
             "ringnova_http_requests_in_flight",
             "Connections in the middle of a request (reading it, answering it, or writing the answer), by worker.",
@@ -189,6 +190,11 @@ fn gauges(registry: &Registry, out: &mut String) {
             "Open client connections, by worker.",
             |block| block.connections.get(),
         ),
+        (
+            "ringnova_http_connections_refusing",
+            "Connections over max_connections being answered 503 and closed, by worker (a bounded number at once).",
+            |block| block.refusing.get(),
+        ),
     ];
     let mut worker_text = itoa::Buffer::new();
     for (name, help, read) in families {
@@ -196,6 +202,28 @@ fn gauges(registry: &Registry, out: &mut String) {
         for (worker, block) in registry.blocks.iter().enumerate() {
             let labels = [("worker", worker_text.format(worker))];
             sample(out, name, &labels, read(block));
+        }
+    }
+}
+
+fn refusals(registry: &Registry, out: &mut String) {
+    let name = "ringnova_http_connections_refused_total";
+    family(
+        out,
+        name,
+        "counter",
+        "Connections over max_connections, by worker and answer: 503, or none (closed at once while the worker was already answering its most refusals).",
+    );
+    let mut worker_text = itoa::Buffer::new();
+    for (worker, block) in registry.blocks.iter().enumerate() {
+        let worker = worker_text.format(worker);
+        for (answer, count) in ["none", "503"].into_iter().zip(&block.refused) {
+            sample(
+                out,
+                name,
+                &[("worker", worker), ("answer", answer)],
+                count.get(),
+            );
         }
     }
 }

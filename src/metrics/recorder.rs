@@ -166,6 +166,10 @@ pub(crate) struct WorkerBlock {
     pub(crate) connections: Arc<Padded>,
     /// Connections in the middle of a request.
     pub(crate) in_flight: Arc<Padded>,
+    /// Connections over the connection cap being answered 503.
+    pub(crate) refusing: Arc<Padded>,
+    /// Connections over the cap closed without an answer, then those answered 503.
+    pub(crate) refused: [Padded; 2],
     /// The I/O driver the worker runs, once it runs.
     pub(crate) driver: OnceLock<&'static str>,
     /// The worker's database connection's waits, once it is open.
@@ -182,6 +186,8 @@ impl WorkerBlock {
             counters: Counters::new(keys * (STATUS_SLOTS + BUCKET_SLOTS + 1)),
             connections: Arc::default(),
             in_flight: Arc::default(),
+            refusing: Arc::default(),
+            refused: Default::default(),
             driver: OnceLock::new(),
             db: OnceLock::new(),
             taken: AtomicBool::new(false),
@@ -282,6 +288,22 @@ impl Recorder {
     /// The worker's in-flight-request gauge. Taken once, by the worker.
     pub fn in_flight(&self) -> Gauge {
         Gauge::new(Arc::clone(&self.block.in_flight))
+    }
+
+    /// The worker's gauge of refusals (503 to connections over the cap) in progress. Taken
+    /// once, by the worker.
+    pub fn refusing(&self) -> Gauge {
+        Gauge::new(Arc::clone(&self.block.refusing))
+    }
+
+    /// Counts a connection over the cap: answered 503, or closed without an answer.
+    /// Counted with metrics off too, like the gauges.
+    pub fn connection_refused(&self, answered: bool) {
+        let cell = &self.block.refused[usize::from(answered)].0;
+        cell.store(
+            cell.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
     }
 
     /// The key of a request matched by compute API route `route` (its index in

@@ -108,6 +108,8 @@ pub struct Worker {
     pub active: Gauge,
     /// Connections in the middle of a request (not idle between requests).
     pub busy: Gauge,
+    /// Connections over the cap being answered 503 (at most [`MAX_REFUSING`]).
+    pub refusing: Gauge,
     /// This worker's request counters.
     pub metrics: Recorder,
     /// Connection timeouts, swept once a tick.
@@ -132,6 +134,7 @@ impl Worker {
             services: RefCell::new(services),
             active: metrics.connections(),
             busy: metrics.in_flight(),
+            refusing: metrics.refusing(),
             metrics,
             deadlines: Rc::new(Deadlines::default()),
             pool: RefCell::new(Vec::new()),
@@ -293,12 +296,31 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
     Ok(())
 }
 
+/// Refusals (503 to connections over the cap) a worker has in progress at most. Each holds a
+/// task, a socket and a small buffer for up to about a second; a flood beyond this many is
+/// closed at once without an answer, so refusing costs a bounded amount of memory and
+/// descriptors however fast connections arrive.
+pub const MAX_REFUSING: usize = 32;
+
 /// Serves an accepted connection (or refuses it over the connection cap).
 fn admit(worker: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     worker.refresh_config();
     if worker.active.get() >= worker.config.get().max_connections {
-        monoio::spawn(refuse(stream));
+        let refusing = worker.refusing.get();
+        if refusing >= MAX_REFUSING {
+            worker.metrics.connection_refused(false);
+            drop(stream);
+            return;
+        }
+        worker.refusing.set(refusing + 1);
+        worker.metrics.connection_refused(true);
+        let refusing_worker = Rc::clone(worker);
+        monoio::spawn(async move {
+            refuse(stream).await;
+            let refusing = &refusing_worker.refusing;
+            refusing.set(refusing.get() - 1);
+        });
         return;
     }
     worker.active.set(worker.active.get() + 1);
