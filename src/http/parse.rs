@@ -67,6 +67,14 @@ pub fn parse_head<'b>(
     head.method = Span::within(buf, method.as_bytes());
     head.target = target_span;
     head.path = path;
+    // Only an absolute-form target can have an empty path (origin-form starts with `/`).
+    head.implied_path = (path.start == path.end).then(|| {
+        if query.is_none() && method == "OPTIONS" {
+            "*"
+        } else {
+            "/"
+        }
+    });
     head.path_escaped = path_escaped;
     head.query = query;
     head.version = version;
@@ -396,7 +404,8 @@ fn parse_transfer_encoding(value: &[u8]) -> Result<bool, FrameError> {
 }
 
 /// Splits a target into path and query, and tells whether the path has `%` escapes;
-/// absolute-form `http://host/p` is reduced to `/p`.
+/// absolute-form `http://host/p` is reduced to `/p`, and `http://host` (or `http://host?q`)
+/// to an empty path (see [`Head::implied_path`]).
 fn split_target(buf: &[u8], target: Span) -> Result<(Span, Option<Span>, bool), FrameError> {
     let bytes = target.of(buf);
     let mut start = target.start;
@@ -411,11 +420,15 @@ fn split_target(buf: &[u8], target: Span) -> Result<(Span, Option<Span>, bool), 
         } else {
             return Err(FrameError::Target);
         };
-        let authority_len = bytes[rest..].iter().position(|&b| b == b'/' || b == b'?');
-        match authority_len {
-            Some(n) if n > 0 && bytes[rest + n] == b'/' => start += (rest + n) as u32,
-            _ => return Err(FrameError::Target),
+        let authority_len = bytes[rest..]
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(bytes.len() - rest);
+        // `http://` with no host is not a URI.
+        if authority_len == 0 {
+            return Err(FrameError::Target);
         }
+        start += (rest + authority_len) as u32;
     }
     let path_bytes = &buf[start as usize..target.end as usize];
     let (question, escaped) = scan_path(path_bytes);
@@ -671,7 +684,7 @@ mod tests {
             ("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", FrameError::Malformed),
             ("GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", FrameError::Malformed),
             ("GET foo HTTP/1.1\r\nHost: a\r\n\r\n", FrameError::Target),
-            ("GET http://a HTTP/1.1\r\nHost: a\r\n\r\n", FrameError::Target),
+            ("GET http:// HTTP/1.1\r\nHost: a\r\n\r\n", FrameError::Target),
             ("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", FrameError::Target),
         ];
         for (raw, want) in cases {
@@ -695,6 +708,42 @@ mod tests {
             (h.path_str(target), h.query_str(target)),
             (Some("/caf\u{e9}"), Some(""))
         );
+    }
+
+    #[test]
+    fn absolute_form_without_a_path_means_the_root() {
+        // (target, method, path, query)
+        let cases = [
+            ("http://h", "GET", "/", None),
+            ("HTTPS://h:8774", "POST", "/", None),
+            ("http://h?x=1", "GET", "/", Some("x=1")),
+            ("http://h", "OPTIONS", "*", None),
+            ("http://h?x=1", "OPTIONS", "/", Some("x=1")),
+            ("http://h/", "OPTIONS", "/", None),
+        ];
+        for (target, method, path, query) in cases {
+            let raw = format!("{method} {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let h = head(&raw);
+            let text = h.target_str(raw.as_bytes()).unwrap();
+            assert_eq!(text, target);
+            assert_eq!(h.path_str(text), Some(path), "{raw}");
+            assert_eq!(
+                h.query.map(|q| q.of(raw.as_bytes())),
+                query.map(str::as_bytes)
+            );
+        }
+        // Origin-form and asterisk-form targets imply nothing.
+        for raw in [
+            "GET /v2.1 HTTP/1.1\r\nHost: a\r\n\r\n",
+            "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            assert_eq!(head(raw).implied_path, None);
+        }
+        // A scheme without a host is no target.
+        for target in ["http://", "http:///x", "http://?x", "ftp://h/"] {
+            let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(parse(&raw).unwrap_err(), FrameError::Target, "{target}");
+        }
     }
 
     #[test]

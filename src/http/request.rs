@@ -78,8 +78,12 @@ pub struct Head {
     pub method: Span,
     /// The request target as sent.
     pub target: Span,
-    /// The path part of the target (absolute-form targets are reduced to their path).
+    /// The path part of the target (absolute-form targets are reduced to their path; empty
+    /// when an absolute-form target has none, see `implied_path`).
     pub path: Span,
+    /// What an absolute-form target without a path stands for (RFC 9112 §3.2.2, §3.2.4):
+    /// `/`, or `*` for an OPTIONS request without a query. `None` for any other target.
+    pub implied_path: Option<&'static str>,
     /// Whether the path has `%` escapes (needs percent-decoding).
     pub path_escaped: bool,
     /// The query string without its `?`, if any.
@@ -106,6 +110,7 @@ impl Default for Head {
             method: Span::default(),
             target: Span::default(),
             path: Span::default(),
+            implied_path: None,
             path_escaped: false,
             query: None,
             version: Version::Http11,
@@ -136,10 +141,13 @@ impl Head {
     }
 
     /// The path part of the target as text (not percent-decoded), cut from `target`, the
-    /// text of this head's target.
+    /// text of this head's target; the implied path when the target has none.
     #[inline]
     pub fn path_str<'t>(&self, target: &'t str) -> Option<&'t str> {
-        self.target_part(target, self.path)
+        match self.implied_path {
+            None => self.target_part(target, self.path),
+            implied => implied,
+        }
     }
 
     /// The query string as text (`""` when there is none), cut from `target`, the text of
