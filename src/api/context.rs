@@ -155,7 +155,7 @@ pub struct RequestContext<'a> {
     pub rate_limiter: Option<&'static crate::ratelimit::RateLimiter>,
     /// The loaded API extensions; set only on routes an extension added or wraps.
     pub extensions: Option<&'static crate::api::extensions::Extensions>,
-    /// The compute API route that matched (its index in `api::route_paths`), for metrics.
+    /// The compute API route that matched (its index in `ApiRouter::route_paths`), for metrics.
     pub route: Option<u16>,
 }
 

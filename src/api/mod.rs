@@ -106,7 +106,7 @@ macro_rules! route {
 #[derive(Debug)]
 pub struct ApiRouter {
     /// Each route's endpoint and its index in the assembled table (both path forms share it;
-    /// the metrics registry labels requests by the same index, see [`route_paths`]).
+    /// the metrics registry labels requests by the same index, see [`ApiRouter::route_paths`]).
     router: Router<(Endpoint, u16)>,
     table: Vec<extensions::routes::TableRoute>,
     extended: Vec<extensions::hooks::ExtendedRoute>,
@@ -181,14 +181,6 @@ impl std::fmt::Display for RouterError {
 
 impl std::error::Error for RouterError {}
 
-/// The path template of every route [`ApiRouter::with_extensions`] registers for `loaded`,
-/// indexed as the router records matches (`RequestContext::route`): the metrics labels.
-pub fn route_paths(loaded: &extensions::Extensions) -> Result<Vec<&'static str>, RouterError> {
-    let table =
-        extensions::routes::assemble(core_routes(), loaded).map_err(RouterError::Extensions)?;
-    Ok(table.routes.iter().map(|entry| entry.route.path).collect())
-}
-
 impl ApiRouter {
     /// Compiles the core routes and every standard extension.
     pub fn new() -> Result<ApiRouter, RouterError> {
@@ -233,6 +225,12 @@ impl ApiRouter {
     /// extended.
     pub fn table(&self) -> &[extensions::routes::TableRoute] {
         &self.table
+    }
+
+    /// The path template of every route in the table, indexed as the router records matches
+    /// (`RequestContext::route`): the metrics labels.
+    pub fn route_paths(&self) -> Vec<&'static str> {
+        self.table.iter().map(|entry| entry.route.path).collect()
     }
 
     /// The loaded extensions.

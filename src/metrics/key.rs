@@ -68,7 +68,7 @@ const UNMATCHED_SLOT: usize = 0;
 /// Where a request was counted: a route slot and a method slot, packed.
 ///
 /// Route slots: 0 is `unmatched`, `1..=mounts` the URL-map mounts in file order, then the
-/// compute API's routes in `api::route_paths` order. The registry that turns slots back into
+/// compute API's routes in `ApiRouter::route_paths` order. The registry that turns slots back into
 /// labels knows how many mounts there are; a key knows only its indexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Key {
@@ -99,7 +99,7 @@ impl Key {
         }
     }
 
-    /// A request matched by compute API route `route` (its index in `api::route_paths`); the
+    /// A request matched by compute API route `route` (its index in `ApiRouter::route_paths`); the
     /// registry places it after `mounts` mount slots.
     #[inline]
     pub fn api(route: u16, mounts: u16, method: Option<Method>) -> Key {

@@ -307,7 +307,7 @@ impl Recorder {
     }
 
     /// The key of a request matched by compute API route `route` (its index in
-    /// `api::route_paths`).
+    /// `ApiRouter::route_paths`).
     #[inline]
     pub fn api_key(&self, route: u16, method: Option<crate::router::Method>) -> Key {
         Key::api(route, self.mounts, method)

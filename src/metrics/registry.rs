@@ -30,7 +30,7 @@ pub struct Registry {
 impl Registry {
     /// A registry for `workers` workers; `mounts` are the URL-map prefixes in file order (as
     /// labels: `/`, `/healthcheck`), `api_routes` the compute API's route templates in
-    /// `api::route_paths` order. With `enabled` false nothing is recorded and the endpoint
+    /// `ApiRouter::route_paths` order. With `enabled` false nothing is recorded and the endpoint
     /// answers 404.
     pub fn new(
         workers: usize,

@@ -400,14 +400,11 @@ impl<'a> Compiler<'a> {
                     .as_ref()
                     .expect("the registry is made before any app"),
             )),
-            AppKind::Api => {
-                if self.api.is_none() {
-                    let router = ApiRouter::with_extensions(self.extensions)
-                        .map_err(|err| self.error(entry.line, err.to_string()))?;
-                    self.api = Some(Arc::new(router));
-                }
-                App::Api(Arc::clone(self.api.as_ref().expect("just set")))
-            }
+            AppKind::Api => App::Api(Arc::clone(
+                self.api
+                    .as_ref()
+                    .expect("the compute API is built before any app"),
+            )),
         })
     }
 }
@@ -485,8 +482,11 @@ pub fn compile_with(
             key => &*Box::leak(key.to_owned().into_boxed_str()),
         })
         .collect();
-    let api_routes = crate::api::route_paths(compiler.extensions)
+    // The compute API's router is built once, here: its route table labels the metrics.
+    let api = ApiRouter::with_extensions(compiler.extensions)
         .map_err(|err| compiler.error(root.line, err.to_string()))?;
+    let api_routes = api.route_paths();
+    compiler.api = Some(Arc::new(api));
     compiler.metrics = Some(Arc::new(Registry::new(
         config.workers,
         config.metrics_enabled,
