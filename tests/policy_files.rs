@@ -315,10 +315,22 @@ fn policy_tools_check_list_and_sample() {
     assert_eq!(names.len(), 215 + 5);
     assert!(out.contains("\nos_compute_api:os-documents:create: rule:project_member_or_admin\n"));
 
-    // sample: every default, commented out.
+    // sample: every default, commented out, the compiled-in extensions' rules included (the
+    // five of os-documents; os-lock-server's are Nova's own and appear once).
     let (code, out, _) = tool(&["sample"], None);
     assert_eq!(code, Some(0));
-    assert_eq!(out.lines().filter(|l| l.starts_with("#\"")).count(), 214);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("#\"")).count(),
+        214 + 5
+    );
+    assert_eq!(
+        out.matches("#\"os_compute_api:os-lock-server:lock\"")
+            .count(),
+        1
+    );
+    assert!(
+        out.contains("#\"os_compute_api:os-documents:create\": \"rule:project_member_or_admin\"\n")
+    );
     assert!(out.contains(
         "# GET  /os-keypairs\n# Intended scope(s): project\n\
          #\"os_compute_api:os-keypairs:index\": \"(rule:context_is_admin) or user_id:%(user_id)s\"\n"

@@ -49,7 +49,7 @@ use crate::{
     config::{Config, Overrides},
     policy::{
         files::{notes, parse_rules},
-        sample::sample_yaml,
+        sample::{sample_yaml, ExtensionRules},
         Credentials, Denial, Enforcer, PolicyFiles, Target, Value,
     },
 };
@@ -115,11 +115,31 @@ struct CheckArgs {
     explain: bool,
 }
 
+/// The policy rules of every compiled-in API extension, standard ones first, for the sample:
+/// it does not depend on the configuration's selection.
+fn extension_rules() -> Vec<ExtensionRules> {
+    use crate::api::extensions::{optional_extensions, standard_extensions};
+    let standard = standard_extensions().into_iter().map(|ext| (ext, true));
+    let optional = optional_extensions().into_iter().map(|ext| (ext, false));
+    standard
+        .chain(optional)
+        .map(|(ext, standard)| ExtensionRules {
+            alias: ext.alias(),
+            standard,
+            rules: ext
+                .policy_rules()
+                .iter()
+                .map(|rule| (rule.name, rule.check_str))
+                .collect(),
+        })
+        .collect()
+}
+
 /// Runs `ringnova policy …`. `config_file` is the global `--config-file`.
 pub fn run(args: PolicyArgs, config_file: Option<&Path>) -> ExitCode {
     let result = match args.command {
         PolicyCommand::Sample => {
-            print(&sample_yaml());
+            print(&sample_yaml(&extension_rules()));
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::List(rules) => list(&rules, config_file),
