@@ -135,16 +135,22 @@ impl Sampler {
     }
 }
 
+/// How a connection closed (or reset) before any byte of a response begins its error.
+const UNANSWERED: &str = "closed before a response";
+
 /// Reads one HTTP/1.1 response (Content-Length framed) and returns its status.
 fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<u16, String> {
     buf.clear();
     let mut chunk = [0u8; 16 * 1024];
     let (head_end, length) = loop {
-        let n = stream
-            .read(&mut chunk)
-            .map_err(|err| format!("read: {err}"))?;
+        let n = match stream.read(&mut chunk) {
+            Err(err) if buf.is_empty() && err.kind() == ErrorKind::ConnectionReset => {
+                return Err(format!("{UNANSWERED} (reset)"))
+            }
+            read => read.map_err(|err| format!("read: {err}"))?,
+        };
         if n == 0 {
-            return Err("closed before a response".into());
+            return Err(UNANSWERED.into());
         }
         buf.extend_from_slice(&chunk[..n]);
         if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -199,6 +205,9 @@ struct Latencies {
     errors: Vec<String>,
     /// 503 answers on fresh connections while the flood holds the cap (expected).
     refused: usize,
+    /// Fresh connections closed unanswered while the flood holds the cap (expected: past
+    /// the refusals a worker has in progress, it closes new connections at once).
+    cut: usize,
     /// The slowest answer and when it was sent, in seconds from the start of the run.
     slowest: (u64, f64),
 }
@@ -212,14 +221,15 @@ impl Latencies {
         };
         if self.micros.is_empty() {
             println!(
-                "  {label:<22} no answers, errors {}, refused {}",
+                "  {label:<22} no answers, errors {}, refused {}, closed unanswered {}",
                 self.errors.len(),
-                self.refused
+                self.refused,
+                self.cut
             );
             return None;
         }
         println!(
-            "  {label:<22} n {:>6}  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>8.3} ms (at {:.1} s)  errors {}  refused(503) {}",
+            "  {label:<22} n {:>6}  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>8.3} ms (at {:.1} s)  errors {}  refused(503) {}  closed unanswered {}",
             self.micros.len(),
             pct(0.50),
             pct(0.99),
@@ -227,6 +237,7 @@ impl Latencies {
             self.slowest.1,
             self.errors.len(),
             self.refused,
+            self.cut,
         );
         for err in self.errors.iter().take(5) {
             println!("    error: {err}");
@@ -291,6 +302,9 @@ fn normal_client(
                 }
             }
             Ok((503, _)) if fresh && now_phase == Phase::Flood => entry.refused += 1,
+            Err(err) if fresh && now_phase == Phase::Flood && err.starts_with(UNANSWERED) => {
+                entry.cut += 1
+            }
             Ok((status, _)) => entry.errors.push(format!("status {status}")),
             Err(err) => entry.errors.push(err),
         }
