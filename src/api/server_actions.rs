@@ -12,7 +12,8 @@
 //! `{"image_id"}` from 2.45, and checks the image metadata against `metadata_items` below
 //! 2.39; rebuild takes `description` from 2.19, `key_name` from 2.54, `user_data` (and no
 //! `personality`) from 2.57, and answers with the server body of
-//! [`crate::api::servers::write_server`]. This module must never change a server outside
+//! [`crate::api::servers::write_rebuilt_server`] (Nova's reduced rebuild view below 2.75).
+//! This module must never change a server outside
 //! those transactions, nor log admin passwords or user data.
 
 use std::borrow::Cow;
@@ -782,7 +783,7 @@ fn rebuild<'a>(
                 None => generate_password(services.orchestrator_config.password_length),
             },
         );
-    crate::api::servers::write_server(req, ctx, uuid, resp)?;
+    crate::api::servers::write_rebuilt_server(req, ctx, uuid, resp)?;
     resp.status = 202;
     if let Some(password) = password {
         // `{"server": {…}}` → `{"server": {…, "adminPass": "…"}}`.

@@ -14,6 +14,10 @@
 //! - ≥ 2.47 `flavor` is the embedded snapshot, with `extra_specs` only when
 //!   `servers:show:flavor-extra-specs` passes.
 //!
+//! The update and rebuild responses below 2.75 are the same representation without the
+//! show/detail set ([`ViewFlags::full`]); rebuild adds `key_name` from 2.54 and a top-level
+//! `user_data` from 2.57.
+//!
 //! This module must never decide visibility (callers fetch only rows the caller may see)
 //! and never write to the database.
 
@@ -299,10 +303,14 @@ pub struct ViewFlags {
     pub extra_specs: bool,
     /// 2.16 `host_status` (policy `servers:show:host_status`).
     pub host_status: bool,
-    /// The show/detail set: AZ, config_drive, key_name, OS-SRV-USG, security groups,
-    /// OS-EXT-STS, volumes and extended addresses. `false` for the update response below
-    /// 2.75, which has none of them.
+    /// The show/detail set: AZ, config_drive, OS-SRV-USG, security groups, OS-EXT-STS,
+    /// volumes and extended addresses. `false` for the update and rebuild responses below
+    /// 2.75, which have none of them.
     pub full: bool,
+    /// `key_name`: with the show/detail set, and in the reduced rebuild response from 2.54.
+    pub key_name: bool,
+    /// A top-level `user_data` (the rebuild response from 2.57).
+    pub user_data: bool,
 }
 
 /// Appends `"<key>": `.
@@ -620,8 +628,12 @@ pub fn push_server(
         json::push_str(out, az);
         key(out, "config_drive");
         json::push_str(out, inst.config_drive);
+    }
+    if flags.key_name {
         key(out, "key_name");
         push_opt_str(out, inst.key_name);
+    }
+    if flags.full {
         key(out, "OS-SRV-USG:launched_at");
         push_opt_str(out, inst.launched_at);
         key(out, "OS-SRV-USG:terminated_at");
@@ -700,6 +712,10 @@ pub fn push_server(
     if ctx.at_least(19) {
         key(out, "description");
         push_opt_str(out, inst.display_description);
+    }
+    if flags.user_data {
+        key(out, "user_data");
+        push_opt_str(out, inst.user_data);
     }
     if ctx.at_least(26) {
         key(out, "tags");

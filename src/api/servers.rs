@@ -1,5 +1,5 @@
 //! The read side of `servers` (SPEC §4.3, Nova's `compute/servers.py`): list, detail, show
-//! and update, plus [`write_server`], the show view the write side answers rebuild with.
+//! and update, plus [`write_rebuilt_server`], the view the write side answers rebuild with.
 //!
 //! Core worker, innermost layer. Rows stream from SQLite straight into the response body
 //! through [`super::server_view`]. Per microversion:
@@ -10,7 +10,8 @@
 //! - ≥ 2.38 an unknown `status` is 400 "Invalid status value" (below: an empty list).
 //! - ≥ 2.19 `description` in the update body; the update response is the show view without
 //!   the AZ, config drive, key name, usage, security groups, extended status, volumes,
-//!   extended attributes and extended addresses (all versions served, < 2.75).
+//!   extended attributes and extended addresses (all versions served, < 2.75); the rebuild
+//!   response is the same reduced view plus `key_name` from 2.54 and `user_data` from 2.57.
 //! - View changes (2.3, 2.9, 2.16, 2.19, 2.26, 2.47): see [`super::server_view`].
 //!
 //! Non-admin callers see only their project's servers: another project's server is 404, as
@@ -747,6 +748,8 @@ fn list<'a>(
             extra_specs: ctx.at_least(47) && can(ctx, POLICY_EXTRA_SPECS, None)?,
             host_status: ctx.at_least(16) && can(ctx, POLICY_HOST_STATUS, None)?,
             full: true,
+            key_name: true,
+            user_data: false,
         }
     } else {
         ViewFlags::default()
@@ -815,6 +818,23 @@ fn show_flags(ctx: &RequestContext<'_>, project: &str) -> Result<ViewFlags, ApiE
         extra_specs: ctx.at_least(47) && can(ctx, POLICY_EXTRA_SPECS, Some(project))?,
         host_status: ctx.at_least(16) && can(ctx, POLICY_HOST_STATUS, Some(project))?,
         full: true,
+        key_name: true,
+        user_data: false,
+    })
+}
+
+/// The rebuild response's flags for one server (Nova's `_action_rebuild`): below 2.75 the
+/// reduced view (no OS-EXT-* keys even for admins, no host_status) with `key_name` from 2.54
+/// and `user_data` from 2.57; from 2.75 the show view plus `user_data`.
+fn rebuild_flags(ctx: &RequestContext<'_>, project: &str) -> Result<ViewFlags, ApiError> {
+    let full = ctx.at_least(75);
+    Ok(ViewFlags {
+        extended_attr: full && can(ctx, POLICY_EXTENDED_ATTR, Some(project))?,
+        extra_specs: ctx.at_least(47) && can(ctx, POLICY_EXTRA_SPECS, Some(project))?,
+        host_status: full && can(ctx, POLICY_HOST_STATUS, Some(project))?,
+        full,
+        key_name: full || ctx.at_least(54),
+        user_data: ctx.at_least(57),
     })
 }
 
@@ -872,9 +892,9 @@ fn show<'a>(
 }
 
 /// Writes `{"server": <the show view of server `uuid` at the request's microversion>}` as the
-/// whole response body (used by show, update and the rebuild action): 404 "Instance <id>
-/// could not be found." for a server the caller cannot see, 403 when `servers:show` denies.
-pub fn write_server<'a>(
+/// whole response body: 404 "Instance <id> could not be found." for a server the caller
+/// cannot see, 403 when `servers:show` denies.
+fn write_server<'a>(
     req: &Request<'a>,
     ctx: &RequestContext<'a>,
     uuid: &str,
@@ -891,6 +911,25 @@ pub fn write_server<'a>(
             ctx.authorize(POLICY_SHOW, &target)
         },
         |inst| show_flags(ctx, inst.project_id),
+    )
+}
+
+/// Writes `{"server": <the rebuild response view of server `uuid`>}` (without `adminPass`,
+/// which the action adds) as the whole response body. The caller has already passed the
+/// rebuild policy for the server; `servers:show` is not checked again, as in Nova.
+pub fn write_rebuilt_server<'a>(
+    req: &Request<'a>,
+    ctx: &RequestContext<'a>,
+    uuid: &str,
+    resp: &mut Response,
+) -> Result<(), ApiError> {
+    write_view(
+        req,
+        ctx,
+        uuid,
+        resp,
+        |_| Ok(()),
+        |inst| rebuild_flags(ctx, inst.project_id),
     )
 }
 
@@ -972,6 +1011,8 @@ fn update<'a>(
                     && can(ctx, POLICY_EXTRA_SPECS, Some(&project_for_flags))?,
                 host_status: false,
                 full: false,
+                key_name: false,
+                user_data: false,
             })
         },
     )
