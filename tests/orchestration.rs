@@ -1,7 +1,7 @@
 //! The orchestration thread under load and failure: builds reach ACTIVE within the configured
-//! time, concurrent creates across two workers respect the quota exactly, a full queue
-//! answers 503 without writing, and a kill -9 in the middle of builds leaves nothing
-//! transitional once the binary restarts on the same database.
+//! time, concurrent creates (and resizes, for cores) across two workers respect the quota
+//! exactly, a full queue answers 503 without writing, and a kill -9 in the middle of builds
+//! leaves nothing transitional once the binary restarts on the same database.
 
 mod common;
 
@@ -148,6 +148,116 @@ fn concurrent_creates_across_two_workers_respect_the_quota() {
         ),
         3
     );
+}
+
+/// Polls until every server of `ids` has no task and is in `vm_state`.
+fn wait_all(conn: &Connection, ids: &[String], vm_state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for id in ids {
+        loop {
+            let settled: bool = conn
+                .query_row(
+                    "SELECT vm_state = ?2 AND task_state IS NULL FROM instances WHERE uuid = ?1",
+                    [id.as_str(), vm_state],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            if settled {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{id} never became {vm_state}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Resizes and creates racing for the last cores across two workers: the cores quota
+/// (checked and reserved in the same transaction as the state change) admits exactly as many
+/// as it has room for, whichever worker or request kind they come through; the rest get
+/// Nova's 403 and leave nothing behind.
+#[test]
+fn concurrent_resizes_and_creates_across_two_workers_respect_the_cores_quota() {
+    let server = Server::with(Options {
+        workers: 2,
+        conf: "[quota]\ncores = 8\n[fake_driver]\nbuild_time = 0.1\nresize_time = 0.1\n",
+        ..Options::default()
+    });
+    seed_image(&server);
+    // Six m1.tiny servers (1 vCPU each): 2 cores left.
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            let resp = create(&server, &format!("base{i}"));
+            assert_eq!(resp.status, 202, "{}", resp.text());
+            resp.json()["server"]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let conn = db(&server);
+    wait_all(&conn, &ids, "active");
+    // Six resizes to m1.medium (+1 core each) and two creates (+1 core each) at once.
+    let server = Arc::new(server);
+    let barrier = Arc::new(Barrier::new(8));
+    let mut handles = Vec::new();
+    for id in &ids {
+        let (server, barrier, id) = (Arc::clone(&server), Arc::clone(&barrier), id.clone());
+        handles.push(thread::spawn(move || {
+            barrier.wait();
+            let resp = server.api(
+                "POST",
+                &format!("/v2.1/servers/{id}/action"),
+                DEMO,
+                Some("2.1"),
+                Some(&json!({"resize": {"flavorRef": "3"}})),
+            );
+            ("resize", resp)
+        }));
+    }
+    for i in 0..2 {
+        let (server, barrier) = (Arc::clone(&server), Arc::clone(&barrier));
+        handles.push(thread::spawn(move || {
+            barrier.wait();
+            ("create", create(&server, &format!("late{i}")))
+        }));
+    }
+    let responses: Vec<(&str, common::Response)> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let statuses: Vec<(&str, u16)> = responses.iter().map(|(k, r)| (*k, r.status)).collect();
+    let accepted = responses.iter().filter(|(_, r)| r.status == 202).count();
+    assert_eq!(accepted, 2, "{statuses:?}");
+    for (_, resp) in responses.iter().filter(|(_, r)| r.status != 202) {
+        common::assert_message(
+            resp,
+            403,
+            "forbidden",
+            "Quota exceeded for cores: Requested 1, but already used 8 of 8 cores",
+        );
+    }
+    // What is counted is exactly the limit: refused resizes left their server untouched,
+    // refused creates wrote no instance.
+    let created = responses
+        .iter()
+        .filter(|(kind, r)| *kind == "create" && r.status == 202)
+        .count() as i64;
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM instances WHERE deleted = 0"),
+        6 + created
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT coalesce(sum(vcpus), 0) FROM instances WHERE deleted = 0"
+        ),
+        8
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM instances WHERE deleted = 0 AND task_state IS NULL \
+             AND vm_state = 'active' AND vcpus = 1 AND display_name LIKE 'base%'"
+        ),
+        6 - (2 - created)
+    );
+    let limits = server.api("GET", "/v2.1/limits", DEMO, None, None).json();
+    assert_eq!(limits["limits"]["absolute"]["totalCoresUsed"], 8);
 }
 
 #[test]
