@@ -859,6 +859,241 @@ fn rebuild_answers_its_view_without_the_show_policy() {
     wait_for(&server, &uuid, "active", Duration::from_secs(5));
 }
 
+/// Below 2.39 createImage holds the image metadata to the `metadata_items` quota (403, before
+/// the state check, as in Nova); from 2.39 it does not.
+#[test]
+fn create_image_checks_the_metadata_quota_below_2_39() {
+    let conf = format!("{FAST}[quota]\nmetadata_items = 2\n");
+    let server = Server::with(Options {
+        conf: &conf,
+        ..Options::default()
+    });
+    seed_image(&server);
+    let uuid = boot(&server, "snap-quota");
+    let conn = db(&server);
+    let images = || -> i64 {
+        conn.query_row("SELECT count(*) FROM images", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = images();
+    let three = json!({"createImage": {"name": "s", "metadata": {"a": "1", "b": "2", "c": "3"}}});
+    assert_message(
+        &action(&server, DEMO, &uuid, "2.38", three.clone()),
+        403,
+        "forbidden",
+        "Image metadata limit exceeded",
+    );
+    assert_eq!(images(), before, "a refused snapshot wrote no image");
+    assert_eq!(state(&server, &uuid), ("active".to_owned(), None, 1));
+    // At the limit is fine.
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.38",
+        json!({"createImage": {"name": "s", "metadata": {"a": "1", "b": "2"}}}),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+    // From 2.39 the quota is not checked.
+    let resp = action(&server, DEMO, &uuid, "2.39", three.clone());
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let location = resp.header("location").unwrap().to_owned();
+    let image_id = location.rsplit('/').next().unwrap().to_owned();
+    let meta: String = conn
+        .query_row(
+            "SELECT metadata FROM images WHERE id = ?1",
+            [&image_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    for (key, value) in [("a", "1"), ("b", "2"), ("c", "3")] {
+        assert_eq!(meta[key], value, "{meta}");
+    }
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+    // The quota comes first: in a state createImage refuses, 2.38 is still 403, 2.39 is 409.
+    conn.execute(
+        "UPDATE instances SET vm_state = 'error' WHERE uuid = ?1",
+        [&uuid],
+    )
+    .unwrap();
+    assert_message(
+        &action(&server, DEMO, &uuid, "2.38", three.clone()),
+        403,
+        "forbidden",
+        "Image metadata limit exceeded",
+    );
+    assert_message(
+        &action(&server, DEMO, &uuid, "2.39", three),
+        409,
+        "conflictingRequest",
+        &format!("Cannot 'createImage' instance {uuid} while it is in vm_state error"),
+    );
+}
+
+/// `description` on rebuild from 2.19 (400 below): set, kept when absent, unset by null, and
+/// shown both in the rebuild response and by show.
+#[test]
+fn rebuild_description_from_2_19() {
+    let server = fast_server();
+    let uuid = boot(&server, "described");
+    let description = || -> Option<String> {
+        db(&server)
+            .query_row(
+                "SELECT display_description FROM instances WHERE uuid = ?1",
+                [&uuid],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let show = |version: &str| {
+        server
+            .api(
+                "GET",
+                &format!("/v2.1/servers/{uuid}"),
+                DEMO,
+                Some(version),
+                None,
+            )
+            .json()
+    };
+    action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.18",
+        json!({"rebuild": {"imageRef": IMAGE, "description": "d1"}}),
+    )
+    .assert_fault(400, "badRequest");
+    assert_eq!(description(), None);
+    assert_eq!(
+        state(&server, &uuid).1,
+        None,
+        "a refused rebuild started nothing"
+    );
+
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.19",
+        json!({"rebuild": {"imageRef": IMAGE, "description": "d1"}}),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(resp.json()["server"]["description"], "d1");
+    assert_eq!(description().as_deref(), Some("d1"));
+    assert_eq!(show("2.19")["server"]["description"], "d1");
+    assert!(show("2.18")["server"].get("description").is_none());
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.19",
+        json!({"rebuild": {"imageRef": IMAGE}}),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(
+        resp.json()["server"]["description"],
+        "d1",
+        "kept when absent"
+    );
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+
+    let resp = action(
+        &server,
+        DEMO,
+        &uuid,
+        "2.19",
+        json!({"rebuild": {"imageRef": IMAGE, "description": null}}),
+    );
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(resp.json()["server"]["description"], Value::Null);
+    assert_eq!(description(), None);
+    assert_eq!(show("2.19")["server"]["description"], Value::Null);
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+}
+
+/// `key_name` on rebuild from 2.54 (400 below): an unknown name (or another user's key) is
+/// 400 "Invalid key_name provided." and changes nothing; a valid name sets the key name and
+/// data; absent keeps them; null unsets both.
+#[test]
+fn rebuild_key_name_from_2_54() {
+    let server = fast_server();
+    let keypair = |token: &str, name: &str| -> String {
+        let resp = server.api(
+            "POST",
+            "/v2.1/os-keypairs",
+            token,
+            Some("2.1"),
+            Some(&json!({"keypair": {"name": name}})),
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        resp.json()["keypair"]["public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let public_key = keypair(DEMO, "k1");
+    keypair(OTHER, "theirs");
+    let uuid = boot(&server, "keyed");
+    let key = || -> (Option<String>, Option<String>) {
+        db(&server)
+            .query_row(
+                "SELECT key_name, key_data FROM instances WHERE uuid = ?1",
+                [&uuid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    let rebuild = |version: &str, key_name: Option<Value>| {
+        let mut body = json!({"rebuild": {"imageRef": IMAGE}});
+        if let Some(key_name) = key_name {
+            body["rebuild"]["key_name"] = key_name;
+        }
+        action(&server, DEMO, &uuid, version, body)
+    };
+    rebuild("2.53", Some(json!("k1"))).assert_fault(400, "badRequest");
+    for unknown in ["nokey", "theirs"] {
+        assert_message(
+            &rebuild("2.54", Some(json!(unknown))),
+            400,
+            "badRequest",
+            "Invalid key_name provided.",
+        );
+    }
+    assert_eq!(key(), (None, None));
+    assert_eq!(
+        state(&server, &uuid).1,
+        None,
+        "a refused rebuild started nothing"
+    );
+
+    let resp = rebuild("2.54", Some(json!("k1")));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(resp.json()["server"]["key_name"], "k1");
+    assert_eq!(key(), (Some("k1".to_owned()), Some(public_key.clone())));
+    let shown = server
+        .api("GET", &format!("/v2.1/servers/{uuid}"), DEMO, None, None)
+        .json();
+    assert_eq!(shown["server"]["key_name"], "k1");
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+
+    let resp = rebuild("2.54", None);
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(resp.json()["server"]["key_name"], "k1", "kept when absent");
+    assert_eq!(key(), (Some("k1".to_owned()), Some(public_key)));
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+
+    let resp = rebuild("2.54", Some(Value::Null));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(resp.json()["server"]["key_name"], Value::Null);
+    assert_eq!(key(), (None, None));
+    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+}
+
 /// Every action against every settled vm_state: allowed ones answer exactly Nova's success
 /// status (202, confirmResize 204) and set their task_state; refused ones answer Nova's
 /// exact 409.

@@ -597,16 +597,13 @@ fn create_image<'a>(
     validate_action(ctx, &CREATE_IMAGE_SCHEMA, "createImage", argument)?;
     let uuid = params.get("id").unwrap_or_default();
     let (user, project) = ctx.identity()?;
-    let state = precheck(
-        ctx,
-        uuid,
-        "os_compute_api:servers:create_image",
-        &CREATE_IMAGE,
-    )?;
+    let state = visible_instance(ctx, uuid)?;
+    authorize_instance(ctx, "os_compute_api:servers:create_image", &state)?;
     let name = member(argument, "name")
         .and_then(|v| v.as_str())
         .unwrap_or_default();
     let metadata = metadata_items(member(argument, "metadata"));
+    // Below 2.39 the image metadata quota comes before the state check, as in Nova.
     if !ctx.at_least(39) && !metadata.is_empty() {
         let limit = project_limit(ctx, project, "metadata_items")?;
         if limit >= 0 && metadata.len() as i64 > limit {
@@ -615,6 +612,9 @@ fn create_image<'a>(
             )));
         }
     }
+    CREATE_IMAGE
+        .check(&state, ctx.is_admin)
+        .map_err(|refusal| refusal_error(refusal, CREATE_IMAGE.action, uuid))?;
     let image_id = uuid4();
     let task_params = format!("{{\"image_id\": \"{image_id}\"}}");
     let mut properties = Vec::with_capacity(160);
