@@ -1,7 +1,8 @@
 //! The orchestration thread under load and failure: builds reach ACTIVE within the configured
 //! time, concurrent creates (and resizes, for cores) across two workers respect the quota
-//! exactly, a full queue answers 503 without writing, and a kill -9 in the middle of builds
-//! leaves nothing transitional once the binary restarts on the same database.
+//! exactly, a full queue answers 503 without writing (to creates and actions), and a kill -9
+//! in the middle of builds leaves nothing transitional once the binary restarts on the same
+//! database.
 
 mod common;
 
@@ -296,6 +297,93 @@ fn a_full_orchestrator_answers_503_and_writes_nothing() {
         assert!(Instant::now() < deadline, "the slot was never freed");
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// An action, not only a create, is refused quickly when the orchestrator is full: with
+/// two long reboots holding both slots, a reboot of a third server through either worker
+/// answers 503 with Nova's fault and records nothing (no task_state, no task row).
+#[test]
+fn a_full_orchestrator_answers_503_to_an_action_and_records_nothing() {
+    let server = Server::with(Options {
+        workers: 2,
+        conf: "[orchestrator]\nqueue_size = 2\n[fake_driver]\nbuild_time = 0.1\n\
+               reboot_time = 60\n",
+        ..Options::default()
+    });
+    seed_image(&server);
+    let ids: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            let resp = create(&server, name);
+            assert_eq!(resp.status, 202, "{}", resp.text());
+            let id = resp.json()["server"]["id"].as_str().unwrap().to_owned();
+            // One build at a time: a slot is always free for the next create.
+            wait_all(&db(&server), std::slice::from_ref(&id), "active");
+            id
+        })
+        .collect();
+    let reboot = |id: &str| {
+        server.api(
+            "POST",
+            &format!("/v2.1/servers/{id}/action"),
+            DEMO,
+            Some("2.1"),
+            Some(&json!({"reboot": {"type": "SOFT"}})),
+        )
+    };
+    for id in &ids[..2] {
+        // The last build's slot is released just after its final write: retry until free.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let resp = reboot(id);
+            if resp.status == 202 {
+                break;
+            }
+            resp.assert_fault(503, "serviceUnavailable");
+            assert!(
+                Instant::now() < deadline,
+                "the build's slot was never freed"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let conn = db(&server);
+    let tasks = |id: &str| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM tasks WHERE instance_uuid = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let tasks_before = tasks(&ids[2]);
+    // Several tries, so both workers answer (each on a new connection).
+    for _ in 0..6 {
+        let resp = reboot(&ids[2]);
+        resp.assert_fault(503, "serviceUnavailable");
+        assert_eq!(resp.json()["serviceUnavailable"]["code"], 503);
+    }
+    let (vm, task): (String, Option<String>) = conn
+        .query_row(
+            "SELECT vm_state, task_state FROM instances WHERE uuid = ?1",
+            [&ids[2]],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((vm.as_str(), task), ("active", None));
+    assert_eq!(
+        tasks(&ids[2]),
+        tasks_before,
+        "no task row for the refused reboot"
+    );
+    // The two admitted reboots are still the only unfinished tasks.
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM tasks WHERE state IN ('queued', 'running')"
+        ),
+        2
+    );
 }
 
 /// Starts the binary on an existing directory (its config and data) and waits for ready.
