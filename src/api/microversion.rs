@@ -66,12 +66,37 @@ impl fmt::Display for ApiVersion {
 /// The oldest microversion served.
 pub const MIN_API_VERSION: ApiVersion = ApiVersion::new(2, 1);
 
-/// The newest microversion served: the highest version every change of which is
-/// implemented for every resource served so far (see MICROVERSIONS.md).
-pub const MAX_API_VERSION: ApiVersion = ApiVersion::new(2, 60);
-
-/// `MAX_API_VERSION` as text, for version documents.
+/// The newest microversion served, as text (for version documents): the highest version
+/// every change of which is implemented for every resource served so far (see
+/// MICROVERSIONS.md). The one place to raise it; [`MAX_API_VERSION`] is read from it.
 pub const MAX_API_VERSION_STR: &str = "2.60";
+
+/// [`MAX_API_VERSION_STR`] as a version, read at compile time.
+pub const MAX_API_VERSION: ApiVersion = version_const(MAX_API_VERSION_STR);
+
+/// Reads `X.Y` (decimal numbers) in a constant; malformed text fails the build.
+const fn version_const(text: &str) -> ApiVersion {
+    let bytes = text.as_bytes();
+    let mut numbers = [0u16; 2];
+    let mut part = 0;
+    let mut digits = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte == b'.' {
+            assert!(part == 0 && digits > 0, "a version is X.Y");
+            part = 1;
+            digits = 0;
+        } else {
+            assert!(byte.is_ascii_digit(), "a version is X.Y");
+            numbers[part] = numbers[part] * 10 + (byte - b'0') as u16;
+            digits += 1;
+        }
+        i += 1;
+    }
+    assert!(part == 1 && digits > 0, "a version is X.Y");
+    ApiVersion::new(numbers[0], numbers[1])
+}
 
 /// Picks the requested version out of the headers; `None` when none was asked for.
 fn requested<'a>(req: &Request<'a>) -> Option<&'a str> {
@@ -183,6 +208,18 @@ mod tests {
         for bad in ["2.", "02.1", "2.01", "2.-1", "a.1", "2.1.1", ""] {
             assert!(!well_formed(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_maximum_is_one_version_in_both_forms() {
+        assert_eq!(
+            ApiVersion::parse(MAX_API_VERSION_STR),
+            Some(MAX_API_VERSION)
+        );
+        assert_eq!(MAX_API_VERSION.to_string(), MAX_API_VERSION_STR);
+        assert_eq!(version_const("2.104"), ApiVersion::new(2, 104));
+        assert_eq!(version_const("10.0"), ApiVersion::new(10, 0));
+        assert!(MAX_API_VERSION >= MIN_API_VERSION);
     }
 
     #[test]
