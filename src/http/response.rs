@@ -93,7 +93,7 @@ impl Response {
 
     /// Adds a header line. `value` must not contain CR or LF (it is dropped if it does).
     pub fn header(&mut self, name: &str, value: &[u8]) {
-        if value.iter().any(|&b| b == b'\r' || b == b'\n') {
+        if memchr::memchr2(b'\r', b'\n', value).is_some() {
             return;
         }
         self.headers.extend_from_slice(name.as_bytes());
@@ -112,11 +112,21 @@ impl Response {
 
     /// Whether a header named `name` was added (ASCII case-insensitive).
     pub fn has_header(&self, name: &str) -> bool {
-        self.headers.split(|&b| b == b'\n').any(|line| {
+        let is_named = |line: &[u8]| {
             line.len() > name.len()
                 && line[name.len()] == b':'
                 && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-        })
+        };
+        // Line by line, each end found with a vectorised search rather than byte by byte.
+        let headers = self.headers.as_slice();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', headers) {
+            if is_named(&headers[start..end]) {
+                return true;
+            }
+            start = end + 1;
+        }
+        is_named(&headers[start..])
     }
 
     /// Appends the serialized response to `out`.
@@ -401,6 +411,27 @@ mod tests {
             "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: application/json\r\n\
              Content-Length: 2\r\nX-A: 1\r\n\r\n{}"
         );
+    }
+
+    #[test]
+    fn has_header_matches_whole_names_at_line_starts_only() {
+        let mut resp = Response::new();
+        assert!(!resp.has_header("X-A"));
+        resp.header("X-Long-Name", b"X-A: inside a value");
+        resp.header("x-a", b"1");
+        resp.header("Last", b"z");
+        for name in ["X-A", "x-a", "X-LONG-NAME", "last"] {
+            assert!(resp.has_header(name), "{name}");
+        }
+        for name in ["X-Long", "X", "Name", "Las", "inside a value", "X-B"] {
+            assert!(!resp.has_header(name), "{name}");
+        }
+        // A value with a line break is dropped, so it cannot smuggle a header line in.
+        resp.header("X-C", b"1\r\nX-D: 2");
+        resp.header("X-E", b"1\nX-F: 2");
+        for name in ["X-C", "X-D", "X-E", "X-F"] {
+            assert!(!resp.has_header(name), "{name}");
+        }
     }
 
     #[test]
