@@ -137,21 +137,34 @@ pub fn negotiate(req: &Request<'_>) -> Result<ApiVersion, (Fault, Option<ApiVers
 
 /// Adds the response headers for `version` (both names and both `Vary` lines).
 pub fn write_headers(resp: &mut Response, version: ApiVersion) {
-    let out = &mut resp.headers;
-    out.extend_from_slice(b"OpenStack-API-Version: compute ");
-    push_version(out, version);
-    out.extend_from_slice(b"\r\nX-OpenStack-Nova-API-Version: ");
-    push_version(out, version);
-    out.extend_from_slice(
-        b"\r\nVary: OpenStack-API-Version\r\nVary: X-OpenStack-Nova-API-Version\r\n",
+    // The version's text once, on the stack ("65535.65535" at most), copied into both lines.
+    let mut text = [0u8; 11];
+    let mut major = itoa::Buffer::new();
+    let mut minor = itoa::Buffer::new();
+    let (major, minor) = (
+        major.format(version.major).as_bytes(),
+        minor.format(version.minor).as_bytes(),
     );
+    let len = major.len() + 1 + minor.len();
+    text[..major.len()].copy_from_slice(major);
+    text[major.len()] = b'.';
+    text[major.len() + 1..len].copy_from_slice(minor);
+    let text = &text[..len];
+    let out = &mut resp.headers;
+    out.reserve(HEADER_TEXT_LEN + 2 * len);
+    out.extend_from_slice(b"OpenStack-API-Version: compute ");
+    out.extend_from_slice(text);
+    out.extend_from_slice(b"\r\nX-OpenStack-Nova-API-Version: ");
+    out.extend_from_slice(text);
+    out.extend_from_slice(VARY);
 }
 
-fn push_version(out: &mut Vec<u8>, version: ApiVersion) {
-    crate::http::response::push_u64(out, u64::from(version.major));
-    out.push(b'.');
-    crate::http::response::push_u64(out, u64::from(version.minor));
-}
+/// The `Vary` lines that end the version headers.
+const VARY: &[u8] = b"\r\nVary: OpenStack-API-Version\r\nVary: X-OpenStack-Nova-API-Version\r\n";
+
+/// The version headers' bytes besides the two version texts.
+const HEADER_TEXT_LEN: usize =
+    "OpenStack-API-Version: compute \r\nX-OpenStack-Nova-API-Version: ".len() + VARY.len();
 
 #[cfg(test)]
 mod tests {
@@ -182,6 +195,25 @@ mod tests {
         }
         for bad in ["2.", "02.1", "2.01", "2.-1", "a.1", "2.1.1", ""] {
             assert!(!well_formed(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn headers_name_the_version_twice_and_vary_on_both_names() {
+        for (version, text) in [
+            (ApiVersion::new(2, 1), "2.1"),
+            (ApiVersion::new(2, 100), "2.100"),
+            (ApiVersion::new(65535, 65535), "65535.65535"),
+        ] {
+            let mut resp = Response::new();
+            write_headers(&mut resp, version);
+            assert_eq!(
+                String::from_utf8(resp.headers).unwrap(),
+                format!(
+                    "OpenStack-API-Version: compute {text}\r\nX-OpenStack-Nova-API-Version: {text}\r\n\
+                     Vary: OpenStack-API-Version\r\nVary: X-OpenStack-Nova-API-Version\r\n"
+                )
+            );
         }
     }
 
