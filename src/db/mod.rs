@@ -223,12 +223,13 @@ impl Db {
         #[allow(unsafe_code)]
         let data_version = unsafe { data_version::DataVersion::prepare(&conn)? };
         let locking: String = conn.pragma_query_value(None, "locking_mode", |row| row.get(0))?;
-        // SAFETY: `conn` is in WAL mode (checked above) with normal locking (checked here)
-        // and has read the file (the version checks), so SQLite mapped the wal-index; the
-        // value goes into the `Db` that owns `conn`, in a field declared before `conn`, so
-        // it is dropped before the connection closes, and a `Db` stays on its thread.
         #[allow(unsafe_code)]
         let wal_index = if locking.eq_ignore_ascii_case("normal") {
+            // SAFETY: `conn` is in WAL mode (checked above) with normal locking (checked
+            // here) and has read the file (the version checks), so SQLite mapped the
+            // wal-index; the value goes into the `Db` that owns `conn`, in a field declared
+            // before `conn`, so it is dropped before the connection closes, and a `Db` stays
+            // on its thread.
             unsafe { wal_index::WalIndex::locate(&conn) }
         } else {
             None

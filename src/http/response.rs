@@ -93,7 +93,7 @@ impl Response {
 
     /// Adds a header line. `value` must not contain CR or LF (it is dropped if it does).
     pub fn header(&mut self, name: &str, value: &[u8]) {
-        if memchr::memchr2(b'\r', b'\n', value).is_some() {
+        if has_line_break(value) {
             return;
         }
         self.headers.extend_from_slice(name.as_bytes());
@@ -117,10 +117,10 @@ impl Response {
                 && line[name.len()] == b':'
                 && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
         };
-        // Line by line, each end found with a vectorised search rather than byte by byte.
+        // Line by line, each end found eight bytes at a time.
         let headers = self.headers.as_slice();
         let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', headers) {
+        while let Some(end) = find_newline(headers, start) {
             if is_named(&headers[start..end]) {
                 return true;
             }
@@ -263,6 +263,58 @@ impl Response {
         }
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// Eight copies of the byte 1.
+const ONES: u64 = u64::from_ne_bytes([1; 8]);
+/// The high bit of each of eight bytes.
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Marks (with its high bit) each byte of `word` that equals `byte`. The lowest marked byte
+/// is always a true match (a false mark can only follow a true one, through the borrow of
+/// the subtraction), so the first match is the lowest mark.
+#[inline]
+fn mark_equal(word: u64, byte: u8) -> u64 {
+    let diff = word ^ (ONES * u64::from(byte));
+    diff.wrapping_sub(ONES) & !diff & HIGHS
+}
+
+/// The first eight bytes of `chunk` as a little-endian word (byte `i` in bits `8i..8i+8`).
+#[inline]
+fn word(chunk: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&chunk[..8]);
+    u64::from_le_bytes(bytes)
+}
+
+/// The index of the first `\n` in `bytes` at or after `from`, looked for eight bytes at a
+/// time (header blocks are a few hundred bytes: a word loop beats a vectorised search's
+/// set-up there).
+fn find_newline(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut at = from;
+    for chunk in &mut chunks {
+        let marks = mark_equal(word(chunk), b'\n');
+        if marks != 0 {
+            return Some(at + (marks.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder();
+    tail.iter().position(|&b| b == b'\n').map(|i| at + i)
+}
+
+/// Whether `value` holds a CR or an LF, looked for eight bytes at a time.
+fn has_line_break(value: &[u8]) -> bool {
+    let mut chunks = value.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = word(chunk);
+        if mark_equal(word, b'\r') | mark_equal(word, b'\n') != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| b == b'\r' || b == b'\n')
 }
 
 /// What a connection remembers of the responses it wrote (see
@@ -411,6 +463,37 @@ mod tests {
             "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: application/json\r\n\
              Content-Length: 2\r\nX-A: 1\r\n\r\n{}"
         );
+    }
+
+    #[test]
+    fn newlines_and_line_breaks_are_found_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                let expected = (at < len).then(|| {
+                    bytes[at] = b'\n';
+                    at
+                });
+                // A second newline after the first never hides it.
+                if at + 3 < len {
+                    bytes[at + 3] = b'\n';
+                }
+                for from in 0..=at.min(len) {
+                    assert_eq!(find_newline(&bytes, from), expected, "{len} {at} {from}");
+                }
+                assert_eq!(has_line_break(&bytes), expected.is_some(), "{len} {at}");
+                if let Some(at) = expected {
+                    bytes[at] = b'\r';
+                    assert!(has_line_break(&bytes), "{len} {at}");
+                }
+            }
+        }
+        // Bytes that differ from a newline by one bit, or sit next to it in value.
+        let near = [0x0b, 0x0e, 0x8a, 0x2a, 0x09, 0x0c, 0x8d, 0xff, 0x00, 0x80];
+        assert_eq!(find_newline(&near, 0), None);
+        assert!(!has_line_break(&near));
+        assert_eq!(find_newline(b"ab\ncd", 3), None);
+        assert_eq!(find_newline(b"ab", 5), None);
     }
 
     #[test]
