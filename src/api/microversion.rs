@@ -137,34 +137,25 @@ pub fn negotiate(req: &Request<'_>) -> Result<ApiVersion, (Fault, Option<ApiVers
 
 /// Adds the response headers for `version` (both names and both `Vary` lines).
 pub fn write_headers(resp: &mut Response, version: ApiVersion) {
-    // The version's text once, on the stack ("65535.65535" at most), copied into both lines.
-    let mut text = [0u8; 11];
+    // "compute " and the version's text ("65535.65535" at most) once, on the stack.
+    let mut line = *b"compute 00000.00000___";
     let mut major = itoa::Buffer::new();
     let mut minor = itoa::Buffer::new();
     let (major, minor) = (
         major.format(version.major).as_bytes(),
         minor.format(version.minor).as_bytes(),
     );
-    let len = major.len() + 1 + minor.len();
-    text[..major.len()].copy_from_slice(major);
-    text[major.len()] = b'.';
-    text[major.len() + 1..len].copy_from_slice(minor);
-    let text = &text[..len];
-    let out = &mut resp.headers;
-    out.reserve(HEADER_TEXT_LEN + 2 * len);
-    out.extend_from_slice(b"OpenStack-API-Version: compute ");
-    out.extend_from_slice(text);
-    out.extend_from_slice(b"\r\nX-OpenStack-Nova-API-Version: ");
-    out.extend_from_slice(text);
-    out.extend_from_slice(VARY);
+    let start = b"compute ".len();
+    let dot = start + major.len();
+    let end = dot + 1 + minor.len();
+    line[start..dot].copy_from_slice(major);
+    line[dot] = b'.';
+    line[dot + 1..end].copy_from_slice(minor);
+    resp.header("OpenStack-API-Version", &line[..end]);
+    resp.header("X-OpenStack-Nova-API-Version", &line[start..end]);
+    resp.header("Vary", b"OpenStack-API-Version");
+    resp.header("Vary", b"X-OpenStack-Nova-API-Version");
 }
-
-/// The `Vary` lines that end the version headers.
-const VARY: &[u8] = b"\r\nVary: OpenStack-API-Version\r\nVary: X-OpenStack-Nova-API-Version\r\n";
-
-/// The version headers' bytes besides the two version texts.
-const HEADER_TEXT_LEN: usize =
-    "OpenStack-API-Version: compute \r\nX-OpenStack-Nova-API-Version: ".len() + VARY.len();
 
 #[cfg(test)]
 mod tests {
@@ -208,7 +199,7 @@ mod tests {
             let mut resp = Response::new();
             write_headers(&mut resp, version);
             assert_eq!(
-                String::from_utf8(resp.headers).unwrap(),
+                std::str::from_utf8(resp.header_lines()).unwrap(),
                 format!(
                     "OpenStack-API-Version: compute {text}\r\nX-OpenStack-Nova-API-Version: {text}\r\n\
                      Vary: OpenStack-API-Version\r\nVary: X-OpenStack-Nova-API-Version\r\n"

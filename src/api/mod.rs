@@ -304,7 +304,7 @@ pub fn resource<'a>(
                 req.path
             );
         }
-        resp.headers.clear();
+        resp.clear_headers();
         resp.shared_body = None;
         err.fault().write(resp);
     }

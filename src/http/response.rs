@@ -61,8 +61,11 @@ pub struct Response {
     pub status: u16,
     /// `Content-Type` value; empty means no such header.
     pub content_type: &'static str,
-    /// Extra header lines, each `Name: value\r\n`.
-    pub headers: Vec<u8>,
+    /// Extra header lines, each `Name: value\r\n`, added by [`Response::header`] only.
+    headers: Vec<u8>,
+    /// Bit `len % 64` set for the length of every name in `headers`: a name whose bit is
+    /// clear is not among them, and [`Response::has_header`] answers without reading them.
+    name_lengths: u64,
     /// Body bytes.
     pub body: Vec<u8>,
     /// A shared, immutable body (a cached document or a constant) sent instead of `body`
@@ -85,7 +88,7 @@ impl Response {
     pub fn reset(&mut self) {
         self.status = 200;
         self.content_type = "";
-        self.headers.clear();
+        self.clear_headers();
         self.body.clear();
         self.shared_body = None;
         self.close = false;
@@ -96,6 +99,8 @@ impl Response {
         if has_line_break(value) {
             return;
         }
+        self.name_lengths |= 1 << (name.len() % 64);
+        self.headers.reserve(name.len() + value.len() + 4);
         self.headers.extend_from_slice(name.as_bytes());
         self.headers.extend_from_slice(b": ");
         self.headers.extend_from_slice(value);
@@ -110,8 +115,24 @@ impl Response {
         }
     }
 
+    /// The extra header lines added so far, each `Name: value\r\n`.
+    pub fn header_lines(&self) -> &[u8] {
+        &self.headers
+    }
+
+    /// Drops every extra header line.
+    pub fn clear_headers(&mut self) {
+        self.headers.clear();
+        self.name_lengths = 0;
+    }
+
     /// Whether a header named `name` was added (ASCII case-insensitive).
     pub fn has_header(&self, name: &str) -> bool {
+        // No name of this length was added: nothing to read (the usual answer for the
+        // request-id filter, whose names no inner layer sets).
+        if self.name_lengths & (1 << (name.len() % 64)) == 0 {
+            return false;
+        }
         let is_named = |line: &[u8]| {
             line.len() > name.len()
                 && line[name.len()] == b':'
@@ -513,6 +534,17 @@ mod tests {
         resp.header("X-C", b"1\r\nX-D: 2");
         resp.header("X-E", b"1\nX-F: 2");
         for name in ["X-C", "X-D", "X-E", "X-F"] {
+            assert!(!resp.has_header(name), "{name}");
+        }
+        // Names as long as an added one modulo 64 are still read and told apart.
+        let long = format!("X-{}", "a".repeat(65));
+        assert!(!resp.has_header(&long));
+        resp.header(&long, b"1");
+        assert!(resp.has_header(&long.to_ascii_uppercase()));
+        assert!(!resp.has_header(&format!("X-{}", "b".repeat(65))));
+        resp.clear_headers();
+        assert!(resp.header_lines().is_empty());
+        for name in ["X-A", "Last", long.as_str()] {
             assert!(!resp.has_header(name), "{name}");
         }
     }
