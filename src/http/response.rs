@@ -328,14 +328,13 @@ fn find_newline(bytes: &[u8], from: usize) -> Option<usize> {
 
 /// Whether `value` holds a CR or an LF, looked for eight bytes at a time.
 fn has_line_break(value: &[u8]) -> bool {
-    let mut chunks = value.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = word(chunk);
-        if mark_equal(word, b'\r') | mark_equal(word, b'\n') != 0 {
-            return true;
-        }
+    let breaks = |word: u64| mark_equal(word, b'\r') | mark_equal(word, b'\n') != 0;
+    if value.len() < 8 {
+        return value.iter().any(|&b| b == b'\r' || b == b'\n');
     }
-    chunks.remainder().iter().any(|&b| b == b'\r' || b == b'\n')
+    // Whole words, then the last eight bytes as one more (overlapping bytes already seen).
+    value.chunks_exact(8).any(|chunk| breaks(word(chunk)))
+        || breaks(word(&value[value.len() - 8..]))
 }
 
 /// What a connection remembers of the responses it wrote (see
