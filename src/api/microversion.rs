@@ -8,10 +8,10 @@
 //! It must never accept a version outside `[MIN, MAX]` and never advertise a maximum whose
 //! changes are not all implemented.
 
-use std::fmt;
+use std::{fmt, sync::OnceLock};
 
 use super::{context::Request, fault::Fault};
-use crate::http::Response;
+use crate::http::{HeaderBlock, Response};
 
 /// A `major.minor` API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -137,24 +137,38 @@ pub fn negotiate(req: &Request<'_>) -> Result<ApiVersion, (Fault, Option<ApiVers
 
 /// Adds the response headers for `version` (both names and both `Vary` lines).
 pub fn write_headers(resp: &mut Response, version: ApiVersion) {
-    // "compute " and the version's text ("65535.65535" at most) once, on the stack.
-    let mut line = *b"compute 00000.00000___";
-    let mut major = itoa::Buffer::new();
-    let mut minor = itoa::Buffer::new();
-    let (major, minor) = (
-        major.format(version.major).as_bytes(),
-        minor.format(version.minor).as_bytes(),
-    );
-    let start = b"compute ".len();
-    let dot = start + major.len();
-    let end = dot + 1 + minor.len();
-    line[start..dot].copy_from_slice(major);
-    line[dot] = b'.';
-    line[dot + 1..end].copy_from_slice(minor);
-    resp.header("OpenStack-API-Version", &line[..end]);
-    resp.header("X-OpenStack-Nova-API-Version", &line[start..end]);
-    resp.header("Vary", b"OpenStack-API-Version");
-    resp.header("Vary", b"X-OpenStack-Nova-API-Version");
+    // The versions this server serves have their lines made once; others (only ever named
+    // in a 406 fault) are made for the response.
+    let served = version.major == MIN_API_VERSION.major
+        && (MIN_API_VERSION.minor..=MAX_API_VERSION.minor).contains(&version.minor);
+    if served {
+        let blocks = SERVED_HEADERS.get_or_init(|| {
+            (MIN_API_VERSION.minor..=MAX_API_VERSION.minor)
+                .map(|minor| header_block(ApiVersion::new(MIN_API_VERSION.major, minor)))
+                .collect()
+        });
+        let index = usize::from(version.minor - MIN_API_VERSION.minor);
+        if let Some(block) = blocks.get(index) {
+            resp.header_block(block);
+            return;
+        }
+    }
+    resp.header_block(&header_block(version));
+}
+
+/// The version headers of each served version, by minor number from the minimum's.
+static SERVED_HEADERS: OnceLock<Box<[HeaderBlock]>> = OnceLock::new();
+
+/// The version header lines for `version`.
+fn header_block(version: ApiVersion) -> HeaderBlock {
+    let text = version.to_string();
+    let compute = format!("compute {text}");
+    HeaderBlock::new(&[
+        ("OpenStack-API-Version", compute.as_bytes()),
+        ("X-OpenStack-Nova-API-Version", text.as_bytes()),
+        ("Vary", b"OpenStack-API-Version"),
+        ("Vary", b"X-OpenStack-Nova-API-Version"),
+    ])
 }
 
 #[cfg(test)]
@@ -193,7 +207,9 @@ mod tests {
     fn headers_name_the_version_twice_and_vary_on_both_names() {
         for (version, text) in [
             (ApiVersion::new(2, 1), "2.1"),
-            (ApiVersion::new(2, 100), "2.100"),
+            (ApiVersion::new(2, 60), "2.60"),
+            (ApiVersion::new(2, 61), "2.61"),
+            (ApiVersion::new(2, 0), "2.0"),
             (ApiVersion::new(65535, 65535), "65535.65535"),
         ] {
             let mut resp = Response::new();

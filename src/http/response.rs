@@ -115,6 +115,12 @@ impl Response {
         }
     }
 
+    /// Adds the lines of `block`, as [`Response::header`] would add each: one copy.
+    pub fn header_block(&mut self, block: &HeaderBlock) {
+        self.name_lengths |= block.name_lengths;
+        self.headers.extend_from_slice(&block.lines);
+    }
+
     /// The extra header lines added so far, each `Name: value\r\n`.
     pub fn header_lines(&self) -> &[u8] {
         &self.headers
@@ -283,6 +289,36 @@ impl Response {
             out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
         }
         out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Header lines checked and joined once (at start-up, or the first time they are needed),
+/// added to responses with [`Response::header_block`] in one copy.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderBlock {
+    /// `Name: value\r\n` lines.
+    lines: Box<[u8]>,
+    /// As [`Response`]'s: bit `len % 64` of each name's length.
+    name_lengths: u64,
+}
+
+impl HeaderBlock {
+    /// The `(name, value)` lines, in order; a value with CR or LF is dropped, as
+    /// [`Response::header`] drops it.
+    pub fn new(lines: &[(&str, &[u8])]) -> HeaderBlock {
+        let mut resp = Response::new();
+        for (name, value) in lines {
+            resp.header(name, value);
+        }
+        HeaderBlock {
+            lines: resp.headers.into_boxed_slice(),
+            name_lengths: resp.name_lengths,
+        }
+    }
+
+    /// The lines, each `Name: value\r\n`.
+    pub fn lines(&self) -> &[u8] {
+        &self.lines
     }
 }
 
@@ -514,6 +550,29 @@ mod tests {
         assert!(!has_line_break(&near));
         assert_eq!(find_newline(b"ab\ncd", 3), None);
         assert_eq!(find_newline(b"ab", 5), None);
+    }
+
+    #[test]
+    fn a_header_block_adds_what_its_lines_would() {
+        let lines: [(&str, &[u8]); 3] =
+            [("X-A", b"1"), ("X-Bad", b"2\r\nX-C: 3"), ("Vary", b"X-A")];
+        let block = HeaderBlock::new(&lines);
+        let mut by_block = Response::new();
+        by_block.header("X-First", b"0");
+        by_block.header_block(&block);
+        let mut by_line = Response::new();
+        by_line.header("X-First", b"0");
+        for (name, value) in lines {
+            by_line.header(name, value);
+        }
+        assert_eq!(by_block.header_lines(), by_line.header_lines());
+        assert_eq!(block.lines(), b"X-A: 1\r\nVary: X-A\r\n");
+        for name in ["x-a", "VARY", "X-First"] {
+            assert!(by_block.has_header(name), "{name}");
+        }
+        for name in ["X-Bad", "X-C", "X-B"] {
+            assert!(!by_block.has_header(name), "{name}");
+        }
     }
 
     #[test]
