@@ -8,10 +8,10 @@
 //! It must never accept a version outside `[MIN, MAX]` and never advertise a maximum whose
 //! changes are not all implemented.
 
-use std::fmt;
+use std::{fmt, sync::OnceLock};
 
 use super::{context::Request, fault::Fault};
-use crate::http::Response;
+use crate::http::{HeaderBlock, Response};
 
 /// A `major.minor` API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -162,20 +162,38 @@ pub fn negotiate(req: &Request<'_>) -> Result<ApiVersion, (Fault, Option<ApiVers
 
 /// Adds the response headers for `version` (both names and both `Vary` lines).
 pub fn write_headers(resp: &mut Response, version: ApiVersion) {
-    let out = &mut resp.headers;
-    out.extend_from_slice(b"OpenStack-API-Version: compute ");
-    push_version(out, version);
-    out.extend_from_slice(b"\r\nX-OpenStack-Nova-API-Version: ");
-    push_version(out, version);
-    out.extend_from_slice(
-        b"\r\nVary: OpenStack-API-Version\r\nVary: X-OpenStack-Nova-API-Version\r\n",
-    );
+    // The versions this server serves have their lines made once; others (only ever named
+    // in a 406 fault) are made for the response.
+    let served = version.major == MIN_API_VERSION.major
+        && (MIN_API_VERSION.minor..=MAX_API_VERSION.minor).contains(&version.minor);
+    if served {
+        let blocks = SERVED_HEADERS.get_or_init(|| {
+            (MIN_API_VERSION.minor..=MAX_API_VERSION.minor)
+                .map(|minor| header_block(ApiVersion::new(MIN_API_VERSION.major, minor)))
+                .collect()
+        });
+        let index = usize::from(version.minor - MIN_API_VERSION.minor);
+        if let Some(block) = blocks.get(index) {
+            resp.header_block(block);
+            return;
+        }
+    }
+    resp.header_block(&header_block(version));
 }
 
-fn push_version(out: &mut Vec<u8>, version: ApiVersion) {
-    crate::http::response::push_u64(out, u64::from(version.major));
-    out.push(b'.');
-    crate::http::response::push_u64(out, u64::from(version.minor));
+/// The version headers of each served version, by minor number from the minimum's.
+static SERVED_HEADERS: OnceLock<Box<[HeaderBlock]>> = OnceLock::new();
+
+/// The version header lines for `version`.
+fn header_block(version: ApiVersion) -> HeaderBlock {
+    let text = version.to_string();
+    let compute = format!("compute {text}");
+    HeaderBlock::new(&[
+        ("OpenStack-API-Version", compute.as_bytes()),
+        ("X-OpenStack-Nova-API-Version", text.as_bytes()),
+        ("Vary", b"OpenStack-API-Version"),
+        ("Vary", b"X-OpenStack-Nova-API-Version"),
+    ])
 }
 
 #[cfg(test)]
@@ -220,6 +238,27 @@ mod tests {
         assert_eq!(version_const("2.104"), ApiVersion::new(2, 104));
         assert_eq!(version_const("10.0"), ApiVersion::new(10, 0));
         assert!(MAX_API_VERSION >= MIN_API_VERSION);
+    }
+
+    #[test]
+    fn headers_name_the_version_twice_and_vary_on_both_names() {
+        for (version, text) in [
+            (ApiVersion::new(2, 1), "2.1"),
+            (ApiVersion::new(2, 60), "2.60"),
+            (ApiVersion::new(2, 61), "2.61"),
+            (ApiVersion::new(2, 0), "2.0"),
+            (ApiVersion::new(65535, 65535), "65535.65535"),
+        ] {
+            let mut resp = Response::new();
+            write_headers(&mut resp, version);
+            assert_eq!(
+                std::str::from_utf8(resp.header_lines()).unwrap(),
+                format!(
+                    "OpenStack-API-Version: compute {text}\r\nX-OpenStack-Nova-API-Version: {text}\r\n\
+                     Vary: OpenStack-API-Version\r\nVary: X-OpenStack-Nova-API-Version\r\n"
+                )
+            );
+        }
     }
 
     #[test]

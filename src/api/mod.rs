@@ -302,7 +302,7 @@ pub fn resource<'a>(
                 req.path
             );
         }
-        resp.headers.clear();
+        resp.clear_headers();
         resp.shared_body = None;
         err.fault().write(resp);
     }

@@ -5,9 +5,11 @@
 //! invariant: **a cached body is never served after a commit to the database file that
 //! happened after it was rendered**, so it is always exactly what rendering it again would
 //! write. Every request first asks SQLite whether anything was committed since the last
-//! request on this worker ([`Db::change_stamp`]: `PRAGMA data_version` for every other
-//! connection and process, the connection's total changes for its own writes); if anything
-//! was, the whole cache is dropped before the lookup. A body rendered during a request is
+//! request on this worker ([`Db::change_stamp`]: the wal-index header every commit of any
+//! connection or process publishes, read from SQLite's shared memory, with `PRAGMA
+//! data_version` as the fallback while a header is being written; the connection's total
+//! changes for its own writes); if anything was, the whole cache is dropped before the
+//! lookup. A body rendered during a request is
 //! stored under the stamp taken at that request's start: if a commit slipped in between the
 //! stamp and the render, the next request's stamp differs and the body is dropped unserved.
 //!
@@ -238,12 +240,12 @@ pub fn serve<'a>(
         return Ok(());
     }
     drop(cache);
-    let headers = resp.headers.len();
+    let headers = resp.header_lines().len();
     let outcome = render(resp);
     let mut cache = services.read_cache.borrow_mut();
     if outcome.is_ok()
         && resp.status == 200
-        && resp.headers.len() == headers
+        && resp.header_lines().len() == headers
         && resp.shared_body.is_none()
         && !resp.close
         && resp.body.len() <= MAX_BODY

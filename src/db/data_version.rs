@@ -1,16 +1,17 @@
-//! `PRAGMA data_version` as a raw prepared statement of one connection: the per-request
-//! freshness check of [`Db::change_stamp`](super::Db::change_stamp), outside rusqlite's
-//! statement cache.
+//! `PRAGMA data_version` as a raw prepared statement of one connection: the fallback of
+//! the per-request freshness check of [`Db::change_stamp`](super::Db::change_stamp) (when
+//! the wal-index header cannot be read, see `wal_index.rs`), outside rusqlite's statement
+//! cache.
 //!
-//! Core worker, once per cacheable read. Through `prepare_cached` and `query_row` the check
-//! cost about 3,200 instructions, a third of them the cache's lookup and its statement and
-//! row wrappers; kept prepared here, only SQLite's step (which opens a read transaction and so
-//! sees every commit made to the file) and reset (which ends it) remain.
+//! Core worker, at most once per cacheable read. Through `prepare_cached` and `query_row` the
+//! check cost about 3,200 instructions, a third of them the cache's lookup and its statement
+//! and row wrappers; kept prepared here, only SQLite's step (which opens a read transaction
+//! and so sees every commit made to the file) and reset (which ends it) remain, about 2,100.
 //!
-//! The only `unsafe` of the data layer. It must never outlive the connection it was prepared
-//! on (its owner drops it first), and never be used from another thread (it is `!Send`, as the
-//! connection's owner is).
-// The crate denies `unsafe`; this module is the reviewed exception (each block says why it
+//! One of the two `unsafe` modules of the data layer. It must never outlive the connection it
+//! was prepared on (its owner drops it first), and never be used from another thread (it is
+//! `!Send`, as the connection's owner is).
+// The crate denies `unsafe`; this module is a reviewed exception (each block says why it
 // holds).
 #![allow(unsafe_code)]
 

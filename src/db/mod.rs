@@ -35,7 +35,8 @@
 //!   downgraded; a worker refuses a database whose migrations have not run.
 //!
 //! `unsafe` only in `data_version.rs` (one raw prepared statement, finalized before its
-//! connection closes). Query functions live in [`flavors`], [`keypairs`] and [`quotas`]; each uses
+//! connection closes) and `wal_index.rs` (the read-only view of the wal-index header the
+//! connection has mapped, dropped before it closes). Query functions live in [`flavors`], [`keypairs`] and [`quotas`]; each uses
 //! `prepare_cached`, so a statement is compiled once per connection. Flavor lists cost about
 //! 6 µs for the six sample flavors, a point read about 4 µs, a commit about 50 µs (NORMAL) or
 //! 200 µs (FULL) on the development VM.
@@ -76,6 +77,7 @@ pub mod schema;
 #[cfg(test)]
 pub(crate) mod temp;
 pub mod waits;
+mod wal_index;
 
 use std::{
     fmt,
@@ -154,6 +156,9 @@ impl DbConfig {
 /// its core. Open it on the worker thread itself, after [`migrate`] has run. The only thing it
 /// shares with other threads is the writer queue of its file.
 pub struct Db {
+    /// The wal-index header's memory ([`Db::change_stamp`]), when it could be found.
+    /// Declared before `conn` so that it is dropped before the connection closes.
+    wal_index: Option<wal_index::WalIndex>,
     /// `PRAGMA data_version`, prepared once ([`Db::change_stamp`]). Declared before `conn`
     /// so that it is dropped, and its statement finalized, before the connection closes.
     data_version: data_version::DataVersion,
@@ -217,7 +222,20 @@ impl Db {
         // replaces or closes its connection otherwise.
         #[allow(unsafe_code)]
         let data_version = unsafe { data_version::DataVersion::prepare(&conn)? };
+        let locking: String = conn.pragma_query_value(None, "locking_mode", |row| row.get(0))?;
+        #[allow(unsafe_code)]
+        let wal_index = if locking.eq_ignore_ascii_case("normal") {
+            // SAFETY: `conn` is in WAL mode (checked above) with normal locking (checked
+            // here) and has read the file (the version checks), so SQLite mapped the
+            // wal-index; the value goes into the `Db` that owns `conn`, in a field declared
+            // before `conn`, so it is dropped before the connection closes, and a `Db` stays
+            // on its thread.
+            unsafe { wal_index::WalIndex::locate(&conn) }
+        } else {
+            None
+        };
         Ok(Db {
+            wal_index,
             data_version,
             conn,
             writers: writer_queue(&config.path)?,
@@ -286,17 +304,35 @@ impl Db {
     /// This connection's view of the file's history, for caches of what was read from it:
     /// two equal stamps mean nothing was committed to the file between them.
     ///
-    /// `PRAGMA data_version` changes when any *other* connection (another worker, the
-    /// orchestration thread, another process) has committed since this connection last asked;
-    /// it opens a read transaction, so it sees the file as it is now, not as the pager last
-    /// saw it (why `SQLITE_FCNTL_DATA_VERSION`, which only reports the pager's last view, is
-    /// not used alone). It leaves out this connection's own commits, which
-    /// `sqlite3_total_changes` (rows changed through this connection, triggers included)
-    /// covers. A statement that changes no row changes nothing a read could see.
+    /// Every commit to the file, by any connection of any process (this one included),
+    /// publishes a new wal-index header; the stamp holds the header as it is now, read from
+    /// the shared memory SQLite keeps it in (`wal_index.rs`: the same comparison SQLite makes
+    /// to decide whether `PRAGMA data_version` moves, without opening a read transaction).
+    /// While a commit is publishing its header, or when the header cannot be read, it falls
+    /// back to `PRAGMA data_version`: it changes when any *other* connection has committed
+    /// since this connection last asked; it opens a read transaction, so it sees the file as
+    /// it is now, not as the pager last saw it (why `SQLITE_FCNTL_DATA_VERSION`, which only
+    /// reports the pager's last view, is not used alone). A stamp of one kind never equals
+    /// one of the other. Both kinds add `sqlite3_total_changes` (rows changed through this
+    /// connection, triggers included), for this connection's own commits: a statement that
+    /// changes no row changes nothing a read could see.
     pub fn change_stamp(&self) -> Result<ChangeStamp, DbError> {
+        let own_changes = self.conn.total_changes();
+        if let Some(header) = self
+            .wal_index
+            .as_ref()
+            .and_then(wal_index::WalIndex::header)
+        {
+            return Ok(ChangeStamp {
+                wal_header: Some(header),
+                data_version: 0,
+                own_changes,
+            });
+        }
         Ok(ChangeStamp {
+            wal_header: None,
             data_version: self.data_version.read()?,
-            own_changes: self.conn.total_changes(),
+            own_changes,
         })
     }
 
@@ -421,7 +457,9 @@ impl rusqlite::ToSql for NowText {
 /// ([`Db::change_stamp`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangeStamp {
-    /// `PRAGMA data_version`: other connections' commits.
+    /// The wal-index header: every commit's (`None` when the pragma was asked instead).
+    wal_header: Option<wal_index::Header>,
+    /// `PRAGMA data_version`: other connections' commits (0 when the header was read).
     data_version: i64,
     /// `sqlite3_total_changes`: this connection's own writes.
     own_changes: u64,
@@ -803,22 +841,30 @@ mod tests {
             now_sql!(),
             ")"
         );
-        let first = reader.change_stamp().unwrap();
+        // Every stamp here is read from the wal-index header, not through the pragma.
+        let stamp = |db: &Db| {
+            let stamp = db.change_stamp().unwrap();
+            assert!(stamp.wal_header.is_some());
+            stamp
+        };
+        let first = stamp(&reader);
         // Reads, through either connection, change nothing.
         let _: i64 = other
             .conn()
             .query_row("SELECT count(*) FROM flavors", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(reader.change_stamp().unwrap(), first);
+        assert_eq!(stamp(&reader), first);
         // Another connection's commit (data_version).
         other.write_one(insert, ["a"]).unwrap();
-        let second = reader.change_stamp().unwrap();
+        let second = stamp(&reader);
         assert_ne!(second, first);
-        assert_eq!(reader.change_stamp().unwrap(), second);
+        assert_eq!(stamp(&reader), second);
         // This connection's own commit (total_changes).
         reader.write_one(insert, ["b"]).unwrap();
-        let third = reader.change_stamp().unwrap();
+        let third = stamp(&reader);
         assert_ne!(third, second);
+        // The header alone shows every commit, this connection's own included.
+        assert_ne!(third.wal_header, second.wal_header);
         // A connection of its own, as another process would have.
         let outside = rusqlite::Connection::open(&temp.config.path).unwrap();
         outside
@@ -827,7 +873,37 @@ mod tests {
                 [],
             )
             .unwrap();
-        assert_ne!(reader.change_stamp().unwrap(), third);
+        let fourth = stamp(&reader);
+        assert_ne!(fourth.wal_header, third.wal_header);
+    }
+
+    #[test]
+    fn the_pragma_stamp_moves_on_every_commit_and_never_equals_a_header_stamp() {
+        let temp = TempDb::new("stamp-pragma");
+        let mut reader = temp.open();
+        let other = temp.open();
+        let header = reader.change_stamp().unwrap();
+        // As when the header cannot be read: the pragma answers.
+        reader.wal_index = None;
+        let first = reader.change_stamp().unwrap();
+        assert!(first.wal_header.is_none());
+        assert_ne!(first, header);
+        assert_eq!(reader.change_stamp().unwrap(), first);
+        other
+            .write_one(
+                "UPDATE flavors SET description = 'x' WHERE flavorid = '1'",
+                [],
+            )
+            .unwrap();
+        let second = reader.change_stamp().unwrap();
+        assert_ne!(second, first);
+        reader
+            .write_one(
+                "UPDATE flavors SET description = 'y' WHERE flavorid = '1'",
+                [],
+            )
+            .unwrap();
+        assert_ne!(reader.change_stamp().unwrap(), second);
     }
 
     #[test]

@@ -30,4 +30,4 @@ pub use framer::{BodyStep, Framer, HeadStep};
 pub use limits::Limits;
 pub use parse::parse_head;
 pub use request::{BodyKind, Head, Span, Version};
-pub use response::{reason_phrase, HeadCache, Response, SharedBody};
+pub use response::{reason_phrase, HeadCache, HeaderBlock, Response, SharedBody};

@@ -327,8 +327,25 @@ fn is_valid_host(value: &[u8]) -> bool {
     host.iter().all(|&b| is_host_char(b)) && port.iter().all(u8::is_ascii_digit)
 }
 
+/// [`host_char_rule`] for every byte, looked up once per byte of every Host value.
+static HOST_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = host_char_rule(b as u8);
+        b += 1;
+    }
+    table
+};
+
 /// reg-name characters: unreserved, sub-delims and `%` (of pct-encoded).
+#[inline]
 fn is_host_char(b: u8) -> bool {
+    HOST_CHARS[usize::from(b)]
+}
+
+/// The reg-name character rule itself (what [`HOST_CHARS`] is built from).
+const fn host_char_rule(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -497,6 +514,19 @@ fn scan_path(bytes: &[u8]) -> (Option<usize>, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_character_table_follows_the_rule() {
+        for b in 0..=u8::MAX {
+            assert_eq!(is_host_char(b), host_char_rule(b), "{b:#04x}");
+        }
+        for b in *b"aZ09-._~%!$&'()*+,;=" {
+            assert!(is_host_char(b), "{}", b as char);
+        }
+        for b in *b" /@:?#[]\"\x00\x7f\x80\xff" {
+            assert!(!is_host_char(b), "{b:#04x}");
+        }
+    }
 
     fn parse_with(raw: &[u8], limits: &Limits) -> Result<Option<Head>, FrameError> {
         let mut head = Head::default();

@@ -61,8 +61,11 @@ pub struct Response {
     pub status: u16,
     /// `Content-Type` value; empty means no such header.
     pub content_type: &'static str,
-    /// Extra header lines, each `Name: value\r\n`.
-    pub headers: Vec<u8>,
+    /// Extra header lines, each `Name: value\r\n`, added by [`Response::header`] only.
+    headers: Vec<u8>,
+    /// Bit `len % 64` set for the length of every name in `headers`: a name whose bit is
+    /// clear is not among them, and [`Response::has_header`] answers without reading them.
+    name_lengths: u64,
     /// Body bytes.
     pub body: Vec<u8>,
     /// A shared, immutable body (a cached document or a constant) sent instead of `body`
@@ -85,7 +88,7 @@ impl Response {
     pub fn reset(&mut self) {
         self.status = 200;
         self.content_type = "";
-        self.headers.clear();
+        self.clear_headers();
         self.body.clear();
         self.shared_body = None;
         self.close = false;
@@ -93,9 +96,11 @@ impl Response {
 
     /// Adds a header line. `value` must not contain CR or LF (it is dropped if it does).
     pub fn header(&mut self, name: &str, value: &[u8]) {
-        if value.iter().any(|&b| b == b'\r' || b == b'\n') {
+        if has_line_break(value) {
             return;
         }
+        self.name_lengths |= 1 << (name.len() % 64);
+        self.headers.reserve(name.len() + value.len() + 4);
         self.headers.extend_from_slice(name.as_bytes());
         self.headers.extend_from_slice(b": ");
         self.headers.extend_from_slice(value);
@@ -110,13 +115,45 @@ impl Response {
         }
     }
 
+    /// Adds the lines of `block`, as [`Response::header`] would add each: one copy.
+    pub fn header_block(&mut self, block: &HeaderBlock) {
+        self.name_lengths |= block.name_lengths;
+        self.headers.extend_from_slice(&block.lines);
+    }
+
+    /// The extra header lines added so far, each `Name: value\r\n`.
+    pub fn header_lines(&self) -> &[u8] {
+        &self.headers
+    }
+
+    /// Drops every extra header line.
+    pub fn clear_headers(&mut self) {
+        self.headers.clear();
+        self.name_lengths = 0;
+    }
+
     /// Whether a header named `name` was added (ASCII case-insensitive).
     pub fn has_header(&self, name: &str) -> bool {
-        self.headers.split(|&b| b == b'\n').any(|line| {
+        // No name of this length was added: nothing to read (the usual answer for the
+        // request-id filter, whose names no inner layer sets).
+        if self.name_lengths & (1 << (name.len() % 64)) == 0 {
+            return false;
+        }
+        let is_named = |line: &[u8]| {
             line.len() > name.len()
                 && line[name.len()] == b':'
                 && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-        })
+        };
+        // Line by line, each end found eight bytes at a time.
+        let headers = self.headers.as_slice();
+        let mut start = 0;
+        while let Some(end) = find_newline(headers, start) {
+            if is_named(&headers[start..end]) {
+                return true;
+            }
+            start = end + 1;
+        }
+        is_named(&headers[start..])
     }
 
     /// Appends the serialized response to `out`.
@@ -253,6 +290,87 @@ impl Response {
         }
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// Header lines checked and joined once (at start-up, or the first time they are needed),
+/// added to responses with [`Response::header_block`] in one copy.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderBlock {
+    /// `Name: value\r\n` lines.
+    lines: Box<[u8]>,
+    /// As [`Response`]'s: bit `len % 64` of each name's length.
+    name_lengths: u64,
+}
+
+impl HeaderBlock {
+    /// The `(name, value)` lines, in order; a value with CR or LF is dropped, as
+    /// [`Response::header`] drops it.
+    pub fn new(lines: &[(&str, &[u8])]) -> HeaderBlock {
+        let mut resp = Response::new();
+        for (name, value) in lines {
+            resp.header(name, value);
+        }
+        HeaderBlock {
+            lines: resp.headers.into_boxed_slice(),
+            name_lengths: resp.name_lengths,
+        }
+    }
+
+    /// The lines, each `Name: value\r\n`.
+    pub fn lines(&self) -> &[u8] {
+        &self.lines
+    }
+}
+
+/// Eight copies of the byte 1.
+const ONES: u64 = u64::from_ne_bytes([1; 8]);
+/// The high bit of each of eight bytes.
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Marks (with its high bit) each byte of `word` that equals `byte`. The lowest marked byte
+/// is always a true match (a false mark can only follow a true one, through the borrow of
+/// the subtraction), so the first match is the lowest mark.
+#[inline]
+fn mark_equal(word: u64, byte: u8) -> u64 {
+    let diff = word ^ (ONES * u64::from(byte));
+    diff.wrapping_sub(ONES) & !diff & HIGHS
+}
+
+/// The first eight bytes of `chunk` as a little-endian word (byte `i` in bits `8i..8i+8`).
+#[inline]
+fn word(chunk: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&chunk[..8]);
+    u64::from_le_bytes(bytes)
+}
+
+/// The index of the first `\n` in `bytes` at or after `from`, looked for eight bytes at a
+/// time (header blocks are a few hundred bytes: a word loop beats a vectorised search's
+/// set-up there).
+fn find_newline(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut at = from;
+    for chunk in &mut chunks {
+        let marks = mark_equal(word(chunk), b'\n');
+        if marks != 0 {
+            return Some(at + (marks.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder();
+    tail.iter().position(|&b| b == b'\n').map(|i| at + i)
+}
+
+/// Whether `value` holds a CR or an LF, looked for eight bytes at a time.
+fn has_line_break(value: &[u8]) -> bool {
+    let breaks = |word: u64| mark_equal(word, b'\r') | mark_equal(word, b'\n') != 0;
+    if value.len() < 8 {
+        return value.iter().any(|&b| b == b'\r' || b == b'\n');
+    }
+    // Whole words, then the last eight bytes as one more (overlapping bytes already seen).
+    value.chunks_exact(8).any(|chunk| breaks(word(chunk)))
+        || breaks(word(&value[value.len() - 8..]))
 }
 
 /// What a connection remembers of the responses it wrote (see
@@ -401,6 +519,92 @@ mod tests {
             "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: application/json\r\n\
              Content-Length: 2\r\nX-A: 1\r\n\r\n{}"
         );
+    }
+
+    #[test]
+    fn newlines_and_line_breaks_are_found_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                let expected = (at < len).then(|| {
+                    bytes[at] = b'\n';
+                    at
+                });
+                // A second newline after the first never hides it.
+                if at + 3 < len {
+                    bytes[at + 3] = b'\n';
+                }
+                for from in 0..=at.min(len) {
+                    assert_eq!(find_newline(&bytes, from), expected, "{len} {at} {from}");
+                }
+                assert_eq!(has_line_break(&bytes), expected.is_some(), "{len} {at}");
+                if let Some(at) = expected {
+                    bytes[at] = b'\r';
+                    assert!(has_line_break(&bytes), "{len} {at}");
+                }
+            }
+        }
+        // Bytes that differ from a newline by one bit, or sit next to it in value.
+        let near = [0x0b, 0x0e, 0x8a, 0x2a, 0x09, 0x0c, 0x8d, 0xff, 0x00, 0x80];
+        assert_eq!(find_newline(&near, 0), None);
+        assert!(!has_line_break(&near));
+        assert_eq!(find_newline(b"ab\ncd", 3), None);
+        assert_eq!(find_newline(b"ab", 5), None);
+    }
+
+    #[test]
+    fn a_header_block_adds_what_its_lines_would() {
+        let lines: [(&str, &[u8]); 3] =
+            [("X-A", b"1"), ("X-Bad", b"2\r\nX-C: 3"), ("Vary", b"X-A")];
+        let block = HeaderBlock::new(&lines);
+        let mut by_block = Response::new();
+        by_block.header("X-First", b"0");
+        by_block.header_block(&block);
+        let mut by_line = Response::new();
+        by_line.header("X-First", b"0");
+        for (name, value) in lines {
+            by_line.header(name, value);
+        }
+        assert_eq!(by_block.header_lines(), by_line.header_lines());
+        assert_eq!(block.lines(), b"X-A: 1\r\nVary: X-A\r\n");
+        for name in ["x-a", "VARY", "X-First"] {
+            assert!(by_block.has_header(name), "{name}");
+        }
+        for name in ["X-Bad", "X-C", "X-B"] {
+            assert!(!by_block.has_header(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn has_header_matches_whole_names_at_line_starts_only() {
+        let mut resp = Response::new();
+        assert!(!resp.has_header("X-A"));
+        resp.header("X-Long-Name", b"X-A: inside a value");
+        resp.header("x-a", b"1");
+        resp.header("Last", b"z");
+        for name in ["X-A", "x-a", "X-LONG-NAME", "last"] {
+            assert!(resp.has_header(name), "{name}");
+        }
+        for name in ["X-Long", "X", "Name", "Las", "inside a value", "X-B"] {
+            assert!(!resp.has_header(name), "{name}");
+        }
+        // A value with a line break is dropped, so it cannot smuggle a header line in.
+        resp.header("X-C", b"1\r\nX-D: 2");
+        resp.header("X-E", b"1\nX-F: 2");
+        for name in ["X-C", "X-D", "X-E", "X-F"] {
+            assert!(!resp.has_header(name), "{name}");
+        }
+        // Names as long as an added one modulo 64 are still read and told apart.
+        let long = format!("X-{}", "a".repeat(65));
+        assert!(!resp.has_header(&long));
+        resp.header(&long, b"1");
+        assert!(resp.has_header(&long.to_ascii_uppercase()));
+        assert!(!resp.has_header(&format!("X-{}", "b".repeat(65))));
+        resp.clear_headers();
+        assert!(resp.header_lines().is_empty());
+        for name in ["X-A", "Last", long.as_str()] {
+            assert!(!resp.has_header(name), "{name}");
+        }
     }
 
     #[test]

@@ -33,11 +33,7 @@ pub fn on_request<'a>(
         Fault::new(401, UNAUTHORIZED_MESSAGE).write(resp);
         return true;
     };
-    let (user, project) = match token.split_once(':') {
-        Some((user, project)) if !project.is_empty() => (user, project),
-        Some((user, _)) => (user, user),
-        None => (token, token),
-    };
+    let (user, project) = user_and_project(token);
     ctx.user_id = Some(user);
     ctx.project_id = Some(project);
     ctx.is_admin = user == "admin";
@@ -47,4 +43,36 @@ pub fn on_request<'a>(
         MEMBER_ROLES
     });
     false
+}
+
+/// `user[:project]`: the project defaults to the user; everything after the first `:` is
+/// the project.
+fn user_and_project(token: &str) -> (&str, &str) {
+    // A byte loop rather than `split_once`: tokens are short (`:` is ASCII, so its index is
+    // a char boundary).
+    match token.bytes().position(|b| b == b':') {
+        Some(colon) if colon + 1 < token.len() => (&token[..colon], &token[colon + 1..]),
+        Some(colon) => (&token[..colon], &token[..colon]),
+        None => (token, token),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_follows_the_first_colon_and_defaults_to_the_user() {
+        for (token, expected) in [
+            ("alice:p1", ("alice", "p1")),
+            ("alice", ("alice", "alice")),
+            ("alice:", ("alice", "alice")),
+            ("alice:p1:x", ("alice", "p1:x")),
+            (":p1", ("", "p1")),
+            (":", ("", "")),
+            ("é:ü", ("é", "ü")),
+        ] {
+            assert_eq!(user_and_project(token), expected, "{token:?}");
+        }
+    }
 }

@@ -14,23 +14,21 @@ use crate::{
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Where each of the UUID's 16 bytes goes (as two hex digits) in `req-xxxxxxxx-xxxx-…`.
+const DIGIT_AT: [usize; 16] = [4, 6, 8, 10, 13, 15, 18, 20, 23, 25, 28, 30, 32, 34, 36, 38];
+
 /// A fresh `req-` + UUID version 4.
 pub fn generate() -> RequestId {
-    let mut id = [0u8; 40];
-    id[..4].copy_from_slice(b"req-");
+    let mut id = *b"req-00000000-0000-0000-0000-000000000000";
     let mut bits = fastrand::u128(..);
     // Version 4, variant 10xx.
     bits = (bits & !(0xf << 76)) | (0x4 << 76);
     bits = (bits & !(0x3 << 62)) | (0x2 << 62);
-    let mut pos = 4;
-    for i in 0..32 {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            id[pos] = b'-';
-            pos += 1;
-        }
-        let nibble = (bits >> (124 - 4 * i)) & 0xf;
-        id[pos] = HEX[nibble as usize];
-        pos += 1;
+    // A byte at a time into fixed places (the dashes are already there): unrolled, no
+    // branches.
+    for (byte, at) in bits.to_be_bytes().into_iter().zip(DIGIT_AT) {
+        id[at] = HEX[usize::from(byte >> 4)];
+        id[at + 1] = HEX[usize::from(byte & 0xf)];
     }
     id
 }
@@ -79,6 +77,27 @@ mod tests {
         assert!(is_valid(&a), "{}", String::from_utf8_lossy(&a));
         assert_eq!(a[18], b'4');
         assert!(matches!(a[23], b'8' | b'9' | b'a' | b'b'));
+    }
+
+    #[test]
+    fn generated_ids_spell_the_random_bits_in_order() {
+        // The same seed gives the same bits: the id is their hex, version and variant set.
+        fastrand::seed(7);
+        let bits = fastrand::u128(..);
+        fastrand::seed(7);
+        let id = generate();
+        let hex: String = format!("{bits:032x}");
+        let mut expected = format!(
+            "req-{}-{}-4{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[13..16],
+            &hex[16..20],
+            &hex[20..]
+        );
+        let variant = u8::from_str_radix(&hex[16..17], 16).unwrap() & 0x3 | 0x8;
+        expected.replace_range(23..24, &format!("{variant:x}"));
+        assert_eq!(std::str::from_utf8(&id).unwrap(), expected);
     }
 
     #[test]

@@ -177,7 +177,9 @@ impl Node {
             return id;
         }
         let body = rest.strip_prefix('/')?;
-        let (segment, tail) = match body.find('/') {
+        // A plain byte loop: segments are a few bytes, shorter than a `str::find` set-up
+        // (`/` is ASCII, so its index is a char boundary).
+        let (segment, tail) = match body.bytes().position(|b| b == b'/') {
             Some(end) => body.split_at(end),
             None => (body, ""),
         };
