@@ -10,7 +10,8 @@
 #
 # Usage: scripts/abuse.sh                  full run (~2 min per driver; figures in bench/RESULTS.md)
 #        ABUSE_QUICK=1 scripts/abuse.sh    CI run (seconds; generous bounds for a loaded box)
-# Knobs: ABUSE_DRIVERS (default "legacy uring"), ABUSE_P99_MS, ABUSE_MAX_RSS_MIB,
+# Knobs: ABUSE_DRIVERS (default "legacy uring"), ABUSE_PHASES (default "abuse idle"; "idle"
+#        runs only the idle connections), ABUSE_P99_MS, ABUSE_MAX_RSS_MIB,
 #        ABUSE_PER_CONN_KIB, ABUSE_MARGINAL_KIB, ABUSE_IDLE, ABUSE_SECONDS.
 # Idle memory: two figures, the average (RSS with − RSS without) / N and the marginal cost
 # (RSS growth over the second half of the connections, per connection). Both carry
@@ -22,6 +23,7 @@ cd "$(dirname "$0")/.."
 
 QUICK="${ABUSE_QUICK:-0}"
 DRIVERS="${ABUSE_DRIVERS:-legacy uring}"
+PHASES=" ${ABUSE_PHASES:-abuse idle} "
 if [[ "$QUICK" == 1 ]]; then
     SECONDS_ABUSE="${ABUSE_SECONDS:-4}" FLOOD_SECONDS=2 BYTE_INTERVAL=1
     SLOWLORIS=200 SLOW_BODY=20 NO_READ=10 FLOOD=800 MAX_CONNECTIONS=256
@@ -99,20 +101,26 @@ stop_server() {
 status=0
 echo "machine: $(nproc) cores, $(uname -r); load: $(uptime | sed 's/.*load average/load average/')"
 for driver in $DRIVERS; do
-    echo
-    echo "== driver $driver: abuse (max_connections = $MAX_CONNECTIONS per worker, 2 workers)"
-    start_server "abuse-$driver" "$driver" "$MAX_CONNECTIONS"
-    "$TOOL" --mode abuse --addr "$ADDR" --pid "$SERVER_PID" --seconds "$SECONDS_ABUSE" \
-        --flood-seconds "$FLOOD_SECONDS" --byte-interval "$BYTE_INTERVAL" \
-        --slowloris "$SLOWLORIS" --slow-body "$SLOW_BODY" --no-read "$NO_READ" --flood "$FLOOD" \
-        --settle "$SETTLE" --max-p99-ms "$P99_MS" --max-rss-mib "$MAX_RSS_MIB" || status=1
-    stop_server
-    echo
-    echo "== driver $driver: $IDLE idle keep-alive connections"
-    start_server "idle-$driver" "$driver" $((IDLE + 1000))
-    "$TOOL" --mode idle --addr "$ADDR" --pid "$SERVER_PID" --idle "$IDLE" --settle "$SETTLE" \
-        --max-per-conn-kib "$PER_CONN_KIB" --max-marginal-kib "$MARGINAL_KIB" || status=1
-    stop_server
+    if [[ "$PHASES" == *" abuse "* ]]; then
+        echo
+        echo "== driver $driver: abuse (max_connections = $MAX_CONNECTIONS per worker, 2 workers)"
+        start_server "abuse-$driver" "$driver" "$MAX_CONNECTIONS"
+        "$TOOL" --mode abuse --addr "$ADDR" --pid "$SERVER_PID" --seconds "$SECONDS_ABUSE" \
+            --flood-seconds "$FLOOD_SECONDS" --byte-interval "$BYTE_INTERVAL" \
+            --slowloris "$SLOWLORIS" --slow-body "$SLOW_BODY" --no-read "$NO_READ" \
+            --flood "$FLOOD" --settle "$SETTLE" --max-p99-ms "$P99_MS" \
+            --max-rss-mib "$MAX_RSS_MIB" || status=1
+        stop_server
+    fi
+    if [[ "$PHASES" == *" idle "* ]]; then
+        echo
+        echo "== driver $driver: $IDLE idle keep-alive connections"
+        start_server "idle-$driver" "$driver" $((IDLE + 1000))
+        "$TOOL" --mode idle --addr "$ADDR" --pid "$SERVER_PID" --idle "$IDLE" \
+            --settle "$SETTLE" --max-per-conn-kib "$PER_CONN_KIB" \
+            --max-marginal-kib "$MARGINAL_KIB" || status=1
+        stop_server
+    fi
     echo "load after driver $driver: $(uptime | sed 's/.*load average/load average/')"
 done
 if [[ "$status" != 0 ]]; then

@@ -247,6 +247,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                     // Idle for a while: hold no buffer until the client sends again.
                     conn.buf = buf;
                     conn.park();
+                    worker.trim.released();
                     match deadlines
                         .guard(&slot, wait - PARK_AFTER, stream.readable(false))
                         .await

@@ -45,6 +45,7 @@ use super::{
     conn,
     deadline::Deadlines,
     handover::{self, Handover},
+    memory::Trim,
 };
 use crate::{
     api::{fault::write_fault, services::Services},
@@ -112,6 +113,8 @@ pub struct Worker {
     pub metrics: Recorder,
     /// Connection timeouts, swept once a tick.
     pub deadlines: Rc<Deadlines>,
+    /// Memory given back by parked and closed connections, and the heap trims it led to.
+    pub trim: Rc<Trim>,
     /// This worker's database connection, policy and API settings; lent out for one
     /// request at a time by [`Worker::services`].
     pub services: RefCell<Services>,
@@ -134,6 +137,7 @@ impl Worker {
             busy: metrics.in_flight(),
             metrics,
             deadlines: Rc::new(Deadlines::default()),
+            trim: Rc::new(Trim::default()),
             pool: RefCell::new(Vec::new()),
         }
     }
@@ -205,6 +209,7 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
     let control = listener.try_clone()?;
     let listener = TcpListener::from_std(listener)?;
     monoio::spawn(Rc::clone(&worker.deadlines).sweep());
+    monoio::spawn(Rc::clone(&worker.trim).run());
     let canceller = Canceller::new();
     // Accepts failed in a row: EMFILE/ENFILE leave the connection queued and the socket
     // readable, so retrying at once would spin. Back off, and log once per episode.
@@ -306,6 +311,7 @@ fn admit(worker: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
     monoio::spawn(async move {
         conn::serve(stream, peer, &conn_worker).await;
         conn_worker.active.set(conn_worker.active.get() - 1);
+        conn_worker.trim.released();
     });
 }
 

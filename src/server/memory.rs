@@ -1,0 +1,147 @@
+//! Giving memory back to the system: what an idle server holds is what its connections
+//! hold, not what its allocator kept from the last burst.
+//!
+//! The binary's global allocator is mimalloc (`src/main.rs`). Two of its habits make the
+//! resident size of a server with many idle connections follow its past bursts rather than
+//! its live data:
+//!
+//! - it asks for transparent huge pages on its arenas, so resident memory grows in 2 MiB
+//!   steps, and the kernel's khugepaged fills the rest of a huge page back in after the
+//!   allocator gave parts of it back. [`disable_huge_pages`] turns them off for the process;
+//! - a page freed back to its arena is returned to the system only after a delay, and only
+//!   when the allocator is next entered on a path that looks for expired pages: a worker that
+//!   goes quiet after a burst (thousands of connections opening, then parking) keeps every
+//!   page the burst touched. [`Trim`] counts the connections that gave memory back and, at
+//!   most once per [`TRIM_INTERVAL`], has the worker's own heap return its free pages.
+//!
+//! Core worker (`Trim` is `!Send`, one per worker; the allocator's heaps are per thread, so
+//! each worker trims its own). It must never run on the request path: a trim is a sweep over
+//! the worker's heap pages and a few `madvise` calls, run from its own task, between I/O.
+
+use std::{
+    cell::Cell,
+    time::{Duration, Instant},
+};
+
+/// Least time between two trims of a worker's heap.
+pub const TRIM_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Connections that gave memory back (parked or closed) since the last trim, below which a
+/// worker does not trim: a handful of closes leave too little behind to be worth a sweep.
+pub const TRIM_AFTER: usize = 32;
+
+/// A worker's account of memory given back since its heap was last trimmed.
+#[derive(Debug)]
+pub struct Trim {
+    released: Cell<usize>,
+    trims: Cell<u64>,
+}
+
+impl Default for Trim {
+    fn default() -> Self {
+        Trim {
+            released: Cell::new(0),
+            trims: Cell::new(0),
+        }
+    }
+}
+
+impl Trim {
+    /// A connection parked or closed: its buffers and state went back.
+    #[inline]
+    pub fn released(&self) {
+        self.released.set(self.released.get().saturating_add(1));
+    }
+
+    /// How many times this worker's heap was trimmed.
+    pub fn trims(&self) -> u64 {
+        self.trims.get()
+    }
+
+    /// Whether enough was given back since the last trim to trim now; resets the count
+    /// when it says yes.
+    fn due(&self) -> bool {
+        if self.released.get() < TRIM_AFTER {
+            return false;
+        }
+        self.released.set(0);
+        self.trims.set(self.trims.get() + 1);
+        true
+    }
+
+    /// Every [`TRIM_INTERVAL`], trims this thread's heap if enough connections gave memory
+    /// back. Runs as long as the worker's runtime does.
+    pub async fn run(self: std::rc::Rc<Self>) {
+        loop {
+            monoio::time::sleep(TRIM_INTERVAL).await;
+            if self.due() {
+                let started = Instant::now();
+                trim_heap();
+                log::debug!("heap trimmed in {:?}", started.elapsed());
+            }
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+mod ffi {
+    extern "C" {
+        /// mimalloc: frees this thread's empty pages and, with `force`, returns every free
+        /// range of the arenas to the system at once instead of after the purge delay.
+        pub(super) fn mi_collect(force: bool);
+    }
+
+    /// Returns the calling thread's free heap pages to the system.
+    pub(super) fn collect() {
+        // SAFETY: `mi_collect` takes no pointers and is safe to call from any thread at any
+        // time; it only frees pages that hold no live block. When mimalloc is not the global
+        // allocator (unit tests) it sweeps mimalloc's own, empty, heap.
+        unsafe { mi_collect(true) }
+    }
+}
+
+/// Has the allocator return the calling thread's free pages to the system now.
+pub fn trim_heap() {
+    ffi::collect();
+}
+
+/// Turns transparent huge pages off for this process (`PR_SET_THP_DISABLE`): its resident
+/// size then follows the pages it uses. Best called first thing in `main`, before the heap
+/// has grown; huge pages already in place stay until freed.
+#[allow(unsafe_code)]
+pub fn disable_huge_pages() -> std::io::Result<()> {
+    // SAFETY: `prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)` takes no pointers; it sets a flag on
+    // the calling process's memory descriptor and fails cleanly on kernels without it.
+    let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trim_is_due_only_after_enough_releases_and_resets() {
+        let trim = Trim::default();
+        for _ in 0..TRIM_AFTER - 1 {
+            trim.released();
+        }
+        assert!(!trim.due());
+        trim.released();
+        assert!(trim.due());
+        assert_eq!(trim.trims(), 1);
+        assert!(!trim.due());
+    }
+
+    #[test]
+    fn trimming_the_heap_is_harmless_at_any_time() {
+        let kept = vec![7u8; 1 << 20];
+        trim_heap();
+        trim_heap();
+        assert!(kept.iter().all(|&b| b == 7));
+    }
+}
