@@ -166,6 +166,10 @@ pub(crate) struct WorkerBlock {
     pub(crate) connections: Arc<Padded>,
     /// Connections in the middle of a request.
     pub(crate) in_flight: Arc<Padded>,
+    /// Idle keep-alive connections parked (holding no buffer).
+    pub(crate) parked: Arc<Padded>,
+    /// Times the worker's heap was trimmed (see `server::memory`).
+    pub(crate) heap_trims: Arc<Padded>,
     /// The I/O driver the worker runs, once it runs.
     pub(crate) driver: OnceLock<&'static str>,
     /// The worker's database connection's waits, once it is open.
@@ -182,6 +186,8 @@ impl WorkerBlock {
             counters: Counters::new(keys * (STATUS_SLOTS + BUCKET_SLOTS + 1)),
             connections: Arc::default(),
             in_flight: Arc::default(),
+            parked: Arc::default(),
+            heap_trims: Arc::default(),
             driver: OnceLock::new(),
             db: OnceLock::new(),
             taken: AtomicBool::new(false),
@@ -282,6 +288,17 @@ impl Recorder {
     /// The worker's in-flight-request gauge. Taken once, by the worker.
     pub fn in_flight(&self) -> Gauge {
         Gauge::new(Arc::clone(&self.block.in_flight))
+    }
+
+    /// The worker's parked-connection gauge. Taken once, by the worker.
+    pub fn parked(&self) -> Gauge {
+        Gauge::new(Arc::clone(&self.block.parked))
+    }
+
+    /// The worker's heap-trim count (a counter kept in a gauge's cell). Taken once, by the
+    /// worker.
+    pub fn heap_trims(&self) -> Gauge {
+        Gauge::new(Arc::clone(&self.block.heap_trims))
     }
 
     /// The key of a request matched by compute API route `route` (its index in

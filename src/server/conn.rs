@@ -248,10 +248,12 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
                     conn.buf = buf;
                     conn.park();
                     worker.trim.released();
-                    match deadlines
+                    worker.parked.set(worker.parked.get() + 1);
+                    let woke = deadlines
                         .guard(&slot, wait - PARK_AFTER, stream.readable(false))
-                        .await
-                    {
+                        .await;
+                    worker.parked.set(worker.parked.get() - 1);
+                    match woke {
                         Ok(Ok(())) => {
                             conn = Conn::new(worker, peer);
                             continue;

@@ -11,17 +11,15 @@
 //! - a page freed back to its arena is returned to the system only after a delay, and only
 //!   when the allocator is next entered on a path that looks for expired pages: a worker that
 //!   goes quiet after a burst (thousands of connections opening, then parking) keeps every
-//!   page the burst touched. [`Trim`] counts the connections that gave memory back and, at
-//!   most once per [`TRIM_INTERVAL`], has the worker's own heap return its free pages.
+//!   page the burst touched. [`Trim`] counts the connections that gave memory back; the
+//!   worker's trim task looks at it once per [`TRIM_INTERVAL`] and, when it is due, has the
+//!   worker's own heap return its free pages ([`trim_heap`]).
 //!
 //! Core worker (`Trim` is `!Send`, one per worker; the allocator's heaps are per thread, so
 //! each worker trims its own). It must never run on the request path: a trim is a sweep over
 //! the worker's heap pages and a few `madvise` calls, run from its own task, between I/O.
 
-use std::{
-    cell::Cell,
-    time::{Duration, Instant},
-};
+use std::{cell::Cell, time::Duration};
 
 /// Least time between two trims of a worker's heap.
 pub const TRIM_INTERVAL: Duration = Duration::from_secs(1);
@@ -31,19 +29,9 @@ pub const TRIM_INTERVAL: Duration = Duration::from_secs(1);
 pub const TRIM_AFTER: usize = 32;
 
 /// A worker's account of memory given back since its heap was last trimmed.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Trim {
     released: Cell<usize>,
-    trims: Cell<u64>,
-}
-
-impl Default for Trim {
-    fn default() -> Self {
-        Trim {
-            released: Cell::new(0),
-            trims: Cell::new(0),
-        }
-    }
 }
 
 impl Trim {
@@ -53,38 +41,23 @@ impl Trim {
         self.released.set(self.released.get().saturating_add(1));
     }
 
-    /// How many times this worker's heap was trimmed.
-    pub fn trims(&self) -> u64 {
-        self.trims.get()
-    }
-
     /// Whether enough was given back since the last trim to trim now; resets the count
     /// when it says yes.
-    fn due(&self) -> bool {
+    pub fn due(&self) -> bool {
         if self.released.get() < TRIM_AFTER {
             return false;
         }
         self.released.set(0);
-        self.trims.set(self.trims.get() + 1);
         true
-    }
-
-    /// Every [`TRIM_INTERVAL`], trims this thread's heap if enough connections gave memory
-    /// back. Runs as long as the worker's runtime does.
-    pub async fn run(self: std::rc::Rc<Self>) {
-        loop {
-            monoio::time::sleep(TRIM_INTERVAL).await;
-            if self.due() {
-                let started = Instant::now();
-                trim_heap();
-                log::debug!("heap trimmed in {:?}", started.elapsed());
-            }
-        }
     }
 }
 
 #[allow(unsafe_code)]
 mod ffi {
+    // The C allocator is built and linked by the `mimalloc` crate (libmimalloc-sys); naming
+    // the crate links it into binaries that do not make it their allocator (unit tests).
+    extern crate mimalloc as _;
+
     extern "C" {
         /// mimalloc: frees this thread's empty pages and, with `force`, returns every free
         /// range of the arenas to the system at once instead of after the purge delay.
@@ -133,7 +106,6 @@ mod tests {
         assert!(!trim.due());
         trim.released();
         assert!(trim.due());
-        assert_eq!(trim.trims(), 1);
         assert!(!trim.due());
     }
 

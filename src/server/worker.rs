@@ -45,7 +45,7 @@ use super::{
     conn,
     deadline::Deadlines,
     handover::{self, Handover},
-    memory::Trim,
+    memory::{self, Trim},
 };
 use crate::{
     api::{fault::write_fault, services::Services},
@@ -113,8 +113,12 @@ pub struct Worker {
     pub metrics: Recorder,
     /// Connection timeouts, swept once a tick.
     pub deadlines: Rc<Deadlines>,
-    /// Memory given back by parked and closed connections, and the heap trims it led to.
-    pub trim: Rc<Trim>,
+    /// Idle keep-alive connections parked (holding no buffer).
+    pub parked: Gauge,
+    /// Memory given back by parked and closed connections since the last heap trim.
+    pub trim: Trim,
+    /// Heap trims so far.
+    heap_trims: Gauge,
     /// This worker's database connection, policy and API settings; lent out for one
     /// request at a time by [`Worker::services`].
     pub services: RefCell<Services>,
@@ -135,9 +139,11 @@ impl Worker {
             services: RefCell::new(services),
             active: metrics.connections(),
             busy: metrics.in_flight(),
+            parked: metrics.parked(),
+            heap_trims: metrics.heap_trims(),
             metrics,
             deadlines: Rc::new(Deadlines::default()),
-            trim: Rc::new(Trim::default()),
+            trim: Trim::default(),
             pool: RefCell::new(Vec::new()),
         }
     }
@@ -196,6 +202,25 @@ async fn stop_signal(shared: &Shared) {
     }
 }
 
+/// Every [`memory::TRIM_INTERVAL`], trims this thread's heap if enough connections gave
+/// memory back since the last trim. Runs as long as the worker's runtime does, off the
+/// request path.
+async fn trim(worker: Rc<Worker>) {
+    loop {
+        monoio::time::sleep(memory::TRIM_INTERVAL).await;
+        if worker.trim.due() {
+            let started = Instant::now();
+            memory::trim_heap();
+            worker.heap_trims.set(worker.heap_trims.get() + 1);
+            log::debug!(
+                "worker {}: heap trimmed in {:?}",
+                worker.id,
+                started.elapsed()
+            );
+        }
+    }
+}
+
 /// What ended a turn of the accept loop.
 enum Next {
     Accepted(std::io::Result<(TcpStream, SocketAddr)>),
@@ -209,7 +234,7 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
     let control = listener.try_clone()?;
     let listener = TcpListener::from_std(listener)?;
     monoio::spawn(Rc::clone(&worker.deadlines).sweep());
-    monoio::spawn(Rc::clone(&worker.trim).run());
+    monoio::spawn(trim(Rc::clone(&worker)));
     let canceller = Canceller::new();
     // Accepts failed in a row: EMFILE/ENFILE leave the connection queued and the socket
     // readable, so retrying at once would spin. Back off, and log once per episode.
