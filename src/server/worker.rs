@@ -328,7 +328,7 @@ fn admit(worker: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     worker.refresh_config();
     if worker.active.get() >= worker.config.get().max_connections {
-        monoio::spawn(refuse(stream));
+        monoio::spawn(refuse(stream, Rc::clone(&worker.deadlines)));
         return;
     }
     worker.active.set(worker.active.get() + 1);
@@ -410,7 +410,8 @@ fn accept_backoff(failures: u32) -> Duration {
 }
 
 /// Answers a connection over the cap with 503 and closes it.
-async fn refuse(mut stream: TcpStream) {
+async fn refuse(mut stream: TcpStream, deadlines: Rc<Deadlines>) {
+    let slot = deadlines.register();
     let mut resp = Response::new();
     write_fault(
         &mut resp,
@@ -427,11 +428,19 @@ async fn refuse(mut stream: TcpStream) {
         crate::http::Version::Http11,
         false,
     );
-    if let Ok((Ok(_), out)) =
-        monoio::time::timeout(Duration::from_secs(1), stream.write_all(out)).await
+    if let Ok((Ok(_), out)) = deadlines
+        .guard(&slot, Duration::from_secs(1), stream.write_all(out))
+        .await
     {
         // A short linger: refused connections must stay cheap during a flood.
-        conn::linger(&mut stream, out, Duration::from_millis(200)).await;
+        conn::linger(
+            &mut stream,
+            out,
+            Duration::from_millis(200),
+            &deadlines,
+            &slot,
+        )
+        .await;
     }
 }
 
