@@ -97,6 +97,9 @@ pub const BUFFER_SIZE: usize = 8 * 1024;
 /// Buffers kept per worker. Busy connections keep theirs; the pool only covers connections
 /// opening, closing and waking from a park, so it need not grow with the connection count.
 const POOL_DEPTH: usize = 256;
+/// Buffers a worker's pool keeps when it trims its heap (after connections parked or
+/// closed): enough for a quiet worker's traffic; the next burst grows it again.
+const POOL_KEPT_ON_TRIM: usize = 32;
 
 /// Per-core state.
 #[derive(Debug)]
@@ -193,6 +196,16 @@ impl Worker {
             pool.push(buf);
         }
     }
+
+    /// Buffers in the pool.
+    pub fn pooled(&self) -> usize {
+        self.pool.borrow().len()
+    }
+
+    /// Frees the pooled buffers beyond [`POOL_KEPT_ON_TRIM`] (when the worker trims its heap).
+    pub fn shrink_pool(&self) {
+        self.pool.borrow_mut().truncate(POOL_KEPT_ON_TRIM);
+    }
 }
 
 /// Resolves when the accept loop must stop: shutdown or handover (checked every 100 ms).
@@ -202,14 +215,15 @@ async fn stop_signal(shared: &Shared) {
     }
 }
 
-/// Every [`memory::TRIM_INTERVAL`], trims this thread's heap if enough connections gave
-/// memory back since the last trim. Runs as long as the worker's runtime does, off the
-/// request path.
+/// Every [`memory::TRIM_INTERVAL`], if enough connections gave memory back since the last
+/// look, shrinks the buffer pool and trims this thread's heap. Runs as long as the worker's
+/// runtime does, off the request path.
 async fn trim(worker: Rc<Worker>) {
     loop {
         monoio::time::sleep(memory::TRIM_INTERVAL).await;
         if worker.trim.due() {
             let started = Instant::now();
+            worker.shrink_pool();
             memory::trim_heap();
             worker.heap_trims.set(worker.heap_trims.get() + 1);
             log::debug!(
@@ -331,13 +345,9 @@ fn admit(worker: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
         monoio::spawn(refuse(stream, Rc::clone(&worker.deadlines)));
         return;
     }
+    // Counted out by the connection's task when it ends (`conn::serve`).
     worker.active.set(worker.active.get() + 1);
-    let conn_worker = Rc::clone(worker);
-    monoio::spawn(async move {
-        conn::serve(stream, peer, &conn_worker).await;
-        conn_worker.active.set(conn_worker.active.get() - 1);
-        conn_worker.trim.released();
-    });
+    monoio::spawn(conn::serve(stream, peer, Rc::clone(worker)));
 }
 
 /// SIGQUIT while a newer process serves the port: take this listener out of service without
