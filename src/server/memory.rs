@@ -7,7 +7,8 @@
 //!
 //! - it asks for transparent huge pages on its arenas, so resident memory grows in 2 MiB
 //!   steps, and the kernel's khugepaged fills the rest of a huge page back in after the
-//!   allocator gave parts of it back. [`disable_huge_pages`] turns them off for the process;
+//!   allocator gave parts of it back. [`disable_huge_pages`] turns them off for the process
+//!   unless `MIMALLOC_ALLOW_THP=1` (mimalloc's own switch) asks for them;
 //! - a page freed back to its arena is returned to the system only after a delay, and only
 //!   when the allocator is next entered on a path that looks for expired pages: a worker that
 //!   goes quiet after a burst (thousands of connections opening, then parking) keeps every
@@ -78,6 +79,16 @@ pub fn trim_heap() {
     ffi::collect();
 }
 
+/// Whether `MIMALLOC_ALLOW_THP` (its value, if set) asks for transparent huge pages, as
+/// mimalloc reads it: `1`, `true`, `yes` or `on`, in any case.
+pub fn huge_pages_requested(value: Option<&str>) -> bool {
+    value.is_some_and(|v| {
+        ["1", "true", "yes", "on"]
+            .iter()
+            .any(|on| v.trim().eq_ignore_ascii_case(on))
+    })
+}
+
 /// Turns transparent huge pages off for this process (`PR_SET_THP_DISABLE`): its resident
 /// size then follows the pages it uses. Best called first thing in `main`, before the heap
 /// has grown; huge pages already in place stay until freed.
@@ -107,6 +118,16 @@ mod tests {
         trim.released();
         assert!(trim.due());
         assert!(!trim.due());
+    }
+
+    #[test]
+    fn huge_pages_only_when_asked_for() {
+        for on in ["1", "true", "YES", "on"] {
+            assert!(huge_pages_requested(Some(on)), "{on}");
+        }
+        for off in [None, Some("0"), Some("false"), Some(""), Some("2x")] {
+            assert!(!huge_pages_requested(off), "{off:?}");
+        }
     }
 
     #[test]
