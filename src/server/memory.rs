@@ -13,8 +13,11 @@
 //!   when the allocator is next entered on a path that looks for expired pages: a worker that
 //!   goes quiet after a burst (thousands of connections opening, then parking) keeps every
 //!   page the burst touched. [`Trim`] counts the connections that gave memory back; the
-//!   worker's trim task looks at it once per [`TRIM_INTERVAL`] and, when it is due, has the
-//!   worker's own heap return its free pages ([`trim_heap`]).
+//!   worker's trim task looks at it once per [`TRIM_INTERVAL`] and, once the worker has
+//!   gone quiet after enough of them, has the worker's own heap return its free pages
+//!   ([`trim_heap`]). While connections keep coming and going it does not: the allocator is
+//!   then entered all the time and purges on its own, and pages given back would only be
+//!   faulted in again.
 //!
 //! Core worker (`Trim` is `!Send`, one per worker; the allocator's heaps are per thread, so
 //! each worker trims its own). It must never run on the request path: a trim is a sweep over
@@ -22,34 +25,45 @@
 
 use std::{cell::Cell, time::Duration};
 
-/// Least time between two trims of a worker's heap.
-pub const TRIM_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a worker looks at what its connections gave back: the least time between two
+/// trims, and the window in which it must have been quiet.
+pub const TRIM_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Connections that gave memory back (parked or closed) since the last trim, below which a
-/// worker does not trim: a handful of closes leave too little behind to be worth a sweep.
+/// worker does not trim (a handful of closes leave too little behind to be worth a sweep);
+/// also the most that may have done so in the last [`TRIM_INTERVAL`] for the worker to
+/// count as quiet.
 pub const TRIM_AFTER: usize = 32;
 
 /// A worker's account of memory given back since its heap was last trimmed.
 #[derive(Debug, Default)]
 pub struct Trim {
-    released: Cell<usize>,
+    /// Connections that parked or closed since the last look.
+    recent: Cell<usize>,
+    /// Those before, since the last trim.
+    owed: Cell<usize>,
 }
 
 impl Trim {
     /// A connection parked or closed: its buffers and state went back.
     #[inline]
     pub fn released(&self) {
-        self.released.set(self.released.get().saturating_add(1));
+        self.recent.set(self.recent.get().saturating_add(1));
     }
 
-    /// Whether enough was given back since the last trim to trim now; resets the count
-    /// when it says yes.
+    /// Called once per [`TRIM_INTERVAL`]: whether to trim now, that is whether at least
+    /// [`TRIM_AFTER`] connections gave memory back since the last trim and fewer than that
+    /// since the last look (the burst is over).
     pub fn due(&self) -> bool {
-        if self.released.get() < TRIM_AFTER {
-            return false;
+        let recent = self.recent.replace(0);
+        let owed = self.owed.get().saturating_add(recent);
+        if owed >= TRIM_AFTER && recent < TRIM_AFTER {
+            self.owed.set(0);
+            true
+        } else {
+            self.owed.set(owed);
+            false
         }
-        self.released.set(0);
-        true
     }
 }
 
@@ -108,14 +122,24 @@ pub fn disable_huge_pages() -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    fn release(trim: &Trim, n: usize) {
+        (0..n).for_each(|_| trim.released());
+    }
+
     #[test]
-    fn a_trim_is_due_only_after_enough_releases_and_resets() {
+    fn a_trim_is_due_after_enough_releases_once_the_worker_is_quiet() {
         let trim = Trim::default();
-        for _ in 0..TRIM_AFTER - 1 {
-            trim.released();
+        release(&trim, TRIM_AFTER - 1);
+        assert!(!trim.due(), "too little given back");
+        release(&trim, 1);
+        assert!(trim.due());
+        assert!(!trim.due(), "nothing given back since");
+        // A burst: no trim while it lasts, one when it is over.
+        for _ in 0..5 {
+            release(&trim, TRIM_AFTER * 10);
+            assert!(!trim.due(), "connections are still coming and going");
         }
-        assert!(!trim.due());
-        trim.released();
+        release(&trim, 3);
         assert!(trim.due());
         assert!(!trim.due());
     }

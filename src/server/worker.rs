@@ -215,9 +215,9 @@ async fn stop_signal(shared: &Shared) {
     }
 }
 
-/// Every [`memory::TRIM_INTERVAL`], if enough connections gave memory back since the last
-/// look, shrinks the buffer pool and trims this thread's heap. Runs as long as the worker's
-/// runtime does, off the request path.
+/// Every [`memory::TRIM_INTERVAL`], once enough connections gave memory back and the worker
+/// has gone quiet ([`Trim::due`]), shrinks the buffer pool and trims this thread's heap.
+/// Runs as long as the worker's runtime does, off the request path.
 async fn trim(worker: Rc<Worker>) {
     loop {
         monoio::time::sleep(memory::TRIM_INTERVAL).await;
