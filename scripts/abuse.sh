@@ -15,7 +15,7 @@
 #        ABUSE_PER_CONN_KIB, ABUSE_MARGINAL_KIB, ABUSE_IDLE, ABUSE_SECONDS.
 # Idle memory: two figures, the average (RSS with − RSS without) / N and the marginal cost
 # (RSS growth over the second half of the connections, per connection). The full run's
-# bound is the target, 4 KiB for both (measured: 1.8 and 1.6 KiB); the CI run's,
+# bound is the target, 4 KiB for both (measured: 1.35 and 1.1–1.3 KiB); the CI run's,
 # 8 KiB for both, still catches a connection that holds its buffers again (~21 KiB) or an
 # allocator that keeps the opening burst's pages (~7 KiB). Figures: bench/RESULTS.md,
 # "10,000 idle keep-alive connections".
