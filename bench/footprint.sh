@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Edge footprint of the release binary: its size on disk, the resident memory of an idle
 # server per worker count (VmRSS from /proc/PID/status once it answers, after 1 s idle), and
-# the same with the allocator's transparent huge pages off (MIMALLOC_ALLOW_THP=0), and
+# the same with transparent huge pages allowed (MIMALLOC_ALLOW_THP=1; ringnova turns them off
+# otherwise, see src/server/memory.rs), and
 # the time from spawning the process to the first 200 on GET /healthcheck (median, min and
 # max of FOOTPRINT_RUNS starts; with a fresh data directory, which includes creating and
 # migrating the database, and with an existing one). Loopback only; every server it starts
@@ -57,7 +58,7 @@ def healthy():
         return False
 
 
-def spawn(workdir, workers, thp=True):
+def spawn(workdir, workers, thp=False):
     conf = os.path.join(workdir, "ringnova.conf")
     with open(conf, "w") as f:
         f.write(f"[wsgi]\napi_paste_config = {os.environ['FOOTPRINT_PASTE']}\n"
@@ -66,7 +67,7 @@ def spawn(workdir, workers, thp=True):
         [BIN, "--config-file", conf, "--listen", f"127.0.0.1:{PORT}",
          "--workers", str(workers), "--cpus", "off", "--data-dir", os.path.join(workdir, "data")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env=None if thp else dict(os.environ, MIMALLOC_ALLOW_THP="0"))
+        env=dict(os.environ, MIMALLOC_ALLOW_THP="1") if thp else None)
 
 
 def stop(proc):
@@ -82,7 +83,7 @@ def stop(proc):
         time.sleep(0.01)
 
 
-def start_to_first_response(workdir, workers, thp=True):
+def start_to_first_response(workdir, workers, thp=False):
     """Seconds from spawn to the first 200, polling every 0.2 ms."""
     t0 = time.monotonic()
     proc = spawn(workdir, workers, thp)
@@ -140,7 +141,7 @@ try:
         row = [workers, vm(proc.pid, "VmRSS"), vm(proc.pid, "VmHWM"),
                len(os.listdir(f"/proc/{proc.pid}/task"))]
         stop(proc)
-        _, proc = start_to_first_response(d, workers, thp=False)
+        _, proc = start_to_first_response(d, workers, thp=True)
         time.sleep(1)
         row.append(vm(proc.pid, "VmRSS"))
         stop(proc)
@@ -178,14 +179,15 @@ thp = "unknown"
 if os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled"):
     with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
         thp = f.read().strip()
-print(f"Transparent huge pages: `{thp}`. The allocator (mimalloc) asks for huge pages for its "
-      "arenas, so touched heap is counted in 2 MiB steps; the last column starts the server "
-      "with `MIMALLOC_ALLOW_THP=0` in its environment.")
+print(f"Transparent huge pages: `{thp}`. ringnova turns them off for itself; the last column "
+      "starts the server with `MIMALLOC_ALLOW_THP=1` in its environment, which lets the "
+      "allocator (mimalloc) back its arenas with huge pages: touched heap is then counted in "
+      "2 MiB steps.")
 print()
-print("| workers | idle RSS (VmRSS) | peak RSS (VmHWM) | threads | idle RSS, MIMALLOC_ALLOW_THP=0 |")
+print("| workers | idle RSS (VmRSS) | peak RSS (VmHWM) | threads | idle RSS, MIMALLOC_ALLOW_THP=1 |")
 print("| ---: | ---: | ---: | ---: | ---: |")
-for workers, rss, hwm, threads, rss_no_thp in rss_rows:
-    print(f"| {workers} | **{mib(rss)}** | {mib(hwm)} | {threads} | {mib(rss_no_thp)} |")
+for workers, rss, hwm, threads, rss_thp in rss_rows:
+    print(f"| {workers} | **{mib(rss)}** | {mib(hwm)} | {threads} | {mib(rss_thp)} |")
 print()
 print("| workers | spawn → first 200, fresh data dir (creates + migrates the database) "
       "| spawn → first 200, existing data dir |")

@@ -10,33 +10,36 @@
 #
 # Usage: scripts/abuse.sh                  full run (~2 min per driver; figures in bench/RESULTS.md)
 #        ABUSE_QUICK=1 scripts/abuse.sh    CI run (seconds; generous bounds for a loaded box)
-# Knobs: ABUSE_DRIVERS (default "legacy uring"), ABUSE_P99_MS, ABUSE_MAX_RSS_MIB,
+# Knobs: ABUSE_DRIVERS (default "legacy uring"), ABUSE_PHASES (default "abuse idle"; "idle"
+#        runs only the idle connections), ABUSE_P99_MS, ABUSE_MAX_RSS_MIB,
 #        ABUSE_PER_CONN_KIB, ABUSE_MARGINAL_KIB, ABUSE_IDLE, ABUSE_SECONDS.
 # Idle memory: two figures, the average (RSS with − RSS without) / N and the marginal cost
-# (RSS growth over the second half of the connections, per connection). Both carry
-# allocator pages kept from the opening burst, which vary from run to run; the bounds (10 KiB
-# full, 32/16 KiB CI) catch a connection that holds its buffers again (~21 KiB). The issue's
-# 4 KiB target and the figures: bench/RESULTS.md, "Slow and abusive clients".
+# (RSS growth over the second half of the connections, per connection). The full run's
+# bound is the issue's target, 4 KiB for both (measured: 1.35 and 1.1–1.3 KiB); the CI run's,
+# 8 KiB for both, still catches a connection that holds its buffers again (~21 KiB) or an
+# allocator that keeps the opening burst's pages (~7 KiB). Figures: bench/RESULTS.md,
+# "10,000 idle keep-alive connections".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 QUICK="${ABUSE_QUICK:-0}"
 DRIVERS="${ABUSE_DRIVERS:-legacy uring}"
+PHASES=" ${ABUSE_PHASES:-abuse idle} "
 if [[ "$QUICK" == 1 ]]; then
     SECONDS_ABUSE="${ABUSE_SECONDS:-4}" FLOOD_SECONDS=2 BYTE_INTERVAL=1
     SLOWLORIS=200 SLOW_BODY=20 NO_READ=10 FLOOD=800 MAX_CONNECTIONS=256
     IDLE="${ABUSE_IDLE:-2000}" SETTLE=2
     # A loaded CI box: bound what a broken server would blow, not what a quiet one does.
     P99_MS="${ABUSE_P99_MS:-250}" MAX_RSS_MIB="${ABUSE_MAX_RSS_MIB:-256}"
-    # Few connections: the pool and table growth weigh on the average, and the allocator's
-    # pages on the marginal cost; both stay well under the ~21 KiB of held buffers.
-    PER_CONN_KIB="${ABUSE_PER_CONN_KIB:-32}" MARGINAL_KIB="${ABUSE_MARGINAL_KIB:-16}"
+    # Few connections: the buffer pools' growth (fixed, up to 2 MiB a worker) weighs on the
+    # average (2.5 KiB measured against 1.6 marginal); both stay well under 8 KiB.
+    PER_CONN_KIB="${ABUSE_PER_CONN_KIB:-8}" MARGINAL_KIB="${ABUSE_MARGINAL_KIB:-8}"
 else
     SECONDS_ABUSE="${ABUSE_SECONDS:-30}" FLOOD_SECONDS=10 BYTE_INTERVAL=3
     SLOWLORIS=1000 SLOW_BODY=100 NO_READ=50 FLOOD=3000 MAX_CONNECTIONS=1024
     IDLE="${ABUSE_IDLE:-10000}" SETTLE=3
     P99_MS="${ABUSE_P99_MS:-10}" MAX_RSS_MIB="${ABUSE_MAX_RSS_MIB:-256}"
-    PER_CONN_KIB="${ABUSE_PER_CONN_KIB:-10}" MARGINAL_KIB="${ABUSE_MARGINAL_KIB:-10}"
+    PER_CONN_KIB="${ABUSE_PER_CONN_KIB:-4}" MARGINAL_KIB="${ABUSE_MARGINAL_KIB:-4}"
 fi
 
 # Every connection is a descriptor on both sides: raise the limit for us and the server.
@@ -99,20 +102,26 @@ stop_server() {
 status=0
 echo "machine: $(nproc) cores, $(uname -r); load: $(uptime | sed 's/.*load average/load average/')"
 for driver in $DRIVERS; do
-    echo
-    echo "== driver $driver: abuse (max_connections = $MAX_CONNECTIONS per worker, 2 workers)"
-    start_server "abuse-$driver" "$driver" "$MAX_CONNECTIONS"
-    "$TOOL" --mode abuse --addr "$ADDR" --pid "$SERVER_PID" --seconds "$SECONDS_ABUSE" \
-        --flood-seconds "$FLOOD_SECONDS" --byte-interval "$BYTE_INTERVAL" \
-        --slowloris "$SLOWLORIS" --slow-body "$SLOW_BODY" --no-read "$NO_READ" --flood "$FLOOD" \
-        --settle "$SETTLE" --max-p99-ms "$P99_MS" --max-rss-mib "$MAX_RSS_MIB" || status=1
-    stop_server
-    echo
-    echo "== driver $driver: $IDLE idle keep-alive connections"
-    start_server "idle-$driver" "$driver" $((IDLE + 1000))
-    "$TOOL" --mode idle --addr "$ADDR" --pid "$SERVER_PID" --idle "$IDLE" --settle "$SETTLE" \
-        --max-per-conn-kib "$PER_CONN_KIB" --max-marginal-kib "$MARGINAL_KIB" || status=1
-    stop_server
+    if [[ "$PHASES" == *" abuse "* ]]; then
+        echo
+        echo "== driver $driver: abuse (max_connections = $MAX_CONNECTIONS per worker, 2 workers)"
+        start_server "abuse-$driver" "$driver" "$MAX_CONNECTIONS"
+        "$TOOL" --mode abuse --addr "$ADDR" --pid "$SERVER_PID" --seconds "$SECONDS_ABUSE" \
+            --flood-seconds "$FLOOD_SECONDS" --byte-interval "$BYTE_INTERVAL" \
+            --slowloris "$SLOWLORIS" --slow-body "$SLOW_BODY" --no-read "$NO_READ" \
+            --flood "$FLOOD" --settle "$SETTLE" --max-p99-ms "$P99_MS" \
+            --max-rss-mib "$MAX_RSS_MIB" || status=1
+        stop_server
+    fi
+    if [[ "$PHASES" == *" idle "* ]]; then
+        echo
+        echo "== driver $driver: $IDLE idle keep-alive connections"
+        start_server "idle-$driver" "$driver" $((IDLE + 1000))
+        "$TOOL" --mode idle --addr "$ADDR" --pid "$SERVER_PID" --idle "$IDLE" \
+            --settle "$SETTLE" --max-per-conn-kib "$PER_CONN_KIB" \
+            --max-marginal-kib "$MARGINAL_KIB" || status=1
+        stop_server
+    fi
     echo "load after driver $driver: $(uptime | sed 's/.*load average/load average/')"
 done
 if [[ "$status" != 0 ]]; then

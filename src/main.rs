@@ -69,6 +69,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before the heap grows: resident memory should follow what the server uses, not the
+    // 2 MiB huge pages mimalloc asks for (see `server::memory`), unless they are asked for.
+    if !server::memory::huge_pages_requested(std::env::var("MIMALLOC_ALLOW_THP").ok().as_deref()) {
+        if let Err(err) = server::memory::disable_huge_pages() {
+            eprintln!("ringnova: cannot turn transparent huge pages off ({err}); continuing");
+        }
+    }
     let mut cli = Cli::parse();
     // The policy tools need no server configuration beyond the policy files.
     if let Some(Command::Policy(args)) = cli.command.take_if(|c| matches!(c, Command::Policy(_))) {

@@ -1,8 +1,9 @@
 //! Resource bounds under both drivers: descriptor exhaustion (EMFILE) does not make the
 //! accept loop spin and the server recovers when descriptors free up; idle keep-alive
 //! connections that park (give their buffers back) wake up without losing a byte and still
-//! close at the keep-alive timeout; a flood of connections past `max_connections` is refused
-//! with at most `MAX_REFUSING` answers in progress per worker, the rest closed at once.
+//! close at the keep-alive timeout; the parked ones are counted and the worker then trims its
+//! heap (gives the allocator's free pages back); a flood of connections past `max_connections`
+//! is refused with at most `MAX_REFUSING` answers in progress per worker, the rest closed at once.
 //!
 //! Issue 6, part 7. The memory figures (per idle connection, under abuse) come from
 //! `scripts/abuse.sh`, not from here: no test asserts a timing or a memory figure.
@@ -275,4 +276,54 @@ per_driver!(connection_flood_refusals_are_bounded, |driver| {
         closed >= 1,
         "no refusal was cut off: {answered_503} answered"
     );
+});
+
+/// The value of per-worker series `name` for worker 0 in a `/metrics` scrape.
+fn worker_metric(server: &Server, name: &str) -> f64 {
+    let scrape = server.get("/metrics", "").text();
+    let prefix = format!("{name}{{worker=\"0\"}} ");
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the scrape:\n{scrape}"))
+}
+
+/// Waits (polling, up to a generous bound) until `done` holds.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+per_driver!(idle_connections_park_and_the_heap_is_trimmed, |driver| {
+    let server = Server::start(driver);
+    assert_eq!(worker_metric(&server, "ringnova_heap_trims_total"), 0.0);
+    // More than the trim threshold (32 connections that gave memory back), all kept open.
+    let mut held: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut stream = server.connect();
+            stream.write_all(GET).unwrap();
+            assert_eq!(read_response(&mut stream).map(|r| r.status), Some(200));
+            stream
+        })
+        .collect();
+    // Each idle connection parks (gives its buffers back); the worker then trims its heap.
+    eventually("40 connections parked", || {
+        worker_metric(&server, "ringnova_http_connections_parked") == 40.0
+    });
+    eventually("a heap trim", || {
+        worker_metric(&server, "ringnova_heap_trims_total") >= 1.0
+    });
+    // A parked connection is still served, and leaves the parked count when it wakes.
+    for stream in &mut held {
+        stream.write_all(GET).unwrap();
+        assert_eq!(read_response(stream).map(|r| r.status), Some(200));
+    }
+    drop(held);
+    eventually("no connection parked once they closed", || {
+        worker_metric(&server, "ringnova_http_connections_parked") == 0.0
+    });
 });

@@ -175,30 +175,50 @@ fn requests(registry: &Registry, out: &mut String) {
     }
 }
 
-/// A per-worker gauge: its name, help text and how to read it from a block.
-type WorkerGauge = (&'static str, &'static str, fn(&WorkerBlock) -> u64);
+/// A per-worker value: its name, type, help text and how to read it from a block.
+type WorkerGauge = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&WorkerBlock) -> u64,
+);
 
 fn gauges(registry: &Registry, out: &mut String) {
-    let families: [WorkerGauge; 3] = [
+    let families: [WorkerGauge; 5] = [
         (
             "ringnova_http_requests_in_flight",
+            "gauge",
             "Connections in the middle of a request (reading it, answering it, or writing the answer), by worker.",
             |block| block.in_flight.get(),
         ),
         (
             "ringnova_http_connections_open",
+            "gauge",
             "Open client connections, by worker.",
             |block| block.connections.get(),
         ),
         (
             "ringnova_http_connections_refusing",
+            "gauge",
             "Connections over max_connections being answered 503 and closed, by worker (a bounded number at once).",
             |block| block.refusing.get(),
         ),
+        (
+            "ringnova_http_connections_parked",
+            "gauge",
+            "Idle keep-alive connections parked: waiting for the client with no buffer held, by worker.",
+            |block| block.parked.get(),
+        ),
+        (
+            "ringnova_heap_trims_total",
+            "counter",
+            "Times the worker had the allocator return its free pages after connections parked or closed, by worker.",
+            |block| block.heap_trims.get(),
+        ),
     ];
     let mut worker_text = itoa::Buffer::new();
-    for (name, help, read) in families {
-        family(out, name, "gauge", help);
+    for (name, kind, help, read) in families {
+        family(out, name, kind, help);
         for (worker, block) in registry.blocks.iter().enumerate() {
             let labels = [("worker", worker_text.format(worker))];
             sample(out, name, &labels, read(block));

@@ -170,6 +170,10 @@ pub(crate) struct WorkerBlock {
     pub(crate) refusing: Arc<Padded>,
     /// Connections over the cap closed without an answer, then those answered 503.
     pub(crate) refused: [Padded; 2],
+    /// Idle keep-alive connections parked (holding no buffer).
+    pub(crate) parked: Arc<Padded>,
+    /// Times the worker's heap was trimmed (see `server::memory`).
+    pub(crate) heap_trims: Arc<Padded>,
     /// The I/O driver the worker runs, once it runs.
     pub(crate) driver: OnceLock<&'static str>,
     /// The worker's database connection's waits, once it is open.
@@ -188,6 +192,8 @@ impl WorkerBlock {
             in_flight: Arc::default(),
             refusing: Arc::default(),
             refused: Default::default(),
+            parked: Arc::default(),
+            heap_trims: Arc::default(),
             driver: OnceLock::new(),
             db: OnceLock::new(),
             taken: AtomicBool::new(false),
@@ -304,6 +310,17 @@ impl Recorder {
             cell.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
+    }
+
+    /// The worker's parked-connection gauge. Taken once, by the worker.
+    pub fn parked(&self) -> Gauge {
+        Gauge::new(Arc::clone(&self.block.parked))
+    }
+
+    /// The worker's heap-trim count (a counter kept in a gauge's cell). Taken once, by the
+    /// worker.
+    pub fn heap_trims(&self) -> Gauge {
+        Gauge::new(Arc::clone(&self.block.heap_trims))
     }
 
     /// The key of a request matched by compute API route `route` (its index in

@@ -27,6 +27,7 @@
 use std::{
     net::SocketAddr,
     panic::{catch_unwind, AssertUnwindSafe},
+    rc::Rc,
     time::{Duration, Instant},
 };
 
@@ -118,197 +119,239 @@ struct Sink {
     use_memo: bool,
 }
 
+/// Counts a connection out of its worker's open connections however its task ends.
+struct Open<'w>(&'w Worker);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        let worker = self.0;
+        worker.active.set(worker.active.get() - 1);
+        worker.trim.released();
+    }
+}
+
 /// How often a connection waiting for the group flush looks at it.
 const DURABLE_POLL: Duration = Duration::from_micros(200);
 
-/// Serves one connection until it closes.
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: &Worker) {
-    let mut conn = Conn::new(worker, peer);
-    let mut busy = false;
-    // Bytes written since this task last let the worker's other tasks run.
-    let mut unyielded = 0usize;
-    // Made on the first idle read; connections closed after one request never need it.
-    let mut canceller: Option<Canceller> = None;
-    // The limits in force when the connection opened stay its limits.
-    let config = worker.config();
-    let limits = &config.limits;
-    let deadlines = &worker.deadlines;
-    let slot = deadlines.register();
-    loop {
-        conn.sink.date = http_date();
-        // Answer every complete request already buffered, up to one output batch.
-        let mut batch_full = false;
-        while !conn.sink.close && conn.start < conn.buf.len() {
-            if !busy {
-                busy = true;
-                worker.busy.set(worker.busy.get() + 1);
-                // The output buffer is held only while there is something to answer.
-                if conn.sink.out.capacity() == 0 {
-                    conn.sink.out = worker.take_buffer();
-                }
-            }
-            match conn.frame(limits) {
-                Framed::NeedMore => {
-                    // Only a request that has to wait for more bytes needs its start time.
-                    if conn.head_started.is_none() {
-                        conn.head_started = Some(Instant::now());
-                    }
-                    if conn.body_started.is_none() && conn.framer.in_body() {
-                        conn.body_started = Some(Instant::now());
-                    }
-                    break;
-                }
-                Framed::Ready { body_end, consumed } => {
-                    conn.dispatch_with_body(body_end, consumed);
-                    conn.start += consumed;
-                    conn.head_started = None;
-                    conn.body_started = None;
-                }
-                Framed::Answered { consumed } => {
-                    conn.start += consumed;
-                    conn.head_started = None;
-                }
-                Framed::Error(err) => conn.frame_error(err, limits),
-            }
-            if conn.sink.out.len() >= OUT_HIGH_WATER {
-                batch_full = true;
-                break;
-            }
-        }
-        // Under `synchronous = full`, what these responses acknowledge must be on disk
-        // first: wait for the group flush without blocking the other connections.
-        let durable_wait = worker.services.borrow().db.take_durable_wait();
-        if let Some(wait) = durable_wait {
-            let durable = async {
-                while !wait.is_done() {
-                    monoio::time::sleep(DURABLE_POLL).await;
-                }
-            };
-            if deadlines
-                .guard(&slot, limits.send_timeout, durable)
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-        if conn.framer.in_body() && conn.framer.head.expect_continue && !conn.sent_continue {
-            conn.sent_continue = true;
-            conn.sink.out.extend_from_slice(CONTINUE);
-        }
-        if !conn.sink.out.is_empty() {
-            let out = std::mem::take(&mut conn.sink.out);
-            match deadlines
-                .guard(&slot, limits.send_timeout, stream.write_all(out))
-                .await
-            {
-                Ok((Ok(written), mut out)) => {
-                    out.clear();
-                    conn.sink.out = out;
-                    // I/O that is ready at once never makes a task wait: a client that
-                    // pipelines without end (or fills a large socket buffer without reading)
-                    // would hold the core. Let the others run after every full batch's worth.
-                    unyielded += written;
-                    if unyielded >= OUT_HIGH_WATER {
-                        unyielded = 0;
-                        YieldNow(false).await;
+/// Serves one connection until it closes, then counts it out of the worker's open
+/// connections (which [`super::worker`] counted in).
+///
+/// This future is the connection's task, allocated once per connection and held by every
+/// idle one, so it is kept small: spawned as it is (not inside another future that would
+/// hold the stream a second time), an async block rather than an `async fn` (whose arguments
+/// would be stored twice), and no timer in it (monoio's is 640 bytes and 128-byte aligned,
+/// which would pad the whole task to the next cache-line multiple): timeouts go through the
+/// connection's deadline slot, and the one wait that needs a timer is boxed.
+/// `tests::the_connection_task_stays_small` holds it to that.
+#[allow(clippy::manual_async_fn)] // an `async fn` would store the arguments twice
+pub fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    worker: Rc<Worker>,
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let worker: &Worker = &worker;
+        let _open = Open(worker);
+        let mut conn = Conn::new(worker, peer);
+        let mut busy = false;
+        // Bytes written since this task last let the worker's other tasks run.
+        let mut unyielded = 0usize;
+        // Made on the first idle read; connections closed after one request never need it.
+        let mut canceller: Option<Canceller> = None;
+        // The limits in force when the connection opened stay its limits.
+        let config = worker.config();
+        let limits = &config.limits;
+        let deadlines = &worker.deadlines;
+        let slot = deadlines.register();
+        loop {
+            conn.sink.date = http_date();
+            // Answer every complete request already buffered, up to one output batch.
+            let mut batch_full = false;
+            while !conn.sink.close && conn.start < conn.buf.len() {
+                if !busy {
+                    busy = true;
+                    worker.busy.set(worker.busy.get() + 1);
+                    // The output buffer is held only while there is something to answer.
+                    if conn.sink.out.capacity() == 0 {
+                        conn.sink.out = worker.take_buffer();
                     }
                 }
-                _ => break,
-            }
-        }
-        if conn.sink.close {
-            linger(&mut stream, std::mem::take(&mut conn.buf), LINGER_TIME).await;
-            break;
-        }
-        // Between requests (nothing unread) the output buffer goes back to the pool. Not
-        // closed here at shutdown: the last response promised keep-alive, so the client may
-        // already be sending; its next request is answered with `Connection: close`, and
-        // idle connections end with the worker's drain.
-        if release(&mut conn.buf, &mut conn.start) && busy {
-            busy = false;
-            worker.busy.set(worker.busy.get() - 1);
-            let out = std::mem::take(&mut conn.sink.out);
-            if out.capacity() > 0 {
-                worker.give_buffer(out);
-            }
-        }
-        if batch_full {
-            continue;
-        }
-        // Read more, under the timeout that applies to where we are.
-        let wait = conn.read_timeout(limits);
-        if conn.buf.capacity() - conn.buf.len() < READ_CHUNK {
-            conn.buf.reserve(READ_CHUNK.max(conn.buf.len()));
-        }
-        let idle = conn.buf.is_empty() && !conn.framer.in_body() && conn.head_started.is_none();
-        let buf = std::mem::take(&mut conn.buf);
-        let (begin, end) = (buf.len(), buf.capacity());
-        let slice = SliceMut::new(buf, begin, end);
-        let read = if idle && wait > PARK_AFTER {
-            let canceller = canceller.get_or_insert_with(Canceller::new);
-            match read_or_park(&mut stream, slice, deadlines, &slot, canceller).await {
-                IdleRead::Done(result, buf) => Ok((result, buf)),
-                IdleRead::Park(buf) => {
-                    // Idle for a while: hold no buffer until the client sends again.
-                    conn.buf = buf;
-                    conn.park();
-                    match deadlines
-                        .guard(&slot, wait - PARK_AFTER, stream.readable(false))
-                        .await
-                    {
-                        Ok(Ok(())) => {
-                            conn = Conn::new(worker, peer);
-                            continue;
+                match conn.frame(limits) {
+                    Framed::NeedMore => {
+                        // Only a request that has to wait for more bytes needs its start time.
+                        if conn.head_started.is_none() {
+                            conn.head_started = Some(Instant::now());
                         }
-                        // The keep-alive timeout passed, or the socket failed: close. The
-                        // parked connection holds nothing to give back.
-                        _ => return,
+                        if conn.body_started.is_none() && conn.framer.in_body() {
+                            conn.body_started = Some(Instant::now());
+                        }
+                        break;
                     }
+                    Framed::Ready { body_end, consumed } => {
+                        conn.dispatch_with_body(body_end, consumed);
+                        conn.start += consumed;
+                        conn.head_started = None;
+                        conn.body_started = None;
+                    }
+                    Framed::Answered { consumed } => {
+                        conn.start += consumed;
+                        conn.head_started = None;
+                    }
+                    Framed::Error(err) => conn.frame_error(err, limits),
                 }
-            }
-        } else {
-            deadlines
-                .guard(&slot, wait, stream.read(slice))
-                .await
-                .map(|(result, slice)| (result, slice.into_inner()))
-        };
-        match read {
-            Ok((Ok(n), buf)) => {
-                conn.buf = buf;
-                if n == 0 {
+                if conn.sink.out.len() >= OUT_HIGH_WATER {
+                    batch_full = true;
                     break;
                 }
             }
-            Ok((Err(_), buf)) => {
-                conn.buf = buf;
+            // Under `synchronous = full`, what these responses acknowledge must be on disk
+            // first: wait for the group flush without blocking the other connections.
+            let durable_wait = worker.services.borrow().db.take_durable_wait();
+            if let Some(wait) = durable_wait {
+                // Boxed: a timer in the task would make every connection's task larger
+                // (see `serve`); this path pays one allocation per wait.
+                let durable = Box::pin(async move {
+                    while !wait.is_done() {
+                        monoio::time::sleep(DURABLE_POLL).await;
+                    }
+                });
+                if deadlines
+                    .guard(&slot, limits.send_timeout, durable)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            if conn.framer.in_body() && conn.framer.head.expect_continue && !conn.sent_continue {
+                conn.sent_continue = true;
+                conn.sink.out.extend_from_slice(CONTINUE);
+            }
+            if !conn.sink.out.is_empty() {
+                let out = std::mem::take(&mut conn.sink.out);
+                match deadlines
+                    .guard(&slot, limits.send_timeout, stream.write_all(out))
+                    .await
+                {
+                    Ok((Ok(written), mut out)) => {
+                        out.clear();
+                        conn.sink.out = out;
+                        // I/O that is ready at once never makes a task wait: a client that
+                        // pipelines without end (or fills a large socket buffer without reading)
+                        // would hold the core. Let the others run after every full batch's worth.
+                        unyielded += written;
+                        if unyielded >= OUT_HIGH_WATER {
+                            unyielded = 0;
+                            YieldNow(false).await;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            if conn.sink.close {
+                linger(
+                    &mut stream,
+                    std::mem::take(&mut conn.buf),
+                    LINGER_TIME,
+                    deadlines,
+                    &slot,
+                )
+                .await;
                 break;
             }
-            Err(_elapsed) => {
-                // The read buffer went down with the cancelled read; the connection is done.
-                // A client that stalled mid-request is told so; an idle one is just closed.
-                if conn.head_started.is_some() {
-                    conn.sink.out.clear();
-                    worker.metrics.refused(408);
-                    conn.sink.error_response(408, "Request timed out.");
-                    let out = std::mem::take(&mut conn.sink.out);
-                    let _ =
-                        monoio::time::timeout(Duration::from_secs(1), stream.write_all(out)).await;
+            // Between requests (nothing unread) the output buffer goes back to the pool. Not
+            // closed here at shutdown: the last response promised keep-alive, so the client may
+            // already be sending; its next request is answered with `Connection: close`, and
+            // idle connections end with the worker's drain.
+            if release(&mut conn.buf, &mut conn.start) && busy {
+                busy = false;
+                worker.busy.set(worker.busy.get() - 1);
+                let out = std::mem::take(&mut conn.sink.out);
+                if out.capacity() > 0 {
+                    worker.give_buffer(out);
                 }
-                break;
+            }
+            if batch_full {
+                continue;
+            }
+            // Read more, under the timeout that applies to where we are.
+            let wait = conn.read_timeout(limits);
+            if conn.buf.capacity() - conn.buf.len() < READ_CHUNK {
+                conn.buf.reserve(READ_CHUNK.max(conn.buf.len()));
+            }
+            let idle = conn.buf.is_empty() && !conn.framer.in_body() && conn.head_started.is_none();
+            let buf = std::mem::take(&mut conn.buf);
+            let (begin, end) = (buf.len(), buf.capacity());
+            let slice = SliceMut::new(buf, begin, end);
+            let read = if idle && wait > PARK_AFTER {
+                let canceller = canceller.get_or_insert_with(Canceller::new);
+                match read_or_park(&mut stream, slice, deadlines, &slot, canceller).await {
+                    IdleRead::Done(result, buf) => Ok((result, buf)),
+                    IdleRead::Park(buf) => {
+                        // Idle for a while: hold no buffer until the client sends again.
+                        conn.buf = buf;
+                        conn.park();
+                        worker.trim.released();
+                        worker.parked.set(worker.parked.get() + 1);
+                        let woke = deadlines
+                            .guard(&slot, wait - PARK_AFTER, stream.readable(false))
+                            .await;
+                        worker.parked.set(worker.parked.get() - 1);
+                        match woke {
+                            Ok(Ok(())) => {
+                                conn = Conn::new(worker, peer);
+                                continue;
+                            }
+                            // The keep-alive timeout passed, or the socket failed: close. The
+                            // parked connection holds nothing to give back.
+                            _ => return,
+                        }
+                    }
+                }
+            } else {
+                deadlines
+                    .guard(&slot, wait, stream.read(slice))
+                    .await
+                    .map(|(result, slice)| (result, slice.into_inner()))
+            };
+            match read {
+                Ok((Ok(n), buf)) => {
+                    conn.buf = buf;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                Ok((Err(_), buf)) => {
+                    conn.buf = buf;
+                    break;
+                }
+                Err(_elapsed) => {
+                    // The read buffer went down with the cancelled read; the connection is done.
+                    // A client that stalled mid-request is told so; an idle one is just closed.
+                    if conn.head_started.is_some() {
+                        conn.sink.out.clear();
+                        worker.metrics.refused(408);
+                        conn.sink.error_response(408, "Request timed out.");
+                        let out = std::mem::take(&mut conn.sink.out);
+                        let _ = deadlines
+                            .guard(&slot, Duration::from_secs(1), stream.write_all(out))
+                            .await;
+                    }
+                    break;
+                }
             }
         }
-    }
-    if busy {
-        worker.busy.set(worker.busy.get() - 1);
-    }
-    let Conn { buf, sink, .. } = conn;
-    let out = sink.out;
-    if buf.capacity() > 0 {
-        worker.give_buffer(buf);
-    }
-    if out.capacity() > 0 {
-        worker.give_buffer(out);
+        if busy {
+            worker.busy.set(worker.busy.get() - 1);
+        }
+        let Conn { buf, sink, .. } = conn;
+        let out = sink.out;
+        if buf.capacity() > 0 {
+            worker.give_buffer(buf);
+        }
+        if out.capacity() > 0 {
+            worker.give_buffer(out);
+        }
     }
 }
 
@@ -380,8 +423,15 @@ const LINGER_BYTES: usize = 64 * 1024;
 
 /// Lingering close: stop sending, then read and discard for a short while, so that bytes the
 /// client already sent (pipelined requests, an unread body) do not make the kernel answer
-/// with a reset that destroys the response still in flight.
-pub async fn linger(stream: &mut TcpStream, mut buf: Vec<u8>, time: Duration) {
+/// with a reset that destroys the response still in flight. Timed by the connection's
+/// deadline slot (within a tick), not a timer of its own.
+pub async fn linger(
+    stream: &mut TcpStream,
+    mut buf: Vec<u8>,
+    time: Duration,
+    deadlines: &Deadlines,
+    slot: &SlotKey,
+) {
     if stream.shutdown().await.is_err() {
         return;
     }
@@ -396,7 +446,7 @@ pub async fn linger(stream: &mut TcpStream, mut buf: Vec<u8>, time: Duration) {
         if left.is_zero() {
             return;
         }
-        match monoio::time::timeout(left, stream.read(buf)).await {
+        match deadlines.guard(slot, left, stream.read(buf)).await {
             Ok((Ok(n), returned)) if n > 0 => {
                 discarded += n;
                 buf = returned;
@@ -711,6 +761,9 @@ mod tests {
     };
 
     const DATE: [u8; DATE_LEN] = *b"Sun, 06 Nov 1994 08:49:37 GMT";
+    /// Bound on the connection future's size (see `the_connection_task_stays_small`): with
+    /// monoio's task header and trailer (40 bytes) the task fits a 1 KiB allocation.
+    const MAX_TASK_FUTURE: usize = 1024 - 40;
     const LATER: [u8; DATE_LEN] = *b"Sun, 06 Nov 1994 08:49:38 GMT";
 
     /// A worker over a scratch database, with the shipped pipeline under `config`.
@@ -946,6 +999,49 @@ mod tests {
         );
         assert_eq!(text.matches("HTTP/1.1 200 ").count(), 1, "{text}");
         assert!(!conn.sink.close);
+    }
+
+    /// What the task of an idle connection costs: its future, in a monoio task beside a
+    /// header and a trailer of a few words. A timer slipping back into it (640 bytes,
+    /// 128-byte aligned) or a large buffer kept inline would break this.
+    #[test]
+    fn the_connection_task_stays_small() {
+        let temp = TempDb::new("task-size");
+        let worker = Rc::new(worker(&temp, "[ringnova]\naccess_log = false\n"));
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let task = serve(stream, addr, Rc::clone(&worker));
+            let (size, align) = (std::mem::size_of_val(&task), std::mem::align_of_val(&task));
+            drop(task);
+            eprintln!("connection future: {size} bytes, aligned to {align}");
+            assert!(align <= 16, "aligned to {align} bytes");
+            assert!(size <= MAX_TASK_FUTURE, "{size} bytes");
+        });
+    }
+
+    #[test]
+    fn a_parked_connection_gives_its_buffers_back() {
+        let temp = TempDb::new("park");
+        let worker = worker(&temp, "[ringnova]\naccess_log = false\n");
+        let mut conn = Conn::new(&worker, "127.0.0.1:9".parse().unwrap());
+        let _ = answer(&mut conn, REQUESTS[0], DATE);
+        conn.sink.out = worker.take_buffer();
+        assert!(conn.buf.capacity() > 0);
+        assert_eq!(worker.pooled(), 0);
+        conn.park();
+        assert_eq!(worker.pooled(), 2, "the read and the output buffer");
+        // A trim keeps a few pooled buffers and frees the rest.
+        let many: Vec<Vec<u8>> = (0..100).map(|_| worker.take_buffer()).collect();
+        many.into_iter().for_each(|buf| worker.give_buffer(buf));
+        assert_eq!(worker.pooled(), 100);
+        worker.shrink_pool();
+        assert!((2..100).contains(&worker.pooled()), "{}", worker.pooled());
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod deadline;
 pub mod handover;
 pub mod listener;
 pub mod memo;
+pub mod memory;
 pub mod notify;
 pub mod reload;
 pub mod worker;

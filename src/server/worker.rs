@@ -45,6 +45,7 @@ use super::{
     conn,
     deadline::Deadlines,
     handover::{self, Handover},
+    memory::{self, Trim},
 };
 use crate::{
     api::{fault::write_fault, services::Services},
@@ -96,6 +97,9 @@ pub const BUFFER_SIZE: usize = 8 * 1024;
 /// Buffers kept per worker. Busy connections keep theirs; the pool only covers connections
 /// opening, closing and waking from a park, so it need not grow with the connection count.
 const POOL_DEPTH: usize = 256;
+/// Buffers a worker's pool keeps when it trims its heap (after connections parked or
+/// closed): enough for a quiet worker's traffic; the next burst grows it again.
+const POOL_KEPT_ON_TRIM: usize = 32;
 
 /// Per-core state.
 #[derive(Debug)]
@@ -114,6 +118,12 @@ pub struct Worker {
     pub metrics: Recorder,
     /// Connection timeouts, swept once a tick.
     pub deadlines: Rc<Deadlines>,
+    /// Idle keep-alive connections parked (holding no buffer).
+    pub parked: Gauge,
+    /// Memory given back by parked and closed connections since the last heap trim.
+    pub trim: Trim,
+    /// Heap trims so far.
+    heap_trims: Gauge,
     /// This worker's database connection, policy and API settings; lent out for one
     /// request at a time by [`Worker::services`].
     pub services: RefCell<Services>,
@@ -135,8 +145,11 @@ impl Worker {
             active: metrics.connections(),
             busy: metrics.in_flight(),
             refusing: metrics.refusing(),
+            parked: metrics.parked(),
+            heap_trims: metrics.heap_trims(),
             metrics,
             deadlines: Rc::new(Deadlines::default()),
+            trim: Trim::default(),
             pool: RefCell::new(Vec::new()),
         }
     }
@@ -186,12 +199,42 @@ impl Worker {
             pool.push(buf);
         }
     }
+
+    /// Buffers in the pool.
+    pub fn pooled(&self) -> usize {
+        self.pool.borrow().len()
+    }
+
+    /// Frees the pooled buffers beyond [`POOL_KEPT_ON_TRIM`] (when the worker trims its heap).
+    pub fn shrink_pool(&self) {
+        self.pool.borrow_mut().truncate(POOL_KEPT_ON_TRIM);
+    }
 }
 
 /// Resolves when the accept loop must stop: shutdown or handover (checked every 100 ms).
 async fn stop_signal(shared: &Shared) {
     while !shared.stopping() {
         monoio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every [`memory::TRIM_INTERVAL`], once enough connections gave memory back and the worker
+/// has gone quiet ([`Trim::due`]), shrinks the buffer pool and trims this thread's heap.
+/// Runs as long as the worker's runtime does, off the request path.
+async fn trim(worker: Rc<Worker>) {
+    loop {
+        monoio::time::sleep(memory::TRIM_INTERVAL).await;
+        if worker.trim.due() {
+            let started = Instant::now();
+            worker.shrink_pool();
+            memory::trim_heap();
+            worker.heap_trims.set(worker.heap_trims.get() + 1);
+            log::debug!(
+                "worker {}: heap trimmed in {:?}",
+                worker.id,
+                started.elapsed()
+            );
+        }
     }
 }
 
@@ -208,6 +251,7 @@ pub async fn run(worker: Rc<Worker>, listener: std::net::TcpListener) -> std::io
     let control = listener.try_clone()?;
     let listener = TcpListener::from_std(listener)?;
     monoio::spawn(Rc::clone(&worker.deadlines).sweep());
+    monoio::spawn(trim(Rc::clone(&worker)));
     let canceller = Canceller::new();
     // Accepts failed in a row: EMFILE/ENFILE leave the connection queued and the socket
     // readable, so retrying at once would spin. Back off, and log once per episode.
@@ -317,18 +361,15 @@ fn admit(worker: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
         worker.metrics.connection_refused(true);
         let refusing_worker = Rc::clone(worker);
         monoio::spawn(async move {
-            refuse(stream).await;
+            refuse(stream, Rc::clone(&refusing_worker.deadlines)).await;
             let refusing = &refusing_worker.refusing;
             refusing.set(refusing.get() - 1);
         });
         return;
     }
+    // Counted out by the connection's task when it ends (`conn::serve`).
     worker.active.set(worker.active.get() + 1);
-    let conn_worker = Rc::clone(worker);
-    monoio::spawn(async move {
-        conn::serve(stream, peer, &conn_worker).await;
-        conn_worker.active.set(conn_worker.active.get() - 1);
-    });
+    monoio::spawn(conn::serve(stream, peer, Rc::clone(worker)));
 }
 
 /// SIGQUIT while a newer process serves the port: take this listener out of service without
@@ -401,7 +442,8 @@ fn accept_backoff(failures: u32) -> Duration {
 }
 
 /// Answers a connection over the cap with 503 and closes it.
-async fn refuse(mut stream: TcpStream) {
+async fn refuse(mut stream: TcpStream, deadlines: Rc<Deadlines>) {
+    let slot = deadlines.register();
     let mut resp = Response::new();
     write_fault(
         &mut resp,
@@ -418,11 +460,19 @@ async fn refuse(mut stream: TcpStream) {
         crate::http::Version::Http11,
         false,
     );
-    if let Ok((Ok(_), out)) =
-        monoio::time::timeout(Duration::from_secs(1), stream.write_all(out)).await
+    if let Ok((Ok(_), out)) = deadlines
+        .guard(&slot, Duration::from_secs(1), stream.write_all(out))
+        .await
     {
         // A short linger: refused connections must stay cheap during a flood.
-        conn::linger(&mut stream, out, Duration::from_millis(200)).await;
+        conn::linger(
+            &mut stream,
+            out,
+            Duration::from_millis(200),
+            &deadlines,
+            &slot,
+        )
+        .await;
     }
 }
 
