@@ -31,6 +31,10 @@
 //!   without flushing and their acknowledgements wait for a shared group flush of the WAL
 //!   ([`durability`]), so a disk flush never stops a worker's event loop; other connections
 //!   ([`Db::open`]: the migration, the CLI, background threads) use SQLite's own FULL.
+//! - **Checkpoints run off the workers.** Every connection has SQLite's automatic checkpoint
+//!   off; its commits wake the file's `ringnova-ckpt` thread instead ([`checkpoint`]), which
+//!   copies the log back in the background and holds the writer queue for one short final
+//!   pass only.
 //! - A database written by a newer ringnova (a higher schema version) is refused, never
 //!   downgraded; a worker refuses a database whose migrations have not run.
 //!
@@ -68,6 +72,7 @@ macro_rules! now_sql {
     };
 }
 
+pub mod checkpoint;
 mod data_version;
 pub mod durability;
 mod error;
@@ -160,6 +165,9 @@ pub struct Db {
     conn: Connection,
     /// Shared by every `Db` of this file in this process: writers queue here.
     writers: Arc<WriterQueue>,
+    /// The file's checkpointer, which this connection's commits wake ([`checkpoint`]).
+    #[cfg_attr(not(test), allow(dead_code))]
+    checkpointer: Arc<checkpoint::Checkpointer>,
     /// Worker connections under `synchronous = full`: the group commit their
     /// acknowledgements wait for (see [`durability`]).
     group_sync: Option<Arc<durability::GroupSync>>,
@@ -217,10 +225,13 @@ impl Db {
         // replaces or closes its connection otherwise.
         #[allow(unsafe_code)]
         let data_version = unsafe { data_version::DataVersion::prepare(&conn)? };
+        let writers = writer_queue(&config.path)?;
+        let checkpointer = checkpoint::attach(&mut conn, config, &writers)?;
         Ok(Db {
             data_version,
             conn,
-            writers: writer_queue(&config.path)?,
+            writers,
+            checkpointer,
             group_sync: None,
             pending_durable: std::cell::Cell::new(0),
             waits,
