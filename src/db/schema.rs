@@ -73,6 +73,13 @@
 //!                      project's usage is the sum of its users' rows, a user's is one row
 //! ```
 //!
+//! Version 7 (finished tasks leave the queue):
+//!
+//! ```text
+//! tasks                a task's row is deleted when it finishes (no more `done` rows), and
+//!                      the index of unfinished tasks is dropped: the table is the queue
+//! ```
+//!
 //! Flavors are soft-deleted (`deleted = 1`) so servers created from them can still show them;
 //! key pairs and quotas are deleted outright. Timestamps are Nova's text form in UTC
 //! (`2014-05-07T12:06:13.681000`). Version 1 also seeds the six flavors of Nova's API samples
@@ -135,7 +142,22 @@ const MIGRATIONS: &[Migration] = &[
         summary: "instance_usage per project and user, for per-user quotas",
         sql: V6,
     },
+    Migration {
+        version: 7,
+        summary: "tasks: a finished task's row is deleted; no index of unfinished tasks",
+        sql: V7,
+    },
 ];
+
+/// Version 7: a finished task's row is deleted instead of kept as `done`, so the table holds
+/// only the tasks in flight (and the rare `failed` one) and a scan of it is short: the partial
+/// index of unfinished tasks goes. A create then writes one page less, and the orchestration
+/// thread's `running` and finishing writes change no index. `AUTOINCREMENT` still keeps a
+/// deleted task's id from being handed out again.
+const V7: &str = "
+DELETE FROM tasks WHERE state = 'done';
+DROP INDEX tasks_unfinished;
+";
 
 /// Version 6: the usage row of version 4 split by user, so a create or resize checks a
 /// per-user quota (`os-quota-sets` with `user_id`) as exactly and as atomically as the

@@ -580,7 +580,7 @@ fn begin(conn: &Connection, task: TaskRow) -> Result<Effect, DbError> {
         if kind == TaskKind::Snapshot {
             discard_snapshot_image(conn, &task.params)?;
         }
-        q::set_task_state(conn, task.id, "done")?;
+        q::finish_task(conn, task.id)?;
         return Ok(Effect::Closed(Some(kind), Outcome::Superseded));
     };
     q::set_task_state(conn, task.id, "running")?;
