@@ -762,6 +762,73 @@ mod tests {
     }
 
     #[test]
+    fn version_7_keeps_only_unfinished_tasks_and_drops_their_index() {
+        let temp = TempDb::unmigrated("tasks-queue");
+        std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
+        {
+            let conn = raw(&temp);
+            conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+            for step in &MIGRATIONS[..6] {
+                conn.execute_batch(step.sql).unwrap();
+            }
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            conn.execute(
+                "INSERT INTO instances (uuid, project_id, user_id, display_name, \
+                 instance_type_id, flavor, vcpus, memory_mb, root_gb, vm_state, \
+                 reservation_id, created_at) VALUES ('a', 'p', 'u', 'n', 1, '{}', 1, 512, 1, \
+                 'building', 'r-1', '2026-01-01T00:00:00.000000')",
+                [],
+            )
+            .unwrap();
+            for state in ["done", "queued", "done", "running", "failed"] {
+                conn.execute(
+                    "INSERT INTO tasks (instance_uuid, kind, state, created_at, updated_at) \
+                     VALUES ('a', 'build', ?1, '2026-01-01T00:00:00.000000', \
+                     '2026-01-01T00:00:00.000000')",
+                    [state],
+                )
+                .unwrap();
+            }
+        }
+        migrate(&temp.config).unwrap();
+        let conn = raw(&temp);
+        let left: Vec<(i64, String)> = conn
+            .prepare("SELECT id, state FROM tasks ORDER BY id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            left,
+            [
+                (2, "queued".to_owned()),
+                (4, "running".to_owned()),
+                (5, "failed".to_owned())
+            ]
+        );
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'tasks'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 0);
+        // A deleted task's id is never handed out again.
+        conn.execute("DELETE FROM tasks WHERE id = 5", []).unwrap();
+        conn.execute(
+            "INSERT INTO tasks (instance_uuid, kind, created_at, updated_at) VALUES ('a', \
+             'reboot', '2026-01-01T00:00:00.000000', '2026-01-01T00:00:00.000000')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 6);
+    }
+
+    #[test]
     fn version_6_splits_the_usage_by_user() {
         let temp = TempDb::unmigrated("usage-by-user");
         std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
