@@ -99,10 +99,8 @@ fn builds_reach_active_within_the_configured_time() {
         started.elapsed()
     );
     assert!(started.elapsed() >= Duration::from_millis(300));
-    assert_eq!(
-        count(&conn, "SELECT count(*) FROM tasks WHERE state = 'done'"),
-        5
-    );
+    // Each build's last step deleted its task: the table is the queue of unfinished tasks.
+    assert_eq!(count(&conn, "SELECT count(*) FROM tasks"), 0);
 }
 
 #[test]

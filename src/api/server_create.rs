@@ -811,6 +811,9 @@ fn create<'a>(
         )));
     }
     let image_id = image_ref.rsplit('/').next().unwrap_or(image_ref);
+    // The image, flavor and key pair reads share one read transaction (ended before the
+    // create's write transaction begins).
+    let snapshot = services.db.snapshot()?;
     let Some(image) = q::image_for_boot(&services.db, image_id)? else {
         return Err(ApiError::Invalid(Cow::Borrowed(
             "Can not find requested image",
@@ -862,6 +865,7 @@ fn create<'a>(
         },
         None => None,
     };
+    drop(snapshot);
 
     let metadata = metadata_items(member(server, "metadata"));
     check_metadata_quota(ctx, project, metadata.len())?;

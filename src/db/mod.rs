@@ -31,6 +31,10 @@
 //!   without flushing and their acknowledgements wait for a shared group flush of the WAL
 //!   ([`durability`]), so a disk flush never stops a worker's event loop; other connections
 //!   ([`Db::open`]: the migration, the CLI, background threads) use SQLite's own FULL.
+//! - **Checkpoints run off the workers.** Every connection has SQLite's automatic checkpoint
+//!   off; its commits wake the file's `ringnova-ckpt` thread instead ([`checkpoint`]), which
+//!   copies the log back in the background and holds the writer queue for one short final
+//!   pass only.
 //! - A database written by a newer ringnova (a higher schema version) is refused, never
 //!   downgraded; a worker refuses a database whose migrations have not run.
 //!
@@ -69,6 +73,7 @@ macro_rules! now_sql {
     };
 }
 
+pub mod checkpoint;
 mod data_version;
 pub mod durability;
 mod error;
@@ -165,6 +170,9 @@ pub struct Db {
     conn: Connection,
     /// Shared by every `Db` of this file in this process: writers queue here.
     writers: Arc<WriterQueue>,
+    /// The file's checkpointer, which this connection's commits wake ([`checkpoint`]).
+    #[cfg_attr(not(test), allow(dead_code))]
+    checkpointer: Arc<checkpoint::Checkpointer>,
     /// Worker connections under `synchronous = full`: the group commit their
     /// acknowledgements wait for (see [`durability`]).
     group_sync: Option<Arc<durability::GroupSync>>,
@@ -234,11 +242,14 @@ impl Db {
         } else {
             None
         };
+        let writers = writer_queue(&config.path)?;
+        let checkpointer = checkpoint::attach(&mut conn, config, &writers)?;
         Ok(Db {
             wal_index,
             data_version,
             conn,
-            writers: writer_queue(&config.path)?,
+            writers,
+            checkpointer,
             group_sync: None,
             pending_durable: std::cell::Cell::new(0),
             waits,
@@ -385,6 +396,17 @@ impl Db {
         Ok(value)
     }
 
+    /// Starts one read transaction for the reads that follow, until the returned guard is
+    /// dropped: they see one snapshot of the file and share one start and end of a WAL read
+    /// transaction, where each statement on its own would start and end its own (a lock and an
+    /// unlock of a shared-memory read mark, two `fcntl` calls, and a look at the log's
+    /// header). Nothing may write through the `Db` while the guard lives: SQLite transactions
+    /// do not nest, so [`Db::write`] would fail.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>, DbError> {
+        self.conn.prepare_cached("BEGIN")?.execute([])?;
+        Ok(Snapshot { conn: &self.conn })
+    }
+
     /// Runs one writing statement on its own (SQLite makes it atomic), in turn with the other
     /// writers; returns the number of rows changed.
     pub(crate) fn write_one(&self, sql: &str, params: impl Params) -> Result<usize, DbError> {
@@ -521,6 +543,27 @@ fn writer_queue(path: &Path) -> Result<Arc<WriterQueue>, DbError> {
     per_file(&QUEUES, &path, || {
         Ok::<_, DbError>(Arc::new(WriterQueue::default()))
     })
+}
+
+/// A read transaction of [`Db::snapshot`]; ends when dropped.
+#[derive(Debug)]
+pub struct Snapshot<'c> {
+    conn: &'c Connection,
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        // Nothing was written: ending the transaction only lets go of the snapshot.
+        if !self.conn.is_autocommit() {
+            if let Err(err) = self
+                .conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut end| end.execute([]))
+            {
+                log::error!("database: cannot end a read transaction: {err}");
+            }
+        }
+    }
 }
 
 /// Rolls the transaction back when dropped before [`OpenTransaction::commit`] succeeded.
@@ -904,6 +947,32 @@ mod tests {
             )
             .unwrap();
         assert_ne!(reader.change_stamp().unwrap(), second);
+    }
+
+    #[test]
+    fn a_snapshot_reads_one_state_and_ends_when_dropped() {
+        let temp = TempDb::new("snapshot");
+        let reader = temp.open();
+        let writer = temp.open();
+        let count = |db: &Db| -> i64 {
+            db.conn()
+                .query_row("SELECT count(*) FROM quotas", [], |row| row.get(0))
+                .unwrap()
+        };
+        let insert = "INSERT INTO quotas (project_id, resource, hard_limit, created_at) \
+                      VALUES (?1, 'cores', 1, '2026-01-01T00:00:00.000000')";
+        {
+            let _snapshot = reader.snapshot().unwrap();
+            assert_eq!(count(&reader), 0);
+            writer.write_one(insert, ["a"]).unwrap();
+            assert_eq!(count(&reader), 0, "the snapshot does not move");
+            let nested = reader.write(|conn| Ok(conn.execute(insert, ["b"])?));
+            assert!(nested.is_err(), "no write transaction inside a snapshot");
+        }
+        assert!(reader.conn().is_autocommit());
+        assert_eq!(count(&reader), 1);
+        reader.write_one(insert, ["c"]).unwrap();
+        assert_eq!(count(&writer), 2);
     }
 
     #[test]

@@ -73,6 +73,13 @@
 //!                      project's usage is the sum of its users' rows, a user's is one row
 //! ```
 //!
+//! Version 7 (finished tasks leave the queue):
+//!
+//! ```text
+//! tasks                a task's row is deleted when it finishes (no more `done` rows), and
+//!                      the index of unfinished tasks is dropped: the table is the queue
+//! ```
+//!
 //! Flavors are soft-deleted (`deleted = 1`) so servers created from them can still show them;
 //! key pairs and quotas are deleted outright. Timestamps are Nova's text form in UTC
 //! (`2014-05-07T12:06:13.681000`). Version 1 also seeds the six flavors of Nova's API samples
@@ -135,7 +142,22 @@ const MIGRATIONS: &[Migration] = &[
         summary: "instance_usage per project and user, for per-user quotas",
         sql: V6,
     },
+    Migration {
+        version: 7,
+        summary: "tasks: a finished task's row is deleted; no index of unfinished tasks",
+        sql: V7,
+    },
 ];
+
+/// Version 7: a finished task's row is deleted instead of kept as `done`, so the table holds
+/// only the tasks in flight (and the rare `failed` one) and a scan of it is short: the partial
+/// index of unfinished tasks goes. A create then writes one page less, and the orchestration
+/// thread's `running` and finishing writes change no index. `AUTOINCREMENT` still keeps a
+/// deleted task's id from being handed out again.
+const V7: &str = "
+DELETE FROM tasks WHERE state = 'done';
+DROP INDEX tasks_unfinished;
+";
 
 /// Version 6: the usage row of version 4 split by user, so a create or resize checks a
 /// per-user quota (`os-quota-sets` with `user_id`) as exactly and as atomically as the
@@ -737,6 +759,73 @@ mod tests {
             rows,
             [("p".to_owned(), 2, 3, 2560), ("q".to_owned(), 1, 8, 8192)]
         );
+    }
+
+    #[test]
+    fn version_7_keeps_only_unfinished_tasks_and_drops_their_index() {
+        let temp = TempDb::unmigrated("tasks-queue");
+        std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
+        {
+            let conn = raw(&temp);
+            conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+            for step in &MIGRATIONS[..6] {
+                conn.execute_batch(step.sql).unwrap();
+            }
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            conn.execute(
+                "INSERT INTO instances (uuid, project_id, user_id, display_name, \
+                 instance_type_id, flavor, vcpus, memory_mb, root_gb, vm_state, \
+                 reservation_id, created_at) VALUES ('a', 'p', 'u', 'n', 1, '{}', 1, 512, 1, \
+                 'building', 'r-1', '2026-01-01T00:00:00.000000')",
+                [],
+            )
+            .unwrap();
+            for state in ["done", "queued", "done", "running", "failed"] {
+                conn.execute(
+                    "INSERT INTO tasks (instance_uuid, kind, state, created_at, updated_at) \
+                     VALUES ('a', 'build', ?1, '2026-01-01T00:00:00.000000', \
+                     '2026-01-01T00:00:00.000000')",
+                    [state],
+                )
+                .unwrap();
+            }
+        }
+        migrate(&temp.config).unwrap();
+        let conn = raw(&temp);
+        let left: Vec<(i64, String)> = conn
+            .prepare("SELECT id, state FROM tasks ORDER BY id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            left,
+            [
+                (2, "queued".to_owned()),
+                (4, "running".to_owned()),
+                (5, "failed".to_owned())
+            ]
+        );
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'tasks'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 0);
+        // A deleted task's id is never handed out again.
+        conn.execute("DELETE FROM tasks WHERE id = 5", []).unwrap();
+        conn.execute(
+            "INSERT INTO tasks (instance_uuid, kind, created_at, updated_at) VALUES ('a', \
+             'reboot', '2026-01-01T00:00:00.000000', '2026-01-01T00:00:00.000000')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 6);
     }
 
     #[test]

@@ -869,12 +869,11 @@ pub fn delete_unscheduled(db: &Db, uuid: &str) -> Result<Option<Vec<i64>>, DbErr
     })
 }
 
+/// Deletes the instance's unfinished tasks (finished tasks leave the table).
 fn finish_tasks_of(conn: &Connection, uuid: &str) -> Result<(), DbError> {
-    conn.prepare_cached(concat!(
-        "UPDATE tasks SET state = 'done', updated_at = ",
-        now_sql!(),
-        " WHERE instance_uuid = ?1 AND state IN ('queued', 'running')"
-    ))?
+    conn.prepare_cached(
+        "DELETE FROM tasks WHERE instance_uuid = ?1 AND state IN ('queued', 'running')",
+    )?
     .execute([uuid])?;
     Ok(())
 }
@@ -892,7 +891,7 @@ pub struct TaskRow {
     pub instance_uuid: String,
     /// Its kind (unknown kinds are failed on load).
     pub kind: Option<TaskKind>,
-    /// `queued` or `running` (or done/failed).
+    /// `queued` or `running` (or `failed`; finished tasks are deleted).
     pub state: String,
     /// Params JSON.
     pub params: String,
@@ -942,8 +941,8 @@ pub fn task_state_of(
         .optional()?)
 }
 
-/// Marks a task `state` (`running`, `done`, `failed`), inside the orchestration thread's
-/// transaction.
+/// Marks a task `state` (`running` or `failed`; a finished task is deleted,
+/// [`finish_task`]), inside the orchestration thread's transaction.
 pub fn set_task_state(conn: &Connection, id: i64, state: &str) -> Result<(), DbError> {
     conn.prepare_cached(
         "UPDATE tasks SET state = ?2, attempts = attempts + (?2 = 'running'), updated_at = ?3 \
@@ -956,11 +955,12 @@ pub fn set_task_state(conn: &Connection, id: i64, state: &str) -> Result<(), DbE
 /// One step of a task: moves the instance from task_state `from` to the step's outcome,
 /// only if it is still in `from` (a delete may have overtaken it): the step statement itself
 /// carries that condition (`?5`), so a step is one statement on the instance, not a read and
-/// a write. The last step marks the task `done`; an intermediate step leaves the task row as
-/// it is (`running` since the task began: its state does not change, and a resumption reads
-/// the phase from the instance's task_state). Returns whether the instance was still in
-/// `from`; when it was not, the task is marked done and nothing else changes. Runs inside the
-/// caller's transaction (the orchestration thread writes every step due at once in one).
+/// a write. The last step finishes the task (deletes its row); an intermediate step leaves
+/// the task row as it is (`running` since the task began: its state does not change, and a
+/// resumption reads the phase from the instance's task_state). Returns whether the instance
+/// was still in `from`; when it was not, the task is finished and nothing else changes. Runs
+/// inside the caller's transaction (the orchestration thread writes every step due at once in
+/// one).
 pub fn advance(
     conn: &Connection,
     task_id: i64,
@@ -981,7 +981,7 @@ pub fn advance(
     let now = NowText::now();
     stmt.raw_bind_parameter(6, now)?;
     if stmt.raw_execute()? == 0 {
-        finish_task(conn, task_id, now)?;
+        finish_task(conn, task_id)?;
         return Ok(false);
     }
     if let Some((code, message)) = step.fault {
@@ -1003,15 +1003,16 @@ pub fn advance(
         .execute([image])?;
     }
     if last {
-        finish_task(conn, task_id, now)?;
+        finish_task(conn, task_id)?;
     }
     Ok(true)
 }
 
-/// Marks a task `done` at `now`.
-fn finish_task(conn: &Connection, task_id: i64, now: NowText) -> Result<(), DbError> {
-    conn.prepare_cached("UPDATE tasks SET state = 'done', updated_at = ?2 WHERE id = ?1")?
-        .execute(params![task_id, now])?;
+/// Ends a task: its row is deleted (schema version 7; the table holds the tasks in flight).
+/// Inside the orchestration thread's transaction.
+pub fn finish_task(conn: &Connection, task_id: i64) -> Result<(), DbError> {
+    conn.prepare_cached("DELETE FROM tasks WHERE id = ?1")?
+        .execute([task_id])?;
     Ok(())
 }
 
@@ -1243,13 +1244,14 @@ mod tests {
         let tasks = create_instances(&db, &spec(), DEFAULTS, &batch, 2)
             .unwrap()
             .unwrap();
-        let task_row = |id: i64| -> (String, String) {
+        let task_row = |id: i64| -> Option<(String, String)> {
             db.conn()
                 .query_row(
                     "SELECT state, updated_at FROM tasks WHERE id = ?1",
                     [id],
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
+                .optional()
                 .unwrap()
         };
         let next = |to: &'static str| Step {
@@ -1298,7 +1300,7 @@ mod tests {
             })
             .unwrap();
         assert!(!moved);
-        assert_eq!(task_row(tasks[0]).0, "done");
+        assert_eq!(task_row(tasks[0]), None, "a finished task leaves the table");
         // A deleted instance is not moved either.
         db.write_one(
             "UPDATE instances SET deleted = id WHERE uuid = ?1",
@@ -1327,7 +1329,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(task_state.as_deref(), Some("scheduling"));
-        // The last step marks its task done.
+        // The last step finishes its task.
         let batch = instances(1);
         let tasks = create_instances(&db, &spec(), DEFAULTS, &batch, 1)
             .unwrap()
@@ -1345,7 +1347,7 @@ mod tests {
             })
             .unwrap();
         assert!(moved);
-        assert_eq!(task_row(tasks[0]).0, "done");
+        assert_eq!(task_row(tasks[0]), None);
     }
 
     /// The usage table's row against a sum over the instances.
