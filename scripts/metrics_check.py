@@ -34,6 +34,8 @@ EXPECTED = {
     "ringnova_http_connections_open": ("gauge", {"worker"}),
     "ringnova_http_connections_refusing": ("gauge", {"worker"}),
     "ringnova_http_connections_refused": ("counter", {"worker", "answer"}),
+    "ringnova_http_connections_parked": ("gauge", {"worker"}),
+    "ringnova_heap_trims": ("counter", {"worker"}),
     "ringnova_orchestrator_tasks_in_flight": ("gauge", set()),
     "ringnova_orchestrator_queue_capacity": ("gauge", set()),
     "ringnova_orchestrator_tasks": ("counter", {"kind", "outcome"}),

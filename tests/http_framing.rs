@@ -319,7 +319,7 @@ per_driver!(trickled_body_hits_the_body_deadline, |driver| {
     // `body_deadline` to arrive: a client that stops short of it is answered 408 and closed
     // at the deadline, not after another read pause. The trickle ends before the deadline,
     // so the 408 is never racing a byte in flight.
-    let server = Server::with_conf(driver, "[ringnova]\nbody_deadline = 1\n");
+    let server = Server::with_conf(driver, "[ringnova]\nbody_deadline = 3\n");
     let head = "POST /v2.1/x HTTP/1.1\r\nHost: h\r\nX-Auth-Token: a\r\nContent-Length: 10\r\n\r\n";
     // The head and `first` body bytes, then four bytes 100 ms apart.
     let trickle = |stream: &mut std::net::TcpStream, first: usize| {

@@ -5,13 +5,7 @@
 
 mod common;
 
-use std::{
-    io::Write as _,
-    path::PathBuf,
-    process::Command,
-    thread,
-    time::{Duration, Instant},
-};
+use std::{io::Write as _, path::PathBuf, process::Command, thread, time::Duration};
 
 use common::{Options, Response, Server};
 use serde_json::{json, Value};
@@ -162,12 +156,8 @@ fn cli(server: &Server, args: &[&str], stdin: Option<&str>) -> (bool, String) {
 }
 
 /// Polls until `check` holds (the server's reload thread runs every second).
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        thread::sleep(Duration::from_millis(100));
-    }
+fn eventually(what: &str, check: impl FnMut() -> bool) {
+    common::eventually(what, Duration::from_secs(5), check);
 }
 
 fn key_file(server: &Server) -> PathBuf {

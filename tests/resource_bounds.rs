@@ -21,7 +21,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{read_response, Options, Server};
+use common::{metric, read_response, Options, Server};
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 const GET_CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
@@ -205,13 +205,6 @@ per_driver!(parked_connection_closes_at_keepalive_timeout, |driver| {
     );
 });
 
-/// The value of the one sample of `/metrics` text named `series` (name and labels), or 0.
-fn metric(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
-}
-
 per_driver!(connection_flood_refusals_are_bounded, |driver| {
     // Well past the refusals a worker answers at once (`MAX_REFUSING`, 32).
     const FLOOD: u64 = 200;
@@ -279,28 +272,21 @@ per_driver!(connection_flood_refusals_are_bounded, |driver| {
 });
 
 /// The value of per-worker series `name` for worker 0 in a `/metrics` scrape.
-fn worker_metric(server: &Server, name: &str) -> f64 {
-    let scrape = server.get("/metrics", "").text();
-    let prefix = format!("{name}{{worker=\"0\"}} ");
-    scrape
-        .lines()
-        .find_map(|line| line.strip_prefix(prefix.as_str()))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in the scrape:\n{scrape}"))
+fn worker_metric(server: &Server, name: &str) -> u64 {
+    metric(
+        &server.get("/metrics", "").text(),
+        &format!("{name}{{worker=\"0\"}}"),
+    )
 }
 
 /// Waits (polling, up to a generous bound) until `done` holds.
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        thread::sleep(Duration::from_millis(50));
-    }
+fn eventually(what: &str, done: impl FnMut() -> bool) {
+    common::eventually(what, Duration::from_secs(20), done);
 }
 
 per_driver!(idle_connections_park_and_the_heap_is_trimmed, |driver| {
     let server = Server::start(driver);
-    assert_eq!(worker_metric(&server, "ringnova_heap_trims_total"), 0.0);
+    assert_eq!(worker_metric(&server, "ringnova_heap_trims_total"), 0);
     // More than the trim threshold (32 connections that gave memory back), all kept open.
     let mut held: Vec<TcpStream> = (0..40)
         .map(|_| {
@@ -312,10 +298,10 @@ per_driver!(idle_connections_park_and_the_heap_is_trimmed, |driver| {
         .collect();
     // Each idle connection parks (gives its buffers back); the worker then trims its heap.
     eventually("40 connections parked", || {
-        worker_metric(&server, "ringnova_http_connections_parked") == 40.0
+        worker_metric(&server, "ringnova_http_connections_parked") == 40
     });
     eventually("a heap trim", || {
-        worker_metric(&server, "ringnova_heap_trims_total") >= 1.0
+        worker_metric(&server, "ringnova_heap_trims_total") >= 1
     });
     // A parked connection is still served, and leaves the parked count when it wakes.
     for stream in &mut held {
@@ -324,6 +310,6 @@ per_driver!(idle_connections_park_and_the_heap_is_trimmed, |driver| {
     }
     drop(held);
     eventually("no connection parked once they closed", || {
-        worker_metric(&server, "ringnova_http_connections_parked") == 0.0
+        worker_metric(&server, "ringnova_http_connections_parked") == 0
     });
 });

@@ -12,13 +12,16 @@
 //! the checkpoint is over).
 //!
 //! The thread runs `PRAGMA wal_checkpoint(PASSIVE)` on a connection of its own (opened for the
-//! checkpoint, closed after it): it never waits for a lock and never holds writers back; what
-//! it copies, and the flushes of the log before and of the database file after, happen here.
-//! A pass that finds the log grown meanwhile runs again (the rest is short), so the log is
-//! usually copied completely and the next commit starts it over. Should the log still reach
-//! [`CAP_FRAMES`] (a reader in another process pinning old pages, a thread starved of CPU),
-//! the thread takes this process's writer queue and runs a `TRUNCATE` checkpoint, which waits
-//! for readers (up to `busy_timeout`) and empties the file: the log stays bounded.
+//! checkpoint, closed after it): what it copies, and the flushes of the log before and of the
+//! database file after, happen here. Its first passes never wait for a lock and never hold
+//! writers back; the last one holds this process's writer queue while it copies the little
+//! committed meanwhile and flushes (a few milliseconds, once per checkpoint: workers that
+//! commit then wait that long), so the log is copied completely and the next commit starts it
+//! over. Should the log still reach [`CAP_FRAMES`] (a reader in another process pinning old
+//! pages, a thread starved of CPU), the thread takes the writer queue and runs a `TRUNCATE`
+//! checkpoint that waits at most [`FALLBACK_WAIT`] for the readers, at most once per
+//! [`FALLBACK_GAP`]: the log stays bounded, and a reader that never lets go costs the writers
+//! a bounded pause now and then, not a stall.
 //!
 //! Soundness: a checkpoint's copy and flushes are SQLite's own, run with the file's
 //! `synchronous` setting (NORMAL and FULL both flush the log before copying and the database
@@ -28,7 +31,8 @@
 //!
 //! One [`Checkpointer`] per database file and process, kept alive by the connections' hooks;
 //! its thread ends when the last of them has closed. It must never run on a worker and never
-//! hold the writer queue except for the bounded-log fallback.
+//! hold the writer queue except for a checkpoint's last pass and the bounded-log fallback,
+//! each bounded in time.
 
 use std::{
     path::{Path, PathBuf},
@@ -67,6 +71,14 @@ const UNLOCKED_PASSES: usize = 2;
 /// that follow, still past [`DUE_FRAMES`], wake the thread at most this often.
 const MIN_GAP: Duration = Duration::from_millis(10);
 
+/// How long the bounded-log fallback waits for readers, writers held back (instead of the
+/// file's `busy_timeout`, which can be seconds: every worker that commits would wait as long).
+pub const FALLBACK_WAIT: Duration = Duration::from_millis(100);
+
+/// Least time between two fallbacks: a reader that never lets go must not keep the writers
+/// waiting [`FALLBACK_WAIT`] out of every checkpoint.
+pub const FALLBACK_GAP: Duration = Duration::from_secs(1);
+
 /// The checkpoint state of one database file in this process.
 #[derive(Debug)]
 pub struct Checkpointer {
@@ -80,6 +92,8 @@ pub struct Checkpointer {
     writers: Arc<WriterQueue>,
     /// Checkpoints that copied the whole log.
     completed: AtomicU64,
+    /// When the bounded-log fallback last ran (the checkpoint thread's own).
+    last_fallback: std::sync::Mutex<Option<std::time::Instant>>,
     /// The log's length the last commit reported (tests only).
     #[cfg(test)]
     last_frames: std::sync::atomic::AtomicU32,
@@ -118,6 +132,9 @@ impl Checkpointer {
                 thread::park_timeout(Duration::from_millis(200));
                 continue;
             }
+            // Cleared before the checkpoint, not after: a commit that crosses the mark while
+            // it runs wakes the thread again instead of being forgotten.
+            this.woken.store(false, Ordering::Release);
             if let Err(err) = this.checkpoint() {
                 log::warn!(
                     "checkpoint of {} failed, retrying later: {err}",
@@ -125,8 +142,22 @@ impl Checkpointer {
                 );
             }
             thread::sleep(MIN_GAP);
-            this.woken.store(false, Ordering::Release);
         }
+    }
+
+    /// Whether the bounded-log fallback may run now (at most once per [`FALLBACK_GAP`]);
+    /// notes the run when it may.
+    fn fallback_due(&self) -> bool {
+        let mut last = self
+            .last_fallback
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < FALLBACK_GAP) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// Copies the log into the database file.
@@ -152,10 +183,10 @@ impl Checkpointer {
         };
         if left == 0 {
             self.completed.fetch_add(1, Ordering::Relaxed);
-        } else if log >= CAP_FRAMES {
+        } else if log >= CAP_FRAMES && self.fallback_due() {
             // A reader (another process's, or a stalled one) keeps the copy from completing:
-            // wait for the readers, writers held back, and empty the log.
-            conn.busy_timeout(self.config.busy_timeout)?;
+            // wait a little for the readers, writers held back, and empty the log.
+            conn.busy_timeout(FALLBACK_WAIT)?;
             let _turn = self.writers.lock().unwrap_or_else(PoisonError::into_inner);
             let (_, left) = run_checkpoint(&conn, "TRUNCATE")?;
             log::warn!(
@@ -227,6 +258,7 @@ fn for_file(
             },
             writers: Arc::clone(writers),
             completed: AtomicU64::new(0),
+            last_fallback: std::sync::Mutex::new(None),
             #[cfg(test)]
             last_frames: std::sync::atomic::AtomicU32::new(0),
         });

@@ -29,12 +29,15 @@
 //!   be lost on power failure) or FULL (every acknowledged commit is on disk). OFF is refused
 //!   by the configuration. Under FULL, worker connections ([`Db::open_for_worker`]) commit
 //!   without flushing and their acknowledgements wait for a shared group flush of the WAL
-//!   ([`durability`]), so a disk flush never stops a worker's event loop; other connections
-//!   ([`Db::open`]: the migration, the CLI, background threads) use SQLite's own FULL.
+//!   ([`durability`]), so a commit's flush never stops a worker's event loop; other
+//!   connections ([`Db::open`]: the migration, the CLI, background threads) use SQLite's own
+//!   FULL.
 //! - **Checkpoints run off the workers.** Every connection has SQLite's automatic checkpoint
 //!   off; its commits wake the file's `ringnova-ckpt` thread instead ([`checkpoint`]), which
-//!   copies the log back in the background and holds the writer queue for one short final
-//!   pass only.
+//!   copies the log back in the background. It holds the writer queue, so that a worker that
+//!   commits meanwhile waits, for a checkpoint's short last pass (a few milliseconds with its
+//!   flushes, once per checkpoint) and for the bounded-log fallback (at most 100 ms, at most
+//!   once a second).
 //! - A database written by a newer ringnova (a higher schema version) is refused, never
 //!   downgraded; a worker refuses a database whose migrations have not run.
 //!
@@ -410,6 +413,13 @@ impl Db {
     /// Runs one writing statement on its own (SQLite makes it atomic), in turn with the other
     /// writers; returns the number of rows changed.
     pub(crate) fn write_one(&self, sql: &str, params: impl Params) -> Result<usize, DbError> {
+        // Inside an open read transaction (a `snapshot`) the statement would join it and
+        // commit only when it ends, after its acknowledgement was numbered. (`write` cannot:
+        // its `BEGIN` fails there.)
+        debug_assert!(
+            self.conn.is_autocommit(),
+            "write_one inside an open transaction"
+        );
         let _turn = self.queue();
         let changed = self.conn.prepare_cached(sql)?.execute(params)?;
         self.committed();

@@ -34,7 +34,7 @@
 use std::{
     ffi::c_void,
     ptr::{self, NonNull},
-    sync::atomic::{fence, Ordering},
+    sync::atomic::{fence, AtomicU32, Ordering},
 };
 
 use rusqlite::{ffi, Connection};
@@ -110,24 +110,27 @@ impl WalIndex {
     /// new one (the two copies differ) or when it is not initialised.
     #[inline]
     pub(crate) fn header(&self) -> Option<Header> {
-        let base = self.region.as_ptr().cast_const();
+        let base = self.region.as_ptr();
         let mut first = [0u32; HEADER_WORDS];
         let mut second = [0u32; HEADER_WORDS];
         for (i, word) in first.iter_mut().enumerate() {
             // SAFETY: region 0 is mapped (32 KiB, page-aligned, so aligned for `u32`) while the
             // connection is open (`locate`'s contract), and the two header copies are its
-            // first 96 bytes. Other connections and processes write it concurrently, outside
-            // Rust's memory model, as they do for SQLite's readers: volatile word loads, so
-            // that the compiler neither drops, merges nor re-reads them; a torn value is
-            // caught by the comparison of the two copies below.
-            *word = unsafe { ptr::read_volatile(base.add(i)) };
+            // first 96 bytes. SQLite's C code (other connections of this process, and other
+            // processes) writes it concurrently with plain stores, as it does for its own
+            // readers: each word is loaded with an atomic load (one aligned 32-bit load on
+            // every target, never dropped, merged or re-read by the compiler), which is as
+            // close to the model as a region shared with C can be; a word caught mid-update
+            // makes the two copies differ below.
+            *word = unsafe { AtomicU32::from_ptr(base.add(i)) }.load(Ordering::Relaxed);
         }
         // Writers publish the second copy, a barrier, then the first: reading the first, a
         // barrier, then the second, equal copies are one whole header.
         fence(Ordering::SeqCst);
         for (i, word) in second.iter_mut().enumerate() {
             // SAFETY: as above; words 12 to 23 are the second copy, inside the region.
-            *word = unsafe { ptr::read_volatile(base.add(HEADER_WORDS + i)) };
+            *word =
+                unsafe { AtomicU32::from_ptr(base.add(HEADER_WORDS + i)) }.load(Ordering::Relaxed);
         }
         // `isInit` is the header's 13th byte: the first byte of word 3 in memory order.
         let initialised = first[3].to_ne_bytes()[0] != 0;

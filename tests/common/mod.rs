@@ -477,3 +477,28 @@ pub fn assert_message(resp: &Response, status: u16, key: &str, message: &str) {
     resp.assert_fault(status, key);
     assert_eq!(resp.json()[key]["message"], message, "{}", resp.text());
 }
+
+/// Polls `check` every 50 ms until it holds; fails the test with `what` after `within` (a
+/// bound for a slow machine, not a timing that is asserted).
+pub fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The value of the one sample named `series` (name and labels, exactly as exposed) in a
+/// `/metrics` scrape; fails the test when the scrape has no such sample.
+pub fn metric(scrape: &str, series: &str) -> u64 {
+    scrape
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no sample {series} in the scrape:\n{scrape}"))
+}
