@@ -265,7 +265,11 @@ fn for_file(
         let weak = Arc::downgrade(&checkpointer);
         let handle = thread::Builder::new()
             .name("ringnova-ckpt".into())
-            .spawn(move || Checkpointer::run(weak))?;
+            .spawn(move || {
+                // Possibly started by a worker's open: not on that worker's core.
+                crate::server::cpus::unpin_current_thread();
+                Checkpointer::run(weak)
+            })?;
         let _ = checkpointer.thread.set(handle.thread().clone());
         Ok(checkpointer)
     })

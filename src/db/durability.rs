@@ -135,7 +135,11 @@ pub fn for_file(path: &Path) -> std::io::Result<Arc<GroupSync>> {
         let weak = Arc::downgrade(&sync);
         thread::Builder::new()
             .name("ringnova-fsync".into())
-            .spawn(move || GroupSync::run(weak))?;
+            .spawn(move || {
+                // Often started by a worker's first open: not on that worker's core.
+                crate::server::cpus::unpin_current_thread();
+                GroupSync::run(weak)
+            })?;
         Ok(sync)
     })
 }

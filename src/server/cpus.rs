@@ -1,6 +1,6 @@
-//! Which CPU each worker is pinned to.
+//! Which CPU each worker is pinned to, and the unpinning of background threads.
 //!
-//! Start-up only. `Auto` uses the CPUs this process may run on (`Cpus_allowed_list` in
+//! Start-up only (and once per background thread). `Auto` uses the CPUs this process may run on (`Cpus_allowed_list` in
 //! `/proc/self/status`, which honours taskset and cgroup cpusets) in order.
 //!
 //! It must never pin two workers to the same CPU when enough CPUs are allowed.
@@ -18,6 +18,30 @@ pub fn allowed() -> Vec<usize> {
     match config::parse_cpus(list) {
         Ok(CpuPinning::List(cpus)) if !cpus.is_empty() => cpus,
         _ => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+    }
+}
+
+/// Lets the calling thread run on every CPU the process may use ([`allowed`], the main
+/// thread's set: the main thread is never pinned). A thread inherits its creator's affinity,
+/// so a background thread (the group flush, the checkpointer) started lazily from a pinned
+/// worker would otherwise compete with that worker for its core. Best effort: a failure
+/// leaves the thread where it was.
+pub fn unpin_current_thread() {
+    let _ = monoio::utils::bind_to_cpu_set(allowed());
+}
+
+/// The CPUs the calling thread may run on (`/proc/thread-self/status`).
+#[cfg(test)]
+fn current_thread_cpus() -> Vec<usize> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+    let list = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+        .map(str::trim)
+        .unwrap_or_default();
+    match config::parse_cpus(list) {
+        Ok(CpuPinning::List(cpus)) => cpus,
+        _ => Vec::new(),
     }
 }
 
@@ -44,5 +68,29 @@ mod tests {
         );
         let auto = plan(&CpuPinning::Auto, 1);
         assert!(allowed().contains(&auto[0].unwrap()));
+    }
+
+    #[test]
+    fn a_thread_started_by_a_pinned_thread_unpins_itself() {
+        let all = allowed();
+        let first = all[0];
+        let (pinned, unpinned) = std::thread::spawn(move || {
+            monoio::utils::bind_to_cpu_set([first]).unwrap();
+            std::thread::spawn(|| {
+                let inherited = current_thread_cpus();
+                unpin_current_thread();
+                (inherited, current_thread_cpus())
+            })
+            .join()
+            .unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            pinned,
+            vec![first],
+            "a spawned thread inherits its creator's pin"
+        );
+        assert_eq!(unpinned, all);
     }
 }
