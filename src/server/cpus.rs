@@ -9,15 +9,21 @@ use crate::config::{self, CpuPinning};
 
 /// The CPUs this process is allowed to run on, in ascending order.
 pub fn allowed() -> Vec<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    cpus_allowed_in("/proc/self/status").unwrap_or_else(|| {
+        (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
+    })
+}
+
+/// The `Cpus_allowed_list` of a `/proc/…/status` file, when it has a non-empty one.
+fn cpus_allowed_in(status_file: &str) -> Option<Vec<usize>> {
+    let status = std::fs::read_to_string(status_file).ok()?;
     let list = status
         .lines()
-        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
-        .map(str::trim)
-        .unwrap_or_default();
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))?
+        .trim();
     match config::parse_cpus(list) {
-        Ok(CpuPinning::List(cpus)) if !cpus.is_empty() => cpus,
-        _ => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+        Ok(CpuPinning::List(cpus)) if !cpus.is_empty() => Some(cpus),
+        _ => None,
     }
 }
 
@@ -33,16 +39,7 @@ pub fn unpin_current_thread() {
 /// The CPUs the calling thread may run on (`/proc/thread-self/status`).
 #[cfg(test)]
 fn current_thread_cpus() -> Vec<usize> {
-    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
-    let list = status
-        .lines()
-        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
-        .map(str::trim)
-        .unwrap_or_default();
-    match config::parse_cpus(list) {
-        Ok(CpuPinning::List(cpus)) => cpus,
-        _ => Vec::new(),
-    }
+    cpus_allowed_in("/proc/thread-self/status").unwrap_or_default()
 }
 
 /// The CPU for each of `workers` workers (`None` = not pinned).
