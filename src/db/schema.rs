@@ -554,6 +554,22 @@ mod tests {
         Connection::open(&temp.config.path).unwrap()
     }
 
+    /// A WAL-mode ringnova file at schema `version` (its first `version` migrations run, as
+    /// an older binary left it), opened raw for the test to fill before migrating further.
+    fn file_at_version(temp: &TempDb, version: usize) -> Connection {
+        std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
+        let conn = raw(temp);
+        conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+        for step in &MIGRATIONS[..version] {
+            conn.execute_batch(step.sql).unwrap();
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn
+    }
+
     #[test]
     fn versions_are_consecutive_from_one() {
         for (index, step) in MIGRATIONS.iter().enumerate() {
@@ -716,17 +732,9 @@ mod tests {
     #[test]
     fn version_4_backfills_the_usage_of_existing_instances() {
         let temp = TempDb::unmigrated("usage-backfill");
-        std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
         {
             // A version 3 file with instances of two projects, one of them deleted.
-            let conn = raw(&temp);
-            conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
-            for step in &MIGRATIONS[..3] {
-                conn.execute_batch(step.sql).unwrap();
-            }
-            conn.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
-            conn.pragma_update(None, "user_version", 3).unwrap();
+            let conn = file_at_version(&temp, 3);
             for (uuid, project, vcpus, ram, deleted) in [
                 ("a", "p", 1, 512, 0),
                 ("b", "p", 2, 2048, 0),
@@ -764,16 +772,8 @@ mod tests {
     #[test]
     fn version_7_keeps_only_unfinished_tasks_and_drops_their_index() {
         let temp = TempDb::unmigrated("tasks-queue");
-        std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
         {
-            let conn = raw(&temp);
-            conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
-            for step in &MIGRATIONS[..6] {
-                conn.execute_batch(step.sql).unwrap();
-            }
-            conn.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
-            conn.pragma_update(None, "user_version", 6).unwrap();
+            let conn = file_at_version(&temp, 6);
             conn.execute(
                 "INSERT INTO instances (uuid, project_id, user_id, display_name, \
                  instance_type_id, flavor, vcpus, memory_mb, root_gb, vm_state, \
@@ -831,17 +831,9 @@ mod tests {
     #[test]
     fn version_6_splits_the_usage_by_user() {
         let temp = TempDb::unmigrated("usage-by-user");
-        std::fs::create_dir_all(temp.config.path.parent().unwrap()).unwrap();
         {
             // A version 5 file: its triggers keep one row per project.
-            let conn = raw(&temp);
-            conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
-            for step in &MIGRATIONS[..5] {
-                conn.execute_batch(step.sql).unwrap();
-            }
-            conn.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
-            conn.pragma_update(None, "user_version", 5).unwrap();
+            let conn = file_at_version(&temp, 5);
             for (uuid, user, vcpus, ram, deleted) in [
                 ("a", "u", 1, 512, 0),
                 ("b", "w", 2, 2048, 0),
