@@ -88,6 +88,15 @@ fn action(server: &Server, token: &str, uuid: &str, version: &str, body: Value) 
     )
 }
 
+/// Sends an accepted rebuild as DEMO: asserts the 202, waits until the server is ACTIVE again
+/// and returns the response body.
+fn accepted_rebuild(server: &Server, uuid: &str, version: &str, body: Value) -> Value {
+    let resp = action(server, DEMO, uuid, version, body);
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    wait_for(server, uuid, "active", Duration::from_secs(5));
+    resp.json()
+}
+
 const FAST: &str = "[fake_driver]\nbuild_time = 0.2\nreboot_time = 0.1\npower_time = 0.1\n\
                     pause_time = 0.1\nsuspend_time = 0.1\nresize_time = 0.2\n\
                     snapshot_time = 0.1\nrebuild_time = 0.2\ndelete_time = 0.1\n";
@@ -847,16 +856,13 @@ fn rebuild_answers_its_view_without_the_show_policy() {
     server
         .api("GET", &format!("/v2.1/servers/{uuid}"), DEMO, None, None)
         .assert_fault(403, "forbidden");
-    let resp = action(
+    let body = accepted_rebuild(
         &server,
-        DEMO,
         &uuid,
         "2.1",
         json!({"rebuild": {"imageRef": IMAGE}}),
     );
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    assert_eq!(resp.json()["server"]["id"], uuid.as_str());
-    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+    assert_eq!(body["server"]["id"], uuid.as_str());
 }
 
 /// Below 2.39 createImage holds the image metadata to the `metadata_items` quota (403, before
@@ -973,47 +979,20 @@ fn rebuild_description_from_2_19() {
         "a refused rebuild started nothing"
     );
 
-    let resp = action(
-        &server,
-        DEMO,
-        &uuid,
-        "2.19",
-        json!({"rebuild": {"imageRef": IMAGE, "description": "d1"}}),
-    );
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    assert_eq!(resp.json()["server"]["description"], "d1");
+    let rebuild = |body: Value| accepted_rebuild(&server, &uuid, "2.19", body);
+    let body = rebuild(json!({"rebuild": {"imageRef": IMAGE, "description": "d1"}}));
+    assert_eq!(body["server"]["description"], "d1");
     assert_eq!(description().as_deref(), Some("d1"));
     assert_eq!(show("2.19")["server"]["description"], "d1");
     assert!(show("2.18")["server"].get("description").is_none());
-    wait_for(&server, &uuid, "active", Duration::from_secs(5));
 
-    let resp = action(
-        &server,
-        DEMO,
-        &uuid,
-        "2.19",
-        json!({"rebuild": {"imageRef": IMAGE}}),
-    );
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    assert_eq!(
-        resp.json()["server"]["description"],
-        "d1",
-        "kept when absent"
-    );
-    wait_for(&server, &uuid, "active", Duration::from_secs(5));
+    let body = rebuild(json!({"rebuild": {"imageRef": IMAGE}}));
+    assert_eq!(body["server"]["description"], "d1", "kept when absent");
 
-    let resp = action(
-        &server,
-        DEMO,
-        &uuid,
-        "2.19",
-        json!({"rebuild": {"imageRef": IMAGE, "description": null}}),
-    );
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    assert_eq!(resp.json()["server"]["description"], Value::Null);
+    let body = rebuild(json!({"rebuild": {"imageRef": IMAGE, "description": null}}));
+    assert_eq!(body["server"]["description"], Value::Null);
     assert_eq!(description(), None);
     assert_eq!(show("2.19")["server"]["description"], Value::Null);
-    wait_for(&server, &uuid, "active", Duration::from_secs(5));
 }
 
 /// `key_name` on rebuild from 2.54 (400 below): an unknown name (or another user's key) is
@@ -1048,12 +1027,15 @@ fn rebuild_key_name_from_2_54() {
             )
             .unwrap()
     };
-    let rebuild = |version: &str, key_name: Option<Value>| {
+    let request = |key_name: Option<Value>| {
         let mut body = json!({"rebuild": {"imageRef": IMAGE}});
         if let Some(key_name) = key_name {
             body["rebuild"]["key_name"] = key_name;
         }
-        action(&server, DEMO, &uuid, version, body)
+        body
+    };
+    let rebuild = |version: &str, key_name: Option<Value>| {
+        action(&server, DEMO, &uuid, version, request(key_name))
     };
     rebuild("2.53", Some(json!("k1"))).assert_fault(400, "badRequest");
     for unknown in ["nokey", "theirs"] {
@@ -1071,27 +1053,23 @@ fn rebuild_key_name_from_2_54() {
         "a refused rebuild started nothing"
     );
 
-    let resp = rebuild("2.54", Some(json!("k1")));
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    assert_eq!(resp.json()["server"]["key_name"], "k1");
+    let accepted =
+        |key_name: Option<Value>| accepted_rebuild(&server, &uuid, "2.54", request(key_name));
+    let body = accepted(Some(json!("k1")));
+    assert_eq!(body["server"]["key_name"], "k1");
     assert_eq!(key(), (Some("k1".to_owned()), Some(public_key.clone())));
     let shown = server
         .api("GET", &format!("/v2.1/servers/{uuid}"), DEMO, None, None)
         .json();
     assert_eq!(shown["server"]["key_name"], "k1");
-    wait_for(&server, &uuid, "active", Duration::from_secs(5));
 
-    let resp = rebuild("2.54", None);
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    assert_eq!(resp.json()["server"]["key_name"], "k1", "kept when absent");
+    let body = accepted(None);
+    assert_eq!(body["server"]["key_name"], "k1", "kept when absent");
     assert_eq!(key(), (Some("k1".to_owned()), Some(public_key)));
-    wait_for(&server, &uuid, "active", Duration::from_secs(5));
 
-    let resp = rebuild("2.54", Some(Value::Null));
-    assert_eq!(resp.status, 202, "{}", resp.text());
-    assert_eq!(resp.json()["server"]["key_name"], Value::Null);
+    let body = accepted(Some(Value::Null));
+    assert_eq!(body["server"]["key_name"], Value::Null);
     assert_eq!(key(), (None, None));
-    wait_for(&server, &uuid, "active", Duration::from_secs(5));
 }
 
 /// Every action against every settled vm_state: allowed ones answer exactly Nova's success
