@@ -41,7 +41,7 @@ use std::{
         Arc, OnceLock, PoisonError, Weak,
     },
     thread::{self, Thread},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use rusqlite::{Connection, OpenFlags};
@@ -92,8 +92,6 @@ pub struct Checkpointer {
     writers: Arc<WriterQueue>,
     /// Checkpoints that copied the whole log.
     completed: AtomicU64,
-    /// When the bounded-log fallback last ran (the checkpoint thread's own).
-    last_fallback: std::sync::Mutex<Option<std::time::Instant>>,
     /// The log's length the last commit reported (tests only).
     #[cfg(test)]
     last_frames: std::sync::atomic::AtomicU32,
@@ -125,6 +123,8 @@ impl Checkpointer {
 
     /// The thread's loop; ends when every connection of the file has closed.
     fn run(weak: Weak<Checkpointer>) {
+        // When the bounded-log fallback last ran.
+        let mut last_fallback = None;
         loop {
             let Some(this) = weak.upgrade() else { return };
             if !this.woken.load(Ordering::Acquire) {
@@ -135,7 +135,7 @@ impl Checkpointer {
             // Cleared before the checkpoint, not after: a commit that crosses the mark while
             // it runs wakes the thread again instead of being forgotten.
             this.woken.store(false, Ordering::Release);
-            if let Err(err) = this.checkpoint() {
+            if let Err(err) = this.checkpoint(&mut last_fallback) {
                 log::warn!(
                     "checkpoint of {} failed, retrying later: {err}",
                     this.config.path.display()
@@ -145,23 +145,9 @@ impl Checkpointer {
         }
     }
 
-    /// Whether the bounded-log fallback may run now (at most once per [`FALLBACK_GAP`]);
-    /// notes the run when it may.
-    fn fallback_due(&self) -> bool {
-        let mut last = self
-            .last_fallback
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let now = std::time::Instant::now();
-        if last.is_some_and(|at| now.duration_since(at) < FALLBACK_GAP) {
-            return false;
-        }
-        *last = Some(now);
-        true
-    }
-
-    /// Copies the log into the database file.
-    fn checkpoint(&self) -> Result<(), DbError> {
+    /// Copies the log into the database file; `last_fallback` is when the bounded-log
+    /// fallback last ran (it runs at most once per [`FALLBACK_GAP`]).
+    fn checkpoint(&self, last_fallback: &mut Option<Instant>) -> Result<(), DbError> {
         let conn = Connection::open_with_flags(
             &self.config.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -183,7 +169,8 @@ impl Checkpointer {
         };
         if left == 0 {
             self.completed.fetch_add(1, Ordering::Relaxed);
-        } else if log >= CAP_FRAMES && self.fallback_due() {
+        } else if log >= CAP_FRAMES && last_fallback.is_none_or(|at| at.elapsed() >= FALLBACK_GAP) {
+            *last_fallback = Some(Instant::now());
             // A reader (another process's, or a stalled one) keeps the copy from completing:
             // wait a little for the readers, writers held back, and empty the log.
             conn.busy_timeout(FALLBACK_WAIT)?;
@@ -258,7 +245,6 @@ fn for_file(
             },
             writers: Arc::clone(writers),
             completed: AtomicU64::new(0),
-            last_fallback: std::sync::Mutex::new(None),
             #[cfg(test)]
             last_frames: std::sync::atomic::AtomicU32::new(0),
         });
